@@ -1,0 +1,144 @@
+# batch-offload: build, test, benchmark, demo.
+#
+#   make                 both programs against OpenSSL (webhook/offload-webhook, offloader/batch-offloader)
+#   make TLS=wolfssl     the same programs against wolfSSL
+#   make deps            install every dependency (Debian packages, npm, helm/kubectl); quick when present
+#   make test            deps, then every test: unit (cmocka) and integration (pytest), under
+#                        AddressSanitizer + UndefinedBehaviorSanitizer, both TLS backends, plus fuzzing
+#   make demo            deps, then the end-to-end word-count demo
+#   make bench           every benchmark (bench-webhook, bench-offloader)
+
+VERSION := 0.1.0
+TLS ?= openssl
+SAN ?=
+PYTHON ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+
+ifeq ($(filter $(TLS),openssl wolfssl),)
+$(error TLS must be openssl or wolfssl, not '$(TLS)')
+endif
+
+BUILD := build/$(TLS)$(if $(SAN),-$(SAN))
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Icommon -Iwebhook -Ioffloader $(WARNINGS) \
+                 -DBATCH_OFFLOAD_VERSION='"$(VERSION)"' -MMD -MP
+ifeq ($(SAN),asan)
+CFLAGS_MODE := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS_MODE := -fsanitize=address,undefined
+else ifeq ($(SAN),)
+CFLAGS_MODE := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+LDFLAGS_MODE := -pie -Wl,-z,relro,-z,now
+else
+$(error SAN must be empty or asan, not '$(SAN)')
+endif
+
+ifeq ($(TLS),wolfssl)
+TLS_CFLAGS := -DUSE_WOLFSSL
+TLS_LIBS := -lwolfssl
+else
+TLS_CFLAGS := -DUSE_OPENSSL
+TLS_LIBS := -lssl -lcrypto
+endif
+
+CFLAGS ?=
+LDFLAGS ?=
+ALL_CFLAGS = $(CFLAGS_COMMON) $(CFLAGS_MODE) $(TLS_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS_MODE) $(LDFLAGS)
+
+COMMON_SRC := $(filter-out common/tls_openssl.c common/tls_wolfssl.c,$(wildcard common/*.c)) \
+              common/tls_$(TLS).c
+WEBHOOK_SRC := $(filter-out webhook/main.c,$(wildcard webhook/*.c))
+OFFLOADER_SRC := $(filter-out offloader/main.c,$(wildcard offloader/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+WEBHOOK_OBJ := $(call obj,$(WEBHOOK_SRC))
+OFFLOADER_OBJ := $(call obj,$(OFFLOADER_SRC))
+
+WEBHOOK_BIN := $(BUILD)/offload-webhook
+OFFLOADER_BIN := $(BUILD)/batch-offloader
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all programs deps test test-unit test-integration test-fuzz fuzz bench bench-webhook \
+        bench-offloader demo images clean
+
+all: programs
+	cp $(WEBHOOK_BIN) webhook/offload-webhook
+	cp $(OFFLOADER_BIN) offloader/batch-offloader
+
+programs: $(WEBHOOK_BIN) $(OFFLOADER_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(WEBHOOK_BIN): $(call obj,webhook/main.c) $(WEBHOOK_OBJ) $(COMMON_OBJ)
+	$(CC) $(ALL_LDFLAGS) $^ -o $@ $(TLS_LIBS) -lpthread -lm
+
+$(OFFLOADER_BIN): $(call obj,offloader/main.c) $(OFFLOADER_OBJ) $(COMMON_OBJ)
+	$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcurl $(TLS_LIBS) -lpthread -lm
+
+# Each tests/unit/test_<name>.c is one cmocka program linked with everything but main().
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(WEBHOOK_OBJ) $(OFFLOADER_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcmocka -lcurl $(TLS_LIBS) -lpthread -lm
+
+deps:
+	@tools/deps.sh
+
+# Unit and integration tests for one build (TLS=..., SAN=...).
+test-unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+# The whole suite: both backends under ASan+UBSan, then the fuzzers.
+test: deps
+	$(MAKE) --no-print-directory TLS=openssl SAN=asan programs test-unit
+	$(MAKE) --no-print-directory TLS=wolfssl SAN=asan programs test-unit
+	$(MAKE) --no-print-directory test-integration
+	$(MAKE) --no-print-directory test-fuzz
+
+test-integration:
+	BATCH_OFFLOAD_BUILDS="build/openssl-asan build/wolfssl-asan" \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS from its seed corpus.
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Icommon -Iwebhook -Ioffloader -DUSE_OPENSSL -g -O1 \
+               -DBATCH_OFFLOAD_VERSION='"$(VERSION)"' -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=all $(WARNINGS)
+FUZZ_LIB_SRC := $(filter-out common/tls_wolfssl.c,$(wildcard common/*.c)) \
+                $(WEBHOOK_SRC) $(OFFLOADER_SRC)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC) $(wildcard common/*.h webhook/*.h offloader/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) $< $(FUZZ_LIB_SRC) -o $@ -lcurl -lssl -lcrypto -lpthread -lm
+
+fuzz: $(FUZZ_TARGETS)
+
+test-fuzz: $(FUZZ_TARGETS)
+	@set -e; for f in $(FUZZ_TARGETS); do \
+	  name=$$(basename $$f); corpus=build/fuzz/corpus/$$name; mkdir -p $$corpus; \
+	  echo "== $$name for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	      -artifact_prefix=build/fuzz/ $$corpus tests/fuzz/corpus/$${name#fuzz_} 2>&1 | tail -n 12; \
+	done
+
+bench: bench-webhook bench-offloader
+
+bench-webhook: deps
+	$(MAKE) --no-print-directory TLS=openssl programs
+	$(PYTHON) tests/bench/bench_webhook.py --webhook build/openssl/offload-webhook
+
+bench-offloader: deps
+	$(MAKE) --no-print-directory TLS=openssl programs
+	$(PYTHON) tests/bench/bench_offloader.py --offloader build/openssl/batch-offloader
+
+demo: deps
+	$(MAKE) --no-print-directory TLS=openssl programs
+	$(PYTHON) tests/demo/run_demo.py --build build/openssl
+
+clean:
+	rm -rf build webhook/offload-webhook offloader/batch-offloader
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,121 @@
+/* Growable byte buffer; see buffer.h. */
+#include "buffer.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buffer_init(buffer *b, size_t limit)
+{
+    memset(b, 0, sizeof(*b));
+    b->limit = limit;
+}
+
+void buffer_free(buffer *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->failed = false;
+}
+
+void buffer_reset(buffer *b)
+{
+    b->len = 0;
+    b->failed = false;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+bool buffer_reserve(buffer *b, size_t extra)
+{
+    if (b->failed)
+        return false;
+    if (extra > SIZE_MAX / 2 - b->len || (b->limit && b->len + extra > b->limit)) {
+        b->failed = true;
+        return false;
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->failed = true;
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
+bool buffer_append(buffer *b, const void *data, size_t len)
+{
+    if (!buffer_reserve(b, len))
+        return false;
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return true;
+}
+
+bool buffer_append_str(buffer *b, const char *s)
+{
+    return buffer_append(b, s, strlen(s));
+}
+
+bool buffer_append_char(buffer *b, char c)
+{
+    return buffer_append(b, &c, 1);
+}
+
+bool buffer_vappendf(buffer *b, const char *fmt, va_list ap)
+{
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    if (n < 0 || !buffer_reserve(b, (size_t)n)) {
+        b->failed = true;
+        return false;
+    }
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return true;
+}
+
+bool buffer_appendf(buffer *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    bool ok = buffer_vappendf(b, fmt, ap);
+    va_end(ap);
+    return ok;
+}
+
+void buffer_consume(buffer *b, size_t n)
+{
+    if (n >= b->len) {
+        b->len = 0;
+    } else {
+        memmove(b->data, b->data + n, b->len - n);
+        b->len -= n;
+    }
+    if (b->data)
+        b->data[b->len] = '\0';
+}
+
+void buffer_shrink(buffer *b, size_t keep_cap)
+{
+    if (b->cap <= keep_cap || b->len + 1 > keep_cap)
+        return;
+    char *p = realloc(b->data, keep_cap);
+    if (p) {
+        b->data = p;
+        b->cap = keep_cap;
+    }
+}

@@ -1,0 +1,35 @@
+/* A growable byte buffer with a hard size limit. Every builder in both programs
+ * (JSON, HTTP responses, signed strings) writes into one of these. Errors are
+ * sticky: callers append freely and check buffer_ok() once at the end. */
+#ifndef BUFFER_H
+#define BUFFER_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct buffer {
+    char *data;   /* always NUL-terminated when non-NULL */
+    size_t len;
+    size_t cap;   /* allocated bytes, including the spare NUL byte */
+    size_t limit; /* maximum len; 0 means no limit */
+    bool failed;  /* an append failed (allocation or limit) */
+} buffer;
+
+void buffer_init(buffer *b, size_t limit);
+void buffer_free(buffer *b);
+void buffer_reset(buffer *b);
+bool buffer_reserve(buffer *b, size_t extra);
+bool buffer_append(buffer *b, const void *data, size_t len);
+bool buffer_append_str(buffer *b, const char *s);
+bool buffer_append_char(buffer *b, char c);
+bool buffer_appendf(buffer *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool buffer_vappendf(buffer *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Drops the first n bytes, keeping the rest (a pipelined request, say). */
+void buffer_consume(buffer *b, size_t n);
+/* Gives the memory back when a big request left a big buffer behind. */
+void buffer_shrink(buffer *b, size_t keep_cap);
+static inline bool buffer_ok(const buffer *b) { return !b->failed; }
+static inline const char *buffer_cstr(const buffer *b) { return b->data ? b->data : ""; }
+
+#endif

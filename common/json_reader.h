@@ -1,0 +1,72 @@
+/* Reading untrusted JSON: jsmn in strict mode plus a linear pass that checks
+ * what jsmn leaves alone (separators, number grammar, escapes, UTF-8, one
+ * top-level value). Callers never walk jsmn tokens by hand: they use the
+ * lookups below, which work on token indexes into a parsed document. */
+#ifndef JSON_READER_H
+#define JSON_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    JSON_NONE = 0, /* "no such token": lookups return -1, type of -1 is NONE */
+    JSON_OBJECT,
+    JSON_ARRAY,
+    JSON_STRING,
+    JSON_NUMBER,
+    JSON_TRUE,
+    JSON_FALSE,
+    JSON_NULL,
+} json_type;
+
+struct json_token; /* private: a jsmn token */
+
+typedef struct json_document {
+    const char *text; /* borrowed: must outlive the document */
+    size_t length;
+    struct json_token *tokens;
+    int *subtree_end; /* index of the first token after each token's subtree */
+    int count;
+} json_document;
+
+/* Parses text; on failure returns false and writes a one-line reason
+ * ("invalid JSON at byte 17: expected ',' or '}'") into error. */
+bool json_document_parse(json_document *doc, const char *text, size_t length, int max_tokens,
+                         char *error, size_t error_size);
+void json_document_free(json_document *doc);
+
+json_type json_type_of(const json_document *doc, int token);
+/* The value of member `key` in object `object`, or -1. */
+int json_object_get(const json_document *doc, int object, const char *key);
+/* Follows a NULL-terminated list of member names from `from`; -1 if any is missing. */
+int json_lookup(const json_document *doc, int from, ...) __attribute__((sentinel));
+/* Number of members or elements of a container, 0 otherwise. */
+int json_length(const json_document *doc, int container);
+/* The token following `token`'s whole subtree. */
+int json_next(const json_document *doc, int token);
+
+/* Iteration over a container: for objects `item` is the key (value is key + 1);
+ * for arrays it is the element. */
+typedef struct json_iterator {
+    const json_document *doc;
+    int next;
+    int remaining;
+} json_iterator;
+json_iterator json_iterate(const json_document *doc, int container);
+bool json_iterator_next(json_iterator *it, int *item);
+
+/* Strings are compared and copied decoded (escapes resolved). */
+bool json_string_equals(const json_document *doc, int token, const char *expected);
+bool json_string_has_prefix(const json_document *doc, int token, const char *prefix);
+/* Decoded length in bytes, or -1 if not a string. */
+long json_string_length(const json_document *doc, int token);
+/* malloc'd NUL-terminated copy; NULL if not a string or it holds "\u0000". */
+char *json_string_dup(const json_document *doc, int token);
+/* Reads an integer within [min, max]; false if not an integer or out of range. */
+bool json_read_int64(const json_document *doc, int token, int64_t min, int64_t max, int64_t *out);
+bool json_is_true(const json_document *doc, int token);
+/* The exact source text of a value (strings include their quotes). */
+void json_raw(const json_document *doc, int token, const char **start, size_t *length);
+
+#endif

@@ -1,0 +1,141 @@
+/* Logging; see log.h. */
+#include "log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buffer.h"
+#include "json_writer.h"
+#include "redact.h"
+
+static const char *program_name = "batch-offload";
+static log_format current_format = LOG_FORMAT_JSON;
+static log_level minimum_level = LOG_INFO;
+static int log_fd = STDERR_FILENO;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void log_configure(const char *program, log_format format, log_level min_level)
+{
+    program_name = program;
+    current_format = format;
+    minimum_level = min_level;
+}
+
+void log_set_fd(int fd)
+{
+    log_fd = fd;
+}
+
+static void append_timestamp(buffer *line)
+{
+    struct timespec now;
+    struct tm utc;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &utc);
+    char stamp[32];
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
+    buffer_appendf(line, "%s.%03ldZ", stamp, now.tv_nsec / 1000000);
+}
+
+static void append_number(buffer *out, double v)
+{
+    if (!isfinite(v))
+        buffer_append_str(out, "0");
+    else if (v == (double)(long long)v && fabs(v) < 1e15)
+        buffer_appendf(out, "%lld", (long long)v);
+    else
+        buffer_appendf(out, "%.3f", v);
+}
+
+/* Redacts text, then appends it JSON-escaped. */
+static void append_json_text(buffer *line, const char *text)
+{
+    buffer clean;
+    buffer_init(&clean, 0);
+    redact_into(&clean, text, strlen(text));
+    json_escape_into(line, buffer_cstr(&clean), clean.len);
+    buffer_free(&clean);
+}
+
+static void format_json(buffer *line, log_level level, const char *message,
+                        const log_field *fields, size_t count)
+{
+    buffer_append_str(line, "{\"time\":\"");
+    append_timestamp(line);
+    buffer_appendf(line, "\",\"level\":\"%s\",\"program\":\"", level_names[level]);
+    append_json_text(line, program_name);
+    buffer_append_str(line, "\",\"msg\":\"");
+    append_json_text(line, message);
+    buffer_append_char(line, '"');
+    for (size_t i = 0; i < count; i++) {
+        if (!fields[i].key)
+            continue;
+        buffer_append_str(line, ",\"");
+        json_escape_into(line, fields[i].key, strlen(fields[i].key));
+        buffer_append_str(line, "\":");
+        if (fields[i].is_number) {
+            append_number(line, fields[i].number);
+        } else {
+            buffer_append_char(line, '"');
+            append_json_text(line, fields[i].text ? fields[i].text : "");
+            buffer_append_char(line, '"');
+        }
+    }
+    buffer_append_str(line, "}\n");
+}
+
+static void format_text(buffer *line, log_level level, const char *message,
+                        const log_field *fields, size_t count)
+{
+    buffer raw;
+    buffer_init(&raw, 0);
+    buffer_appendf(&raw, "%s: ", program_name);
+    if (level != LOG_INFO)
+        buffer_appendf(&raw, "%s: ", level_names[level]);
+    buffer_append_str(&raw, message);
+    for (size_t i = 0; i < count; i++) {
+        if (!fields[i].key)
+            continue;
+        buffer_appendf(&raw, " %s=", fields[i].key);
+        if (fields[i].is_number)
+            append_number(&raw, fields[i].number);
+        else
+            buffer_append_str(&raw, fields[i].text ? fields[i].text : "");
+    }
+    redact_into(line, buffer_cstr(&raw), raw.len);
+    buffer_append_char(line, '\n');
+    buffer_free(&raw);
+}
+
+void log_emit(log_level level, const char *message, const log_field *fields, size_t count)
+{
+    if (level < minimum_level)
+        return;
+    buffer line;
+    buffer_init(&line, 64 * 1024);
+    if (current_format == LOG_FORMAT_JSON)
+        format_json(&line, level, message, fields, count);
+    else
+        format_text(&line, level, message, fields, count);
+    if (!buffer_ok(&line)) { /* over the line limit: say so rather than print half a line */
+        buffer_reset(&line);
+        buffer_appendf(&line, "%s: a log line was too long and was dropped\n", program_name);
+    }
+    const char *p = line.data;
+    size_t left = line.len;
+    while (left > 0) {
+        ssize_t n = write(log_fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        p += n;
+        left -= (size_t)n;
+    }
+    buffer_free(&line);
+}

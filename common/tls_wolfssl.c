@@ -1,0 +1,210 @@
+/* TLS backend over wolfSSL; see tls_backend.h. */
+#include <wolfssl/options.h>
+
+#include <wolfssl/error-ssl.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/hmac.h>
+#include <wolfssl/wolfcrypt/random.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tls_backend.h"
+
+/* TLS 1.3 suites, then TLS 1.2 forward-secret AEAD suites only. */
+#define CIPHERS                                                                                    \
+    "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:"              \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+static bool wolfssl_init(void)
+{
+    return wolfSSL_Init() == WOLFSSL_SUCCESS;
+}
+
+static const char *wolfssl_version(void)
+{
+    static char text[32];
+    snprintf(text, sizeof(text), "wolfSSL %s", wolfSSL_lib_version());
+    return text;
+}
+
+static void describe_error(const char *what, const char *path, int code, char *error,
+                           size_t size)
+{
+    char reason[WOLFSSL_MAX_ERROR_SZ] = "unknown error";
+    if (code < 0)
+        wolfSSL_ERR_error_string_n((unsigned long)code, reason, sizeof(reason));
+    snprintf(error, size, "%s %s: %s", what, path, reason);
+}
+
+static void *wolfssl_context_new(const char *cert_path, const char *key_path, char *error,
+                                 size_t error_size)
+{
+    WOLFSSL_CTX *ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
+    int r;
+    if (!ctx) {
+        snprintf(error, error_size, "cannot create TLS context for %s", cert_path);
+        return NULL;
+    }
+    if ((r = wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2)) != WOLFSSL_SUCCESS) {
+        describe_error("cannot set minimum TLS version for", cert_path, r, error, error_size);
+        goto error;
+    }
+    if ((r = wolfSSL_CTX_set_cipher_list(ctx, CIPHERS)) != WOLFSSL_SUCCESS) {
+        describe_error("cannot set ciphers for", cert_path, r, error, error_size);
+        goto error;
+    }
+    if ((r = wolfSSL_CTX_use_certificate_chain_file(ctx, cert_path)) != WOLFSSL_SUCCESS) {
+        describe_error("cannot load certificate", cert_path, r, error, error_size);
+        goto error;
+    }
+    if ((r = wolfSSL_CTX_use_PrivateKey_file(ctx, key_path, WOLFSSL_FILETYPE_PEM)) !=
+        WOLFSSL_SUCCESS) {
+        describe_error("cannot load private key", key_path, r, error, error_size);
+        goto error;
+    }
+    if ((r = wolfSSL_CTX_check_private_key(ctx)) != WOLFSSL_SUCCESS) {
+        describe_error("private key does not match certificate", cert_path, r, error,
+                       error_size);
+        goto error;
+    }
+    return ctx;
+error:
+    wolfSSL_CTX_free(ctx);
+    return NULL;
+}
+
+static void wolfssl_context_free(void *context)
+{
+    wolfSSL_CTX_free(context);
+}
+
+static void *wolfssl_session_new(void *context, int fd)
+{
+    WOLFSSL *ssl = wolfSSL_new(context);
+    if (!ssl)
+        return NULL;
+    /* The API server offers only http/1.1; agree to it, ignore anything else. */
+    char alpn[] = "http/1.1";
+    if (wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS ||
+        wolfSSL_UseALPN(ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) !=
+            WOLFSSL_SUCCESS) {
+        wolfSSL_free(ssl);
+        return NULL;
+    }
+    return ssl;
+}
+
+static tls_io map_result(WOLFSSL *ssl, int ret)
+{
+    int e = wolfSSL_get_error(ssl, ret);
+    switch (e) {
+    case WOLFSSL_ERROR_WANT_READ:
+        return TLS_IO_WANT_READ;
+    case WOLFSSL_ERROR_WANT_WRITE:
+        return TLS_IO_WANT_WRITE;
+    case WOLFSSL_ERROR_ZERO_RETURN:
+    case SOCKET_PEER_CLOSED_E:
+    case SOCKET_ERROR_E:
+        return TLS_IO_CLOSED;
+    default:
+        return TLS_IO_ERROR;
+    }
+}
+
+static tls_io wolfssl_handshake(void *session)
+{
+    int r = wolfSSL_accept(session);
+    return r == WOLFSSL_SUCCESS ? TLS_IO_DONE : map_result(session, r);
+}
+
+static tls_io wolfssl_read(void *session, void *buf, size_t cap, size_t *got)
+{
+    int want = cap > INT32_MAX ? INT32_MAX : (int)cap;
+    int r = wolfSSL_read(session, buf, want);
+    if (r > 0) {
+        *got = (size_t)r;
+        return TLS_IO_DONE;
+    }
+    *got = 0;
+    return map_result(session, r);
+}
+
+static tls_io wolfssl_write(void *session, const void *buf, size_t len, size_t *sent)
+{
+    int want = len > INT32_MAX ? INT32_MAX : (int)len;
+    int r = wolfSSL_write(session, buf, want);
+    if (r > 0) {
+        *sent = (size_t)r;
+        return TLS_IO_DONE;
+    }
+    *sent = 0;
+    return map_result(session, r);
+}
+
+static const char *wolfssl_protocol(void *session)
+{
+    return wolfSSL_get_version(session);
+}
+
+static void wolfssl_session_free(void *session)
+{
+    if (!session)
+        return;
+    if (wolfSSL_is_init_finished(session))
+        wolfSSL_shutdown(session);
+    wolfSSL_free(session);
+}
+
+static bool backend_sha256(const void *data, size_t len, uint8_t digest[32])
+{
+    wc_Sha256 sha;
+    if (len > UINT32_MAX || wc_InitSha256(&sha) != 0)
+        return false;
+    bool ok = wc_Sha256Update(&sha, data, (word32)len) == 0 && wc_Sha256Final(&sha, digest) == 0;
+    wc_Sha256Free(&sha);
+    return ok;
+}
+
+static bool backend_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                                uint8_t mac[32])
+{
+    Hmac hmac;
+    if (key_len > UINT32_MAX || len > UINT32_MAX || wc_HmacInit(&hmac, NULL, INVALID_DEVID) != 0)
+        return false;
+    bool ok = wc_HmacSetKey(&hmac, WC_SHA256, key, (word32)key_len) == 0 &&
+              wc_HmacUpdate(&hmac, data, (word32)len) == 0 && wc_HmacFinal(&hmac, mac) == 0;
+    wc_HmacFree(&hmac);
+    return ok;
+}
+
+static bool backend_random_bytes(void *out, size_t len)
+{
+    WC_RNG rng;
+    if (len > UINT32_MAX || wc_InitRng(&rng) != 0)
+        return false;
+    bool ok = wc_RNG_GenerateBlock(&rng, out, (word32)len) == 0;
+    wc_FreeRng(&rng);
+    return ok;
+}
+
+const struct tls_backend tls_backend_wolfssl = {
+    .name = "wolfssl",
+    .init = wolfssl_init,
+    .version = wolfssl_version,
+    .context_new = wolfssl_context_new,
+    .context_free = wolfssl_context_free,
+    .session_new = wolfssl_session_new,
+    .handshake = wolfssl_handshake,
+    .read = wolfssl_read,
+    .write = wolfssl_write,
+    .protocol = wolfssl_protocol,
+    .session_free = wolfssl_session_free,
+    .sha256 = backend_sha256,
+    .hmac_sha256 = backend_hmac_sha256,
+    .random_bytes = backend_random_bytes,
+};
