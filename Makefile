@@ -71,18 +71,22 @@ programs: $(WEBHOOK_BIN) $(OFFLOADER_BIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC $(BUILD) $<"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(WEBHOOK_BIN): $(call obj,webhook/main.c) $(WEBHOOK_OBJ) $(COMMON_OBJ)
-	$(CC) $(ALL_LDFLAGS) $^ -o $@ $(TLS_LIBS) -lpthread -lm
+	@echo "  LD $@"
+	@$(CC) $(ALL_LDFLAGS) $^ -o $@ $(TLS_LIBS) -lpthread -lm
 
 $(OFFLOADER_BIN): $(call obj,offloader/main.c) $(OFFLOADER_OBJ) $(COMMON_OBJ)
-	$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcurl $(TLS_LIBS) -lpthread -lm
+	@echo "  LD $@"
+	@$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcurl $(TLS_LIBS) -lpthread -lm
 
 # Each tests/unit/test_<name>.c is one cmocka program linked with everything but main().
 $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(WEBHOOK_OBJ) $(OFFLOADER_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcmocka -lcurl $(TLS_LIBS) -lpthread -lm
+	@echo "  LD $@"
+	@$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcmocka -lcurl $(TLS_LIBS) -lpthread -lm
 
 deps:
 	@tools/deps.sh
@@ -141,4 +145,4 @@ demo: deps
 clean:
 	rm -rf build webhook/offload-webhook offloader/batch-offloader
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -201,11 +201,40 @@ static int string_fault(const char *text, int start, int end)
     return -1;
 }
 
+/* jsmn's strict mode wants a delimiter after every primitive, so it refuses
+ * a document that is just `0` or `true`; such a document is one token. */
+static int lone_primitive(json_document *doc, char *error, size_t error_size)
+{
+    size_t start = 0, end = doc->length;
+    while (start < end && is_space(doc->text[start]))
+        start++;
+    if (start == end || strchr("{[\"", doc->text[start]))
+        return 0; /* not a lone primitive: jsmn's job */
+    while (end > start && is_space(doc->text[end - 1]))
+        end--;
+    if (!primitive_is_valid(doc->text + start, (int)(end - start))) {
+        set_error(error, error_size, start, "invalid literal or number");
+        return -1;
+    }
+    jsmntok_t *t = calloc(1, sizeof(jsmntok_t));
+    if (!t) {
+        set_error(error, error_size, 0, "out of memory");
+        return -1;
+    }
+    *t = (jsmntok_t){.type = JSMN_PRIMITIVE, .start = (int)start, .end = (int)end, .parent = -1};
+    doc->tokens = (struct json_token *)t;
+    doc->count = 1;
+    return 1;
+}
+
 static bool run_jsmn(json_document *doc, int max_tokens, char *error, size_t error_size)
 {
+    int lone = lone_primitive(doc, error, error_size);
+    if (lone != 0)
+        return lone > 0;
     jsmn_parser parser;
     jsmn_init(&parser);
-    int capacity = 64;
+    int capacity = max_tokens < 64 ? max_tokens : 64;
     for (;;) {
         jsmntok_t *grown = realloc(doc->tokens, sizeof(jsmntok_t) * (size_t)capacity);
         if (!grown) {

@@ -1,0 +1,2 @@
+/* placeholder replaced by the offloader issue */
+int main(void) { return 2; }

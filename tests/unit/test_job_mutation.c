@@ -1,0 +1,519 @@
+/* The Job -> offloader rewrite on real manifests (tests/fixtures/admission,
+ * made from kubectl output and captured AdmissionReviews): what is patched,
+ * what is left alone, what is refused and why. The patches are applied with
+ * the API server's own patch code and schema-checked in
+ * tests/integration/test_webhook_patches.py. */
+#include "test_support.h"
+
+#include "admission_review.h"
+#include "buffer.h"
+#include "job_mutation.h"
+
+static const platform_settings default_platform = {
+    .offloader_image = "registry.example.com/batch-offload/offloader:0.1.0",
+    .credentials_secret = "batch-offload-credentials",
+    .default_pool = "",
+    .allowed_pools = "",
+    .max_completions = 10000,
+    .default_storage_container = "batch-offload",
+    .default_vm_size = "",
+    .allowed_namespaces = "",
+    .offloader_service_account = "",
+    .workload_identity = false,
+    .offloader_backoff_limit = 3,
+};
+
+/* One fixture run through decode + mutate; the patch parsed for lookups. */
+typedef struct run {
+    char *text;
+    admission_request request;
+    job_mutation mutation;
+    json_document patch;
+    bool have_patch;
+} run;
+
+static void run_document(run *r, char *text, size_t len, const platform_settings *platform)
+{
+    memset(r, 0, sizeof(*r));
+    r->text = text;
+    char error[256];
+    if (!admission_request_decode(&r->request, text, len, error, sizeof(error)))
+        fail_msg("fixture does not decode: %s", error);
+    job_mutation_init(&r->mutation);
+    if (r->request.is_job && r->request.object >= 0)
+        job_mutate(&r->mutation, &r->request.doc, r->request.object, r->request.namespace_name,
+                   platform);
+    if (r->mutation.outcome == MUTATION_PATCHED) {
+        parse_or_fail(&r->patch, r->mutation.patch.data, r->mutation.patch.len);
+        r->have_patch = true;
+    }
+}
+
+static void run_fixture(run *r, const char *name, const platform_settings *platform)
+{
+    char path[256];
+    size_t len;
+    snprintf(path, sizeof(path), "tests/fixtures/admission/%s.json", name);
+    char *text = read_fixture(path, &len);
+    run_document(r, text, len, platform);
+}
+
+static void run_free(run *r)
+{
+    if (r->have_patch)
+        json_document_free(&r->patch);
+    job_mutation_free(&r->mutation);
+    admission_request_free(&r->request);
+    free(r->text);
+}
+
+/* The value token of the operation on `path`, or -1. */
+static int op_value(const run *r, const char *op, const char *path)
+{
+    json_iterator it = json_iterate(&r->patch, 0);
+    int element;
+    while (json_iterator_next(&it, &element))
+        if (json_string_equals(&r->patch, json_object_get(&r->patch, element, "path"), path) &&
+            json_string_equals(&r->patch, json_object_get(&r->patch, element, "op"), op))
+            return json_object_get(&r->patch, element, "value");
+    return -1;
+}
+
+static bool has_op(const run *r, const char *op, const char *path)
+{
+    json_iterator it = json_iterate(&r->patch, 0);
+    int element;
+    while (json_iterator_next(&it, &element))
+        if (json_string_equals(&r->patch, json_object_get(&r->patch, element, "path"), path) &&
+            json_string_equals(&r->patch, json_object_get(&r->patch, element, "op"), op))
+            return true;
+    return false;
+}
+
+static int offloader_container(const run *r)
+{
+    int spec = op_value(r, "add", "/spec/template/spec");
+    assert_int_equal(json_type_of(&r->patch, spec), JSON_OBJECT);
+    int containers = json_object_get(&r->patch, spec, "containers");
+    assert_int_equal(json_length(&r->patch, containers), 1);
+    return containers + 1;
+}
+
+/* The env entry with this name in the offloader container, or -1. */
+static int env_entry(const run *r, const char *name)
+{
+    int env = json_object_get(&r->patch, offloader_container(r), "env");
+    json_iterator it = json_iterate(&r->patch, env);
+    int entry;
+    while (json_iterator_next(&it, &entry))
+        if (json_string_equals(&r->patch, json_object_get(&r->patch, entry, "name"), name))
+            return entry;
+    return -1;
+}
+
+static void assert_env(const run *r, const char *name, const char *expected)
+{
+    int entry = env_entry(r, name);
+    if (entry < 0)
+        fail_msg("env %s is missing", name);
+    assert_member_string(&r->patch, entry, "value", expected);
+}
+
+static bool warned(const run *r, const char *fragment)
+{
+    for (size_t i = 0; i < r->mutation.warnings.count; i++)
+        if (strstr(r->mutation.warnings.items[i], fragment))
+            return true;
+    return false;
+}
+
+static void test_kubectl_job_becomes_offloader_pod(void **state)
+{
+    (void)state;
+    run r;
+    run_fixture(&r, "kubectl-job", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    int64_t n;
+    assert_true(json_read_int64(&r.patch, op_value(&r, "add", "/spec/completions"), 0, 9, &n));
+    assert_int_equal(n, 1);
+    assert_true(json_read_int64(&r.patch, op_value(&r, "add", "/spec/parallelism"), 0, 9, &n));
+    assert_int_equal(n, 1);
+    assert_true(json_read_int64(&r.patch, op_value(&r, "add", "/spec/backoffLimit"), 0, 9, &n));
+    assert_int_equal(n, 3);
+    assert_true(json_string_equals(&r.patch, op_value(&r, "add", "/spec/podReplacementPolicy"),
+                                   "Failed"));
+    int policy = op_value(&r, "add", "/spec/podFailurePolicy");
+    int rules = json_object_get(&r.patch, policy, "rules");
+    assert_int_equal(json_length(&r.patch, rules), 2);
+    assert_member_string(&r.patch, rules + 1, "action", "FailJob");
+
+    int container = offloader_container(&r);
+    assert_member_string(&r.patch, container, "name", OFFLOADER_CONTAINER_NAME);
+    assert_member_string(&r.patch, container, "image", default_platform.offloader_image);
+    int security = json_object_get(&r.patch, container, "securityContext");
+    assert_true(json_is_true(&r.patch, json_object_get(&r.patch, security, "runAsNonRoot")));
+    assert_true(json_is_true(&r.patch,
+                             json_object_get(&r.patch, security, "readOnlyRootFilesystem")));
+    assert_int_equal(json_type_of(&r.patch, json_object_get(&r.patch, security,
+                                                            "allowPrivilegeEscalation")),
+                     JSON_FALSE);
+    int pod = op_value(&r, "add", "/spec/template/spec");
+    assert_member_string(&r.patch, pod, "restartPolicy", "Never");
+
+    assert_env(&r, "WORKERIMAGENAME", "registry.example.com/team/wordcount:1.0");
+    assert_env(&r, "COMPLETIONS", "5");
+    assert_env(&r, "JOBID", "k8s-$(BATCH_OFFLOAD_JOB_UID)");
+    assert_env(&r, "BLOBPREFIX", "default/wordcount");
+    assert_env(&r, "CONTAINER", "batch-offload");
+    assert_env(&r, "PRIORITY", "spot");
+    assert_env(&r, "KEEPBATCHJOB", "false");
+    assert_int_equal(env_entry(&r, "POOLID"), -1); /* no pool: an auto pool */
+    assert_int_equal(env_entry(&r, "AGGREGATORIMAGENAME"), -1);
+    /* The UID the job id derives from comes in before JOBID uses it. */
+    assert_true(env_entry(&r, "BATCH_OFFLOAD_JOB_UID") < env_entry(&r, "JOBID"));
+
+    /* Secrets are references, never values. */
+    static const char *const secrets[] = {"BATCHPASSWORD", "STORAGEKEY", "REGISTRYPASSWORD",
+                                          "BATCHCONNECTIONSTRING"};
+    for (size_t i = 0; i < 4; i++) {
+        int entry = env_entry(&r, secrets[i]);
+        assert_true(entry >= 0);
+        assert_int_equal(json_object_get(&r.patch, entry, "value"), -1);
+        int ref = json_lookup(&r.patch, entry, "valueFrom", "secretKeyRef", NULL);
+        assert_member_string(&r.patch, ref, "name", "batch-offload-credentials");
+        assert_member_string(&r.patch, ref, "key", secrets[i]);
+    }
+    /* The worker spec is carried verbatim. */
+    int spec_entry = env_entry(&r, "WORKERSPEC");
+    char *spec_text = json_string_dup(&r.patch, json_object_get(&r.patch, spec_entry, "value"));
+    json_document spec;
+    parse_or_fail(&spec, spec_text, strlen(spec_text));
+    assert_member_string(&spec, json_object_get(&spec, 0, "container"), "image",
+                         "registry.example.com/team/wordcount:1.0");
+    assert_true(json_read_int64(&spec, json_object_get(&spec, 0, "parallelism"), 0, 9, &n));
+    assert_int_equal(n, 2);
+    json_document_free(&spec);
+    free(spec_text);
+    assert_int_equal(r.mutation.warnings.count, 0);
+    run_free(&r);
+}
+
+static void test_jobs_not_opted_in_are_left_alone(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"no-annotations", "enabled-not-true", "pod"};
+    for (size_t i = 0; i < 3; i++) {
+        run r;
+        run_fixture(&r, names[i], &default_platform);
+        assert_int_equal(r.mutation.outcome, MUTATION_UNCHANGED);
+        assert_int_equal(r.mutation.patch.len, 0);
+        run_free(&r);
+    }
+}
+
+static void test_generate_name_prefix_comes_from_the_pod_label(void **state)
+{
+    (void)state;
+    run r;
+    run_fixture(&r, "generate-name", &default_platform);
+    assert_null(r.request.name);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_env(&r, "BLOBPREFIX", "default/$(BATCH_OFFLOAD_JOB_NAME)");
+    assert_true(env_entry(&r, "BATCH_OFFLOAD_JOB_NAME") < env_entry(&r, "BLOBPREFIX"));
+    run_free(&r);
+}
+
+static void test_indexed_job_loses_indexed_only_fields(void **state)
+{
+    (void)state;
+    run r;
+    run_fixture(&r, "indexed", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_true(has_op(&r, "remove", "/spec/backoffLimitPerIndex"));
+    assert_true(has_op(&r, "remove", "/spec/maxFailedIndexes"));
+    assert_false(has_op(&r, "remove", "/spec/successPolicy")); /* absent: removing would fail */
+    assert_true(json_string_equals(&r.patch, op_value(&r, "add", "/spec/completionMode"),
+                                   "NonIndexed"));
+    assert_env(&r, "COMPLETIONS", "10");
+    assert_true(warned(&r, "spec.maxFailedIndexes"));
+    int entry = env_entry(&r, "WORKERSPEC");
+    char *spec = json_string_dup(&r.patch, json_object_get(&r.patch, entry, "value"));
+    assert_non_null(strstr(spec, "\"backoffLimitPerIndex\":2"));
+    assert_non_null(strstr(spec, "\"completionMode\":\"Indexed\""));
+    free(spec);
+    run_free(&r);
+}
+
+static void test_env_sources_are_forwarded_by_index_and_dollars_escaped(void **state)
+{
+    (void)state;
+    run r;
+    run_fixture(&r, "env-value-from", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    int e1 = env_entry(&r, "BATCH_OFFLOAD_WORKER_ENV_1");
+    assert_member_string(&r.patch, json_lookup(&r.patch, e1, "valueFrom", "secretKeyRef", NULL),
+                         "name", "app-secrets");
+    int e2 = env_entry(&r, "BATCH_OFFLOAD_WORKER_ENV_2");
+    assert_member_string(&r.patch, json_lookup(&r.patch, e2, "valueFrom", "configMapKeyRef", NULL),
+                         "key", "mode");
+    int e3 = env_entry(&r, "BATCH_OFFLOAD_WORKER_ENV_3");
+    assert_member_string(&r.patch, json_lookup(&r.patch, e3, "valueFrom", "fieldRef", NULL),
+                         "fieldPath", "metadata.name");
+    /* A literal value is not forwarded; resourceFieldRef names a container the
+     * offloader pod does not have, so the offloader resolves it itself. */
+    assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_WORKER_ENV_0"), -1);
+    assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_WORKER_ENV_4"), -1);
+
+    int env_from = json_object_get(&r.patch, offloader_container(&r), "envFrom");
+    assert_int_equal(json_length(&r.patch, env_from), 2);
+    assert_member_string(&r.patch, env_from + 1, "prefix", "BATCH_OFFLOAD_WORKER_ENVFROM_0_");
+    int second = json_next(&r.patch, env_from + 1);
+    assert_member_string(&r.patch, second, "prefix", "BATCH_OFFLOAD_WORKER_ENVFROM_1_DB_");
+    assert_member_string(&r.patch, json_object_get(&r.patch, second, "secretRef"), "name", "db");
+
+    /* "$" doubled so the kubelet hands the offloader the original text. */
+    int spec_entry = env_entry(&r, "WORKERSPEC");
+    char *spec = json_string_dup(&r.patch, json_object_get(&r.patch, spec_entry, "value"));
+    assert_non_null(strstr(spec, "--input=$$(INPUT)"));
+    assert_non_null(strstr(spec, "$$$$literal"));
+    assert_non_null(strstr(spec, "s3://bucket/$$(SHARD)"));
+    assert_null(strstr(spec, "=$(INPUT)"));
+    free(spec);
+    run_free(&r);
+}
+
+static void test_image_pull_secrets_are_referenced_not_copied(void **state)
+{
+    (void)state;
+    run r;
+    run_fixture(&r, "image-pull-secrets", &default_platform);
+    int e0 = env_entry(&r, "BATCH_OFFLOAD_PULL_SECRET_0");
+    int ref = json_lookup(&r.patch, e0, "valueFrom", "secretKeyRef", NULL);
+    assert_member_string(&r.patch, ref, "name", "acr-pull");
+    assert_member_string(&r.patch, ref, "key", ".dockerconfigjson");
+    assert_true(json_is_true(&r.patch, json_object_get(&r.patch, ref, "optional")));
+    assert_true(env_entry(&r, "BATCH_OFFLOAD_PULL_SECRET_1") >= 0);
+    int pod = op_value(&r, "add", "/spec/template/spec");
+    assert_int_equal(json_length(&r.patch, json_object_get(&r.patch, pod, "imagePullSecrets")), 2);
+    run_free(&r);
+}
+
+static void test_cronjob_stamped_job_keeps_its_prefix(void **state)
+{
+    (void)state;
+    run r;
+    run_fixture(&r, "cronjob-stamped", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_env(&r, "BLOBPREFIX", "reports/nightly");
+    assert_env(&r, "COMPLETIONS", "1");
+    run_free(&r);
+}
+
+static void test_every_annotation_reaches_the_offloader(void **state)
+{
+    (void)state;
+    run r;
+    run_fixture(&r, "all-annotations", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_env(&r, "POOLID", "spot-pool-1");
+    assert_env(&r, "PRIORITY", "dedicated");
+    assert_env(&r, "VMSIZE", "Standard_D4s_v3");
+    assert_env(&r, "CONTAINER", "mapreduce-data");
+    assert_env(&r, "BLOBPREFIX", "teams/search/mapreduce");
+    assert_env(&r, "KEEPBATCHJOB", "true");
+    assert_env(&r, "AGGREGATORIMAGENAME", "registry.example.com/team/reduce:1.0");
+    assert_env(&r, "AGGREGATORARGS", "[\"--top\",\"10\"]");
+    run_free(&r);
+}
+
+static void test_fields_without_batch_counterpart_are_warned(void **state)
+{
+    (void)state;
+    run r;
+    run_fixture(&r, "dropped-fields", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    static const char *const expected[] = {
+        "spec.template.spec.volumes", "spec.template.spec.nodeSelector",
+        "spec.template.spec.tolerations", "spec.template.spec.containers[0].volumeMounts",
+        "spec.template.spec.containers[0].livenessProbe",
+        "spec.template.spec.containers[1] (\"log-shipper\")"};
+    for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++)
+        if (!warned(&r, expected[i]))
+            fail_msg("no warning for %s", expected[i]);
+    assert_int_equal(r.mutation.warnings.count, 6);
+    for (size_t i = 0; i < r.mutation.warnings.count; i++)
+        assert_true(strlen(r.mutation.warnings.items[i]) <= 256);
+    /* Defaults the API server filled in are not reported. */
+    assert_false(warned(&r, "dnsPolicy"));
+    assert_false(warned(&r, "spec.template.spec.securityContext"));
+    run_free(&r);
+}
+
+static void test_captured_samples_are_rewritten(void **state)
+{
+    (void)state;
+    run r;
+    run_fixture(&r, "sample-job-create-root-user", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_env(&r, "WORKERIMAGENAME", "perl:5.34.0");
+    assert_true(warned(&r, "spec.template.spec.containers[0].securityContext"));
+    run_free(&r);
+    run_fixture(&r, "sample-job-create-no-securitycontext", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    run_free(&r);
+}
+
+static void test_v1beta1_is_answered_in_v1beta1(void **state)
+{
+    (void)state;
+    run r;
+    run_fixture(&r, "v1beta1", &default_platform);
+    assert_int_equal(r.request.version, ADMISSION_V1BETA1);
+    buffer out;
+    buffer_init(&out, 0);
+    admission_response answer = {.allowed = true, .patch = r.mutation.patch.data,
+                                 .patch_len = r.mutation.patch.len};
+    admission_response_encode(&out, &r.request, &answer);
+    json_document doc;
+    parse_or_fail(&doc, out.data, out.len);
+    assert_member_string(&doc, 0, "apiVersion", "admission.k8s.io/v1beta1");
+    assert_member_string(&doc, json_object_get(&doc, 0, "response"), "uid", r.request.uid);
+    assert_member_string(&doc, json_object_get(&doc, 0, "response"), "patchType", "JSONPatch");
+    json_document_free(&doc);
+    buffer_free(&out);
+    run_free(&r);
+}
+
+/* The kubectl-job fixture with one annotation added or replaced. */
+static void run_with_annotation(run *r, const char *name, const char *value,
+                                const platform_settings *platform)
+{
+    size_t len;
+    char *text = read_fixture("tests/fixtures/admission/kubectl-job.json", &len);
+    const char *anchor = "\"batch-offload.io/enabled\": \"true\"";
+    char *at = strstr(text, anchor);
+    assert_non_null(at);
+    buffer edited;
+    buffer_init(&edited, 0);
+    buffer_append(&edited, text, (size_t)(at - text));
+    buffer_appendf(&edited, "\"%s\": %s, %s", name, value, anchor);
+    buffer_append_str(&edited, at + strlen(anchor));
+    free(text);
+    run_document(r, edited.data, edited.len, platform);
+}
+
+static void assert_denied(const char *name, const char *value, const platform_settings *platform,
+                          int code, const char *fragment)
+{
+    run r;
+    run_with_annotation(&r, name, value, platform);
+    if (r.mutation.outcome != MUTATION_DENIED)
+        fail_msg("%s: %s was not denied", name, value);
+    assert_int_equal(r.mutation.status_code, code);
+    if (!strstr(buffer_cstr(&r.mutation.message), fragment))
+        fail_msg("message \"%s\" lacks \"%s\"", buffer_cstr(&r.mutation.message), fragment);
+    run_free(&r);
+}
+
+static void test_bad_annotation_values_are_denied_with_what_is_allowed(void **state)
+{
+    (void)state;
+    platform_settings restricted = default_platform;
+    restricted.allowed_pools = "gpu-pool,cpu-pool";
+    assert_denied("batch-offload.io/priority", "\"fast\"", &default_platform, 400,
+                  "annotation batch-offload.io/priority has value \"fast\": allowed is "
+                  "\"spot\" or \"dedicated\"");
+    assert_denied("batch-offload.io/pool", "\"bad pool!\"", &default_platform, 400,
+                  "batch-offload.io/pool has value \"bad pool!\": allowed is a Batch pool ID");
+    assert_denied("batch-offload.io/pool", "\"other-pool\"", &restricted, 400,
+                  "one of the pools this cluster allows: gpu-pool,cpu-pool");
+    assert_denied("batch-offload.io/aggregator-args", "\"--top 10\"", &default_platform, 400,
+                  "batch-offload.io/aggregator-args has value \"--top 10\": allowed is a JSON "
+                  "array of strings");
+    assert_denied("batch-offload.io/aggregator-args", "\"[1, 2]\"", &default_platform, 400,
+                  "a JSON array of strings");
+    assert_denied("batch-offload.io/aggregator-image", "\"Not An Image\"", &default_platform,
+                  400, "batch-offload.io/aggregator-image has value \"Not An Image\"");
+    assert_denied("batch-offload.io/storage-container", "\"Has_Upper\"", &default_platform, 400,
+                  "a Blob container name");
+    assert_denied("batch-offload.io/blob-prefix", "\"/abs/../x\"", &default_platform, 400,
+                  "batch-offload.io/blob-prefix");
+    assert_denied("batch-offload.io/keep-batch-job", "\"yes\"", &default_platform, 400,
+                  "\"true\" or \"false\"");
+    assert_denied("batch-offload.io/prority", "\"spot\"", &default_platform, 400,
+                  "unknown annotation \"batch-offload.io/prority\"");
+    assert_denied("batch-offload.io/vm-size", "\"Standard D2\"", &default_platform, 400,
+                  "an Azure VM size");
+    /* Values are quoted escaped and cut, so a message stays one readable line. */
+    assert_denied("batch-offload.io/priority", "\"line1\\nline2\"", &default_platform, 400,
+                  "has value \"line1\\nline2\"");
+}
+
+static void test_platform_limits_are_enforced(void **state)
+{
+    (void)state;
+    platform_settings small = default_platform;
+    small.max_completions = 4;
+    run r;
+    run_fixture(&r, "kubectl-job", &small);
+    assert_int_equal(r.mutation.outcome, MUTATION_DENIED);
+    assert_int_equal(r.mutation.status_code, 400);
+    assert_string_equal(buffer_cstr(&r.mutation.message),
+                        "spec.completions is 5: allowed is 1 to 4, the maximum this cluster "
+                        "allows for offloaded Jobs");
+    run_free(&r);
+
+    platform_settings fenced = default_platform;
+    fenced.allowed_namespaces = "batch,science";
+    run_fixture(&r, "kubectl-job", &fenced);
+    assert_int_equal(r.mutation.outcome, MUTATION_DENIED);
+    assert_int_equal(r.mutation.status_code, 403);
+    assert_non_null(strstr(buffer_cstr(&r.mutation.message), "namespace \"default\" may not"));
+    run_free(&r);
+}
+
+static void test_aggregator_args_need_an_image(void **state)
+{
+    (void)state;
+    assert_denied("batch-offload.io/aggregator-args", "\"[\\\"x\\\"]\"", &default_platform, 400,
+                  "an aggregator needs an image");
+}
+
+static void test_workload_identity_labels_the_pod(void **state)
+{
+    (void)state;
+    platform_settings wi = default_platform;
+    wi.workload_identity = true;
+    wi.offloader_service_account = "batch-offloader";
+    run r;
+    run_fixture(&r, "kubectl-job", &wi);
+    int labels = op_value(&r, "add", "/spec/template/metadata/labels");
+    assert_member_string(&r.patch, labels, "azure.workload.identity/use", "true");
+    int pod = op_value(&r, "add", "/spec/template/spec");
+    assert_member_string(&r.patch, pod, "serviceAccountName", "batch-offloader");
+    assert_true(json_is_true(&r.patch, json_object_get(&r.patch, pod,
+                                                       "automountServiceAccountToken")));
+    run_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kubectl_job_becomes_offloader_pod),
+        cmocka_unit_test(test_jobs_not_opted_in_are_left_alone),
+        cmocka_unit_test(test_generate_name_prefix_comes_from_the_pod_label),
+        cmocka_unit_test(test_indexed_job_loses_indexed_only_fields),
+        cmocka_unit_test(test_env_sources_are_forwarded_by_index_and_dollars_escaped),
+        cmocka_unit_test(test_image_pull_secrets_are_referenced_not_copied),
+        cmocka_unit_test(test_cronjob_stamped_job_keeps_its_prefix),
+        cmocka_unit_test(test_every_annotation_reaches_the_offloader),
+        cmocka_unit_test(test_fields_without_batch_counterpart_are_warned),
+        cmocka_unit_test(test_captured_samples_are_rewritten),
+        cmocka_unit_test(test_v1beta1_is_answered_in_v1beta1),
+        cmocka_unit_test(test_bad_annotation_values_are_denied_with_what_is_allowed),
+        cmocka_unit_test(test_platform_limits_are_enforced),
+        cmocka_unit_test(test_aggregator_args_need_an_image),
+        cmocka_unit_test(test_workload_identity_labels_the_pod),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,668 @@
+/* The webhook's HTTPS server; see http_server.h.
+ *
+ * Each worker thread runs its own epoll loop over its own connections; all
+ * share one listening socket (EPOLLEXCLUSIVE wakes one worker per
+ * connection). A connection moves HANDSHAKE -> READ -> WRITE -> READ ... and
+ * every blocking point is a wait for epoll, never a blocking call. Every
+ * state has a deadline, checked a few times a second. Draining is announced
+ * through an eventfd all workers watch. */
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#define READ_CHUNK 16384
+#define IDLE_BUFFER_KEEP 16384 /* a buffer larger than this is given back between requests */
+#define WRITE_TIMEOUT_MS 10000
+#define TIMER_SCAN_MS 200
+#define MAX_EVENTS 64
+
+typedef enum { CONN_HANDSHAKE, CONN_READ, CONN_WRITE } connection_state;
+
+typedef struct connection {
+    struct connection *prev, *next;
+    int fd;
+    tls_connection *tls;
+    connection_state state;
+    uint32_t events; /* current epoll interest */
+    buffer in;
+    buffer out;
+    size_t out_sent;
+    http_request_head head;
+    size_t head_len; /* 0 until the current request's head is parsed */
+    size_t body_len;
+    bool keep_alive;
+    bool head_method;       /* HEAD: answer without a body */
+    bool interim;           /* `out` holds "100 Continue"; reading resumes after it */
+    bool close_after_write;
+    uint64_t deadline_ms;
+    uint64_t started_ns; /* first byte of the current request */
+    char peer[64];
+} connection;
+
+typedef struct worker {
+    struct http_server *server;
+    pthread_t thread;
+    int epoll_fd;
+    connection *connections;
+    int connection_count;
+    bool draining;
+    bool running;
+} worker;
+
+struct http_server {
+    http_server_config config;
+    tls_server *tls;
+    http_handler handler;
+    void *context;
+    int listen_fd;
+    int wake_fd; /* eventfd: written once to start draining, again to stop */
+    int port;
+    atomic_int connections;
+    atomic_bool draining;
+    atomic_bool stopping;
+    atomic_int workers_running;
+    worker *workers;
+    int worker_count;
+    char listen_marker; /* epoll data.ptr of the listening socket */
+    char wake_marker;   /* and of the eventfd */
+};
+
+static uint64_t now_ms(void)
+{
+    return monotonic_ns() / 1000000u;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static void set_interest(worker *wk, connection *c, uint32_t events)
+{
+    if (c->events == events)
+        return;
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+    if (epoll_ctl(wk->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->events = events;
+}
+
+static void connection_close(worker *wk, connection *c)
+{
+    epoll_ctl(wk->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+    tls_connection_free(c->tls);
+    close(c->fd);
+    buffer_free(&c->in);
+    buffer_free(&c->out);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        wk->connections = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    wk->connection_count--;
+    atomic_fetch_sub(&wk->server->connections, 1);
+    metrics_connection_closed();
+    free(c);
+}
+
+/* Serializes a response into c->out and switches to writing. */
+static void queue_response(worker *wk, connection *c, http_response *res)
+{
+    if (wk->draining || atomic_load(&wk->server->draining))
+        c->keep_alive = false;
+    if (!c->keep_alive)
+        c->close_after_write = true;
+    buffer_reset(&c->out);
+    buffer_appendf(&c->out,
+                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                   "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+                   res->status, http_status_text(res->status),
+                   res->content_type ? res->content_type : "text/plain", res->body.len);
+    if (res->allow)
+        buffer_appendf(&c->out, "Allow: %s\r\n", res->allow);
+    buffer_append_str(&c->out, c->close_after_write ? "Connection: close\r\n\r\n"
+                                                    : "Connection: keep-alive\r\n\r\n");
+    if (!c->head_method)
+        buffer_append(&c->out, res->body.data, res->body.len);
+    c->out_sent = 0;
+    c->state = CONN_WRITE;
+    c->deadline_ms = now_ms() + WRITE_TIMEOUT_MS;
+    metrics_record_http_response(res->status);
+}
+
+/* An error the server answers itself (before routing); the connection
+ * closes afterwards because its framing can no longer be trusted. */
+static void queue_error(worker *wk, connection *c, int status, const char *message)
+{
+    http_response res;
+    http_response_init(&res);
+    http_response_error(&res, status, message);
+    c->keep_alive = false;
+    if (status != 408)
+        log_warn("http request refused", LOG_STR("peer", c->peer), LOG_NUM("status", status),
+                 LOG_STR("error", message));
+    queue_response(wk, c, &res);
+    http_response_free(&res);
+}
+
+static bool header_has_token(const http_header *h, const char *token)
+{
+    /* Comma-separated tokens, as in "Connection: keep-alive, Upgrade". */
+    const char *p = h->value;
+    const char *end = h->value + h->value_len;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        const char *start = p;
+        while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        if (http_token_equals(start, (size_t)(p - start), token))
+            return true;
+    }
+    return false;
+}
+
+/* Reads the framing headers of a parsed head. Returns 0 or an HTTP status
+ * to refuse the request with (message set). */
+static int check_framing(const http_server *s, connection *c, const char **message)
+{
+    bool duplicate;
+    if (http_find_header(&c->head, "Transfer-Encoding", NULL)) {
+        *message = "chunked request bodies are not supported: send Content-Length";
+        return 501;
+    }
+    const http_header *length = http_find_header(&c->head, "Content-Length", &duplicate);
+    c->body_len = 0;
+    if (length) {
+        uint64_t n = 0;
+        if (length->value_len == 0 || length->value_len > 15 || duplicate) {
+            *message = "Content-Length must appear once, as a decimal number";
+            return 400;
+        }
+        for (size_t i = 0; i < length->value_len; i++) {
+            if (length->value[i] < '0' || length->value[i] > '9') {
+                *message = "Content-Length must appear once, as a decimal number";
+                return 400;
+            }
+            n = n * 10 + (uint64_t)(length->value[i] - '0');
+        }
+        if (n > s->config.max_body_bytes) {
+            *message = "request body over the size limit";
+            return 413;
+        }
+        c->body_len = (size_t)n;
+    }
+    const http_header *connection_header = http_find_header(&c->head, "Connection", NULL);
+    if (c->head.minor_version == 0)
+        c->keep_alive = connection_header && header_has_token(connection_header, "keep-alive");
+    else
+        c->keep_alive = !(connection_header && header_has_token(connection_header, "close"));
+    c->head_method = c->head.method_len == 4 && memcmp(c->head.method, "HEAD", 4) == 0;
+    const http_header *expect = http_find_header(&c->head, "Expect", NULL);
+    if (expect && !http_token_equals(expect->value, expect->value_len, "100-continue")) {
+        *message = "only \"Expect: 100-continue\" is supported";
+        return 417;
+    }
+    return 0;
+}
+
+/* Hands a complete request to the handler and queues its answer. */
+static void dispatch(worker *wk, connection *c)
+{
+    http_server *s = wk->server;
+    webhook_request req = {
+        .head = &c->head,
+        .body = c->in.data + c->head_len,
+        .body_len = c->body_len,
+        .peer = c->peer,
+        .started_ns = c->started_ns,
+    };
+    http_response res;
+    http_response_init(&res);
+    s->handler(s->context, &req, &res);
+    queue_response(wk, c, &res);
+    http_response_free(&res);
+}
+
+typedef enum { PARSE_NEED_MORE, PARSE_QUEUED } parse_result;
+
+/* Looks at what has been read: parses the head once, checks framing,
+ * dispatches when the body is complete. */
+static parse_result parse_request(worker *wk, connection *c)
+{
+    http_server *s = wk->server;
+    if (c->head_len == 0) {
+        size_t scan = c->in.len < s->config.max_header_bytes ? c->in.len
+                                                               : s->config.max_header_bytes;
+        int r = scan ? http_parse_request_head(c->in.data, scan, &c->head)
+                     : HTTP_PARSE_INCOMPLETE;
+        if (r == HTTP_PARSE_INCOMPLETE && c->in.len < s->config.max_header_bytes)
+            return PARSE_NEED_MORE;
+        if (r == HTTP_PARSE_INCOMPLETE || r == HTTP_PARSE_TOO_MANY_HEADERS) {
+            queue_error(wk, c, 431, "request head over the size or header-count limit");
+            return PARSE_QUEUED;
+        }
+        if (r < 0) {
+            queue_error(wk, c, 400, "malformed HTTP request");
+            return PARSE_QUEUED;
+        }
+        const char *message = NULL;
+        c->head_len = (size_t)r;
+        int refusal = check_framing(s, c, &message);
+        if (refusal) {
+            queue_error(wk, c, refusal, message);
+            return PARSE_QUEUED;
+        }
+        c->deadline_ms = now_ms() + (uint64_t)s->config.body_timeout_ms;
+        if (c->body_len > 0 && c->in.len < c->head_len + c->body_len &&
+            http_find_header(&c->head, "Expect", NULL)) {
+            buffer_reset(&c->out);
+            buffer_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+            c->out_sent = 0;
+            c->interim = true;
+            c->state = CONN_WRITE;
+            return PARSE_QUEUED;
+        }
+    }
+    if (c->in.len < c->head_len + c->body_len)
+        return PARSE_NEED_MORE;
+    dispatch(wk, c);
+    return PARSE_QUEUED;
+}
+
+/* Reads what TLS has for us, within the limit of what this request may use. */
+static tls_io read_available(http_server *s, connection *c)
+{
+    size_t limit = c->head_len ? c->head_len + c->body_len : s->config.max_header_bytes;
+    for (;;) {
+        if (c->in.len >= limit)
+            return TLS_IO_DONE;
+        size_t want = limit - c->in.len < READ_CHUNK ? limit - c->in.len : READ_CHUNK;
+        if (!buffer_reserve(&c->in, want))
+            return TLS_IO_ERROR;
+        size_t got = 0;
+        tls_io r = tls_connection_read(c->tls, c->in.data + c->in.len, want, &got);
+        if (r != TLS_IO_DONE)
+            return r;
+        if (c->in.len == 0)
+            c->started_ns = monotonic_ns();
+        c->in.len += got;
+        c->in.data[c->in.len] = '\0';
+    }
+}
+
+/* After an answer: keep any pipelined bytes, forget the request. */
+static void reset_for_next_request(http_server *s, connection *c)
+{
+    buffer_consume(&c->in, c->head_len + c->body_len);
+    c->head_len = c->body_len = 0;
+    buffer_free(&c->out);
+    c->out_sent = 0;
+    c->close_after_write = false;
+    c->state = CONN_READ;
+    if (c->in.len == 0) {
+        buffer_free(&c->in); /* idle keep-alive connections hold no buffers */
+        c->deadline_ms = now_ms() + (uint64_t)s->config.idle_timeout_ms;
+    } else {
+        buffer_shrink(&c->in, IDLE_BUFFER_KEEP);
+        c->started_ns = monotonic_ns();
+        c->deadline_ms = now_ms() + (uint64_t)s->config.header_timeout_ms;
+    }
+}
+
+/* Drives one connection as far as it can go without blocking. */
+static void connection_step(worker *wk, connection *c)
+{
+    http_server *s = wk->server;
+    for (;;) {
+        tls_io r = TLS_IO_ERROR;
+        switch (c->state) {
+        case CONN_HANDSHAKE:
+            r = tls_connection_handshake(c->tls);
+            if (r == TLS_IO_DONE) {
+                c->state = CONN_READ;
+                c->deadline_ms = now_ms() + (uint64_t)s->config.header_timeout_ms;
+                continue;
+            }
+            break;
+        case CONN_READ:
+            r = read_available(s, c);
+            /* A complete request is answered even if the peer closed after it. */
+            if (parse_request(wk, c) == PARSE_QUEUED)
+                continue;
+            if (r == TLS_IO_CLOSED || r == TLS_IO_ERROR) {
+                connection_close(wk, c);
+                return;
+            }
+            if (r == TLS_IO_DONE)
+                r = TLS_IO_WANT_READ; /* at the read limit without a request: wait */
+            break;
+        case CONN_WRITE:
+            r = TLS_IO_DONE;
+            while (c->out_sent < c->out.len) {
+                size_t sent = 0;
+                r = tls_connection_write(c->tls, c->out.data + c->out_sent,
+                                         c->out.len - c->out_sent, &sent);
+                if (r != TLS_IO_DONE)
+                    break;
+                c->out_sent += sent;
+            }
+            if (r != TLS_IO_DONE)
+                break;
+            if (c->interim) {
+                c->interim = false;
+                buffer_free(&c->out);
+                c->state = CONN_READ;
+                continue;
+            }
+            if (c->close_after_write) {
+                connection_close(wk, c);
+                return;
+            }
+            reset_for_next_request(s, c);
+            continue;
+        }
+        if (r == TLS_IO_WANT_READ) {
+            set_interest(wk, c, EPOLLIN);
+        } else if (r == TLS_IO_WANT_WRITE) {
+            set_interest(wk, c, EPOLLOUT);
+        } else {
+            if (c->state == CONN_HANDSHAKE)
+                metrics_record_tls_handshake_failure();
+            connection_close(wk, c);
+        }
+        return;
+    }
+}
+
+static void format_peer(const struct sockaddr_storage *addr, char *out, size_t size)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (addr->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+    } else if (addr->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(out, size, addr->ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+static void accept_connections(worker *wk)
+{
+    http_server *s = wk->server;
+    for (;;) {
+        struct sockaddr_storage addr;
+        socklen_t len = sizeof(addr);
+        int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN: another worker took it, or none left */
+        if (atomic_fetch_add(&s->connections, 1) >= s->config.max_connections) {
+            atomic_fetch_sub(&s->connections, 1);
+            metrics_connection_rejected();
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        connection *c = calloc(1, sizeof(*c));
+        tls_connection *tls = c ? tls_connection_accept(s->tls, fd) : NULL;
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        if (!tls || epoll_ctl(wk->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            tls_connection_free(tls);
+            free(c);
+            close(fd);
+            atomic_fetch_sub(&s->connections, 1);
+            continue;
+        }
+        c->fd = fd;
+        c->tls = tls;
+        c->events = EPOLLIN;
+        c->state = CONN_HANDSHAKE;
+        c->deadline_ms = now_ms() + (uint64_t)s->config.header_timeout_ms;
+        buffer_init(&c->in, s->config.max_header_bytes + s->config.max_body_bytes + 1);
+        buffer_init(&c->out, 0);
+        format_peer(&addr, c->peer, sizeof(c->peer));
+        c->next = wk->connections;
+        if (wk->connections)
+            wk->connections->prev = c;
+        wk->connections = c;
+        wk->connection_count++;
+        metrics_connection_opened();
+        connection_step(wk, c);
+    }
+}
+
+/* A connection whose deadline passed: an idle one just closes; a request
+ * half-received gets 408; a stalled write or handshake closes. */
+static void expire(worker *wk, connection *c)
+{
+    if (c->state == CONN_READ && (c->in.len > 0 || c->head_len > 0)) {
+        queue_error(wk, c, 408, "request not received in time");
+        connection_step(wk, c);
+    } else {
+        connection_close(wk, c);
+    }
+}
+
+static void check_deadlines(worker *wk)
+{
+    uint64_t now = now_ms();
+    connection *c = wk->connections;
+    while (c) {
+        connection *next = c->next;
+        if (now >= c->deadline_ms)
+            expire(wk, c);
+        c = next;
+    }
+}
+
+/* Draining: no new connections; idle ones close now, busy ones after their
+ * answer (queue_response() turns keep-alive off). */
+static void start_draining(worker *wk)
+{
+    wk->draining = true;
+    epoll_ctl(wk->epoll_fd, EPOLL_CTL_DEL, wk->server->listen_fd, NULL);
+    /* The eventfd stays readable: stop watching it or epoll would spin. */
+    epoll_ctl(wk->epoll_fd, EPOLL_CTL_DEL, wk->server->wake_fd, NULL);
+    connection *c = wk->connections;
+    while (c) {
+        connection *next = c->next;
+        if (c->state == CONN_READ && c->in.len == 0 && c->head_len == 0)
+            connection_close(wk, c);
+        else
+            c->keep_alive = false;
+        c = next;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker *wk = arg;
+    http_server *s = wk->server;
+    struct epoll_event events[MAX_EVENTS];
+    uint64_t next_scan = now_ms() + TIMER_SCAN_MS;
+    while (!(wk->draining && wk->connection_count == 0) && !atomic_load(&s->stopping)) {
+        int n = epoll_wait(wk->epoll_fd, events, MAX_EVENTS, TIMER_SCAN_MS);
+        for (int i = 0; i < n; i++) {
+            void *p = events[i].data.ptr;
+            if (p == &s->listen_marker) {
+                if (!wk->draining)
+                    accept_connections(wk);
+            } else if (p == &s->wake_marker) {
+                if (!wk->draining)
+                    start_draining(wk);
+            } else {
+                connection_step(wk, p);
+            }
+        }
+        if (now_ms() >= next_scan) {
+            check_deadlines(wk);
+            next_scan = now_ms() + TIMER_SCAN_MS;
+        }
+    }
+    while (wk->connections)
+        connection_close(wk, wk->connections);
+    atomic_fetch_sub(&s->workers_running, 1);
+    return NULL;
+}
+
+/* ---- the server -------------------------------------------------------- */
+
+static int open_listener(const char *listen_address, int *port, char *error, size_t error_size)
+{
+    char host[256];
+    const char *colon = strrchr(listen_address, ':');
+    if (!colon || colon == listen_address || (size_t)(colon - listen_address) >= sizeof(host)) {
+        snprintf(error, error_size, "--listen %s: expected HOST:PORT", listen_address);
+        return -1;
+    }
+    size_t host_len = (size_t)(colon - listen_address);
+    memcpy(host, listen_address, host_len);
+    host[host_len] = '\0';
+    if (host[0] == '[' && host[host_len - 1] == ']') { /* [v6]:port */
+        memmove(host, host + 1, host_len - 2);
+        host[host_len - 2] = '\0';
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int rc = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (rc != 0) {
+        snprintf(error, error_size, "--listen %s: %s", listen_address, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        snprintf(error, error_size, "--listen %s: %s", listen_address, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage bound;
+    socklen_t len = sizeof(bound);
+    getsockname(fd, (struct sockaddr *)&bound, &len);
+    *port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                              : ((struct sockaddr_in *)&bound)->sin_port);
+    return fd;
+}
+
+static void server_free(http_server *s)
+{
+    for (int i = 0; i < s->worker_count; i++)
+        if (s->workers[i].epoll_fd >= 0)
+            close(s->workers[i].epoll_fd);
+    free(s->workers);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
+    free(s);
+}
+
+http_server *http_server_start(const http_server_config *config, tls_server *tls,
+                               http_handler handler, void *context, char *error,
+                               size_t error_size)
+{
+    http_server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(error, error_size, "out of memory");
+        return NULL;
+    }
+    s->config = *config;
+    s->tls = tls;
+    s->handler = handler;
+    s->context = context;
+    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    s->listen_fd = open_listener(config->listen, &s->port, error, error_size);
+    s->workers = calloc((size_t)config->threads, sizeof(worker));
+    if (s->listen_fd < 0 || s->wake_fd < 0 || !s->workers) {
+        if (s->wake_fd < 0 || !s->workers)
+            snprintf(error, error_size, "cannot set up the server: %s", strerror(errno));
+        server_free(s);
+        return NULL;
+    }
+    for (int i = 0; i < config->threads; i++) {
+        worker *wk = &s->workers[i];
+        wk->server = s;
+        wk->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        s->worker_count++;
+        struct epoll_event listen_ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+                                        .data.ptr = &s->listen_marker};
+        struct epoll_event wake_ev = {.events = EPOLLIN, .data.ptr = &s->wake_marker};
+        if (wk->epoll_fd < 0 ||
+            epoll_ctl(wk->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &listen_ev) != 0 ||
+            epoll_ctl(wk->epoll_fd, EPOLL_CTL_ADD, s->wake_fd, &wake_ev) != 0) {
+            snprintf(error, error_size, "cannot set up epoll: %s", strerror(errno));
+            goto error;
+        }
+    }
+    for (int i = 0; i < s->worker_count; i++) {
+        if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]) != 0) {
+            snprintf(error, error_size, "cannot start worker threads");
+            atomic_store(&s->stopping, true);
+            uint64_t one = 1;
+            if (write(s->wake_fd, &one, sizeof(one)) < 0) { /* nothing more to do */
+            }
+            for (int j = 0; j < i; j++)
+                pthread_join(s->workers[j].thread, NULL);
+            goto error;
+        }
+        s->workers[i].running = true;
+        atomic_fetch_add(&s->workers_running, 1);
+    }
+    return s;
+error:
+    server_free(s);
+    return NULL;
+}
+
+int http_server_port(const http_server *s)
+{
+    return s->port;
+}
+
+void http_server_drain_and_free(http_server *s, int timeout_ms)
+{
+    atomic_store(&s->draining, true);
+    uint64_t one = 1;
+    if (write(s->wake_fd, &one, sizeof(one)) < 0)
+        log_error("cannot signal worker threads", LOG_STR("error", strerror(errno)));
+    uint64_t give_up = now_ms() + (uint64_t)timeout_ms;
+    while (atomic_load(&s->workers_running) > 0 && now_ms() < give_up) {
+        struct timespec pause = {0, 20 * 1000000};
+        nanosleep(&pause, NULL);
+    }
+    if (atomic_load(&s->workers_running) > 0) {
+        log_warn("drain timeout: closing connections still open",
+                 LOG_NUM("connections", atomic_load(&s->connections)));
+        atomic_store(&s->stopping, true);
+    }
+    for (int i = 0; i < s->worker_count; i++)
+        if (s->workers[i].running)
+            pthread_join(s->workers[i].thread, NULL);
+    server_free(s);
+}

@@ -1,0 +1,25 @@
+/* The platform team's settings the webhook applies to every offloaded Job
+ * (from flags or environment; see webhook_config.c). */
+#ifndef PLATFORM_SETTINGS_H
+#define PLATFORM_SETTINGS_H
+
+#include <stdbool.h>
+
+typedef struct platform_settings {
+    const char *offloader_image;
+    const char *credentials_secret;        /* Secret in the Job's namespace */
+    const char *default_pool;              /* "" = an auto pool per job */
+    const char *allowed_pools;             /* comma-separated; "" = any */
+    long max_completions;
+    const char *default_storage_container;
+    const char *default_vm_size;           /* "" = the offloader's default */
+    const char *allowed_namespaces;        /* comma-separated; "" = all */
+    const char *offloader_service_account; /* "" = the namespace default, token not mounted */
+    bool workload_identity;                /* Entra workload identity for offloader pods */
+    long offloader_backoff_limit;          /* pod retries for infrastructure failures */
+} platform_settings;
+
+/* Whether item is one of the comma-separated entries of list. */
+bool list_contains(const char *list, const char *item);
+
+#endif
