@@ -1,0 +1,87 @@
+{{/* Names, labels and the values every template derives from the same way. */}}
+
+{{- define "batch-offload.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* <release>-batch-offload, cut to 63 characters: the Service name must be a DNS label. */}}
+{{- define "batch-offload.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "batch-offload.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "batch-offload.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: webhook
+{{- end }}
+
+{{/* The recommended labels (kubernetes.io/docs/concepts/overview/working-with-objects/common-labels). */}}
+{{- define "batch-offload.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "batch-offload.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: batch-offload
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Labels for what the chart puts into the offload namespaces: not the webhook's selector. */}}
+{{- define "batch-offload.offloadLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "batch-offload.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: offloader
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: batch-offload
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* repository[:tag][@digest]; call with (dict "image" .Values.x.image "context" $). */}}
+{{- define "batch-offload.image" -}}
+{{- $tag := default .context.Chart.AppVersion .image.tag }}
+{{- .image.repository }}:{{ $tag }}{{ if .image.digest }}@{{ .image.digest }}{{ end }}
+{{- end }}
+
+{{- define "batch-offload.serviceAccountName" -}}
+{{- if .Values.webhook.serviceAccount.create }}
+{{- default (include "batch-offload.fullname" .) .Values.webhook.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.webhook.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret with the serving certificate (tls.crt, tls.key) that the pods mount. */}}
+{{- define "batch-offload.tlsSecretName" -}}
+{{- if eq .Values.certificates.mode "provided" }}
+{{- required "certificates.provided.secretName is required when certificates.mode is provided: the kubernetes.io/tls Secret (tls.crt, tls.key) in the release namespace" .Values.certificates.provided.secretName }}
+{{- else }}
+{{- printf "%s-tls" (include "batch-offload.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Every name the API server (or a user) may use for the Service: the certificate's SANs. */}}
+{{- define "batch-offload.serviceDNSNames" -}}
+{{- $service := include "batch-offload.fullname" . }}
+{{- $namespace := .Release.Namespace }}
+{{- list $service (printf "%s.%s" $service $namespace) (printf "%s.%s.svc" $service $namespace) (printf "%s.%s.svc.cluster.local" $service $namespace) | toJson }}
+{{- end }}
+
+{{/* Namespaces never sent to the webhook, as a JSON list. */}}
+{{- define "batch-offload.excludedNamespaces" -}}
+{{- concat (list "kube-system" "kube-node-lease" .Release.Namespace) .Values.webhook.namespaceSelector.excludeNamespaces | uniq | toJson }}
+{{- end }}
+
+{{/* Fails unless offload.namespaces lists where to create objects; (dict "context" $ "why" "...") */}}
+{{- define "batch-offload.requireOffloadNamespaces" -}}
+{{- if not .context.Values.offload.namespaces }}
+{{- fail (printf "%s: list the namespaces in offload.namespaces, the chart creates objects in each of them" .why) }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,29 @@
+{{/*
+Rules between values that values.schema.json cannot express; rendering fails with the reason.
+Included once, from deployment.yaml (always rendered).
+*/}}
+{{- define "batch-offload.validateValues" -}}
+{{- $webhook := .Values.webhook }}
+{{- if ge (int $webhook.drainTimeoutSeconds) (int $webhook.terminationGracePeriodSeconds) }}
+{{- fail (printf "webhook.drainTimeoutSeconds (%d) must be less than webhook.terminationGracePeriodSeconds (%d): the kubelet kills the pod when the grace period ends, cutting off reviews still draining" (int $webhook.drainTimeoutSeconds) (int $webhook.terminationGracePeriodSeconds)) }}
+{{- end }}
+{{- if has .Release.Namespace .Values.offload.namespaces }}
+{{- fail (printf "offload.namespaces must not contain the release namespace %q: the webhook never admits Jobs of its own namespace" .Release.Namespace) }}
+{{- end }}
+{{- if and (eq $webhook.selectorMode "matchConditions") (semverCompare "<1.28-0" .Capabilities.KubeVersion.Version) }}
+{{- fail (printf "webhook.selectorMode matchConditions needs Kubernetes 1.28 or later (this is %s): use webhook.selectorMode=objectSelector" .Capabilities.KubeVersion.Version) }}
+{{- end }}
+{{- if eq .Values.certificates.mode "provided" }}
+{{- $_ := include "batch-offload.tlsSecretName" . }}{{/* fails when secretName is missing */}}
+{{- if not .Values.certificates.provided.caBundle }}
+{{- fail "certificates.provided.caBundle is required when certificates.mode is provided: the base64 PEM of the CA that signed the serving certificate (e.g. the line make-certs.sh prints)" }}
+{{- end }}
+{{- end }}
+{{- $identity := .Values.credentials.workloadIdentity }}
+{{- if and $identity.createServiceAccount (not $identity.enabled) }}
+{{- fail "credentials.workloadIdentity.createServiceAccount needs credentials.workloadIdentity.enabled=true" }}
+{{- end }}
+{{- if and $identity.createServiceAccount (not $identity.clientId) }}
+{{- fail "credentials.workloadIdentity.clientId is required to create the offloader ServiceAccount (its azure.workload.identity/client-id annotation)" }}
+{{- end }}
+{{- end }}

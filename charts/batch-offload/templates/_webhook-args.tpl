@@ -1,0 +1,35 @@
+{{/*
+The webhook's command line (the image's entrypoint is offload-webhook). The flags are the
+webhook's contract; each could also come from a BATCH_OFFLOAD_<FLAG> environment variable, but
+flags win and keep `kubectl describe pod` showing the whole configuration in one place.
+*/}}
+{{- define "batch-offload.webhookArgs" -}}
+- --listen=0.0.0.0:8443
+- --tls-cert=/etc/batch-offload/tls/tls.crt
+- --tls-key=/etc/batch-offload/tls/tls.key
+- --offloader-image={{ include "batch-offload.image" (dict "image" .Values.offloader.image "context" .) }}
+- --credentials-secret={{ .Values.credentials.secretName }}
+{{- with .Values.offload.defaultPool }}
+- --default-pool={{ . }}
+{{- end }}
+{{- with .Values.offload.allowedPools }}
+- --allowed-pools={{ join "," . }}
+{{- end }}
+- --max-completions={{ int .Values.offload.maxCompletions }}
+{{- with .Values.offload.defaultStorageContainer }}
+- --default-storage-container={{ . }}
+{{- end }}
+{{- with .Values.offload.defaultVmSize }}
+- --default-vm-size={{ . }}
+{{- end }}
+{{- with .Values.offload.namespaces }}
+- --allowed-namespaces={{ join "," . }}
+{{- end }}
+{{- if .Values.credentials.workloadIdentity.enabled }}
+- --offloader-service-account={{ .Values.credentials.workloadIdentity.serviceAccountName }}
+- --workload-identity
+{{- end }}
+- --offloader-backoff-limit={{ int .Values.offloader.backoffLimit }}
+- --drain-timeout={{ int .Values.webhook.drainTimeoutSeconds }}
+- --log-level={{ .Values.webhook.logLevel }}
+{{- end }}
