@@ -1,0 +1,33 @@
+# Request counters for tests and the benchmark (GET /_emulator/stats): every Batch request received,
+# per operationId, whatever its outcome (faulted, refused, failed authentication included), and how
+# many times each task id was successfully created (must stay 1: a client that re-sends after a lost
+# answer must not create a task twice).
+import collections
+import threading
+
+
+class RequestStats:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._by_operation = collections.Counter()
+        self._task_adds = collections.defaultdict(collections.Counter)
+
+    def count_request(self, operation_id):
+        with self._lock:
+            self._by_operation[operation_id] += 1
+
+    def count_tasks_added(self, job_id, task_ids):
+        with self._lock:
+            self._task_adds[job_id].update(task_ids)
+
+    def snapshot(self):
+        with self._lock:
+            return {"total": sum(self._by_operation.values()),
+                    "operations": dict(sorted(self._by_operation.items())),
+                    "taskAdds": {job: dict(counts) for job, counts in self._task_adds.items()},
+                    "maxTaskAdds": max((max(counts.values()) for counts in self._task_adds.values()), default=0)}
+
+    def reset(self):
+        with self._lock:
+            self._by_operation.clear()
+            self._task_adds.clear()

@@ -1,0 +1,188 @@
+# The resources of a Batch account as the service stores and renders them: pools, jobs and tasks,
+# with their ids (case-insensitive keys), ETags, state history, counters and JSON views
+# (spec definitions BatchPool, BatchJob, BatchTask; defaults the service fills in are marked).
+import collections
+
+from wire_format import UNLIMITED_DURATION, http_date, iso_time, new_etag, parse_duration
+
+DEFAULT_RETENTION = "P7D"                # spec, BatchTaskConstraints.retentionTime
+
+
+class _Resource:
+    """Bookkeeping shared by pools, jobs and tasks: identity, ETag, times, state history."""
+
+    def __init__(self, resource_id, state, now):
+        self.id = resource_id
+        self.key = resource_id.casefold()
+        self.creation_time = now
+        self.state = state
+        self.state_time = now
+        self.previous_state = None
+        self.previous_state_time = None
+        self.etag = new_etag()
+        self.last_modified = now
+        self.cached_view = None
+
+    def touch(self, now):
+        self.etag = new_etag()
+        self.last_modified = now
+        self.cached_view = None
+
+    def move_to(self, state, now):
+        self.previous_state, self.previous_state_time = self.state, self.state_time
+        self.state, self.state_time = state, now
+        self.touch(now)
+
+    def common_view(self, url):
+        view = {"id": self.id, "url": url, "eTag": self.etag, "lastModified": iso_time(self.last_modified),
+                "creationTime": iso_time(self.creation_time), "state": self.state,
+                "stateTransitionTime": iso_time(self.state_time)}
+        if self.previous_state:
+            view["previousState"] = self.previous_state
+            view["previousStateTransitionTime"] = iso_time(self.previous_state_time)
+        return view
+
+    def response_headers(self, url):
+        return {"ETag": self.etag, "Last-Modified": http_date(self.last_modified),
+                "DataServiceId": url, "Location": url}
+
+
+class Pool(_Resource):
+    def __init__(self, spec, now, owner_job_key=None):
+        super().__init__(spec["id"], "active", now)
+        self.spec = spec
+        self.owner_job_key = owner_job_key      # set for auto pools
+
+    @property
+    def has_container_configuration(self):
+        return "containerConfiguration" in self.spec.get("virtualMachineConfiguration", {})
+
+    def view(self, base_url):
+        spec = self.spec
+        view = self.common_view(f"{base_url}/pools/{self.id}")
+        view.update({key: value for key, value in spec.items() if key != "id"})
+        view.update({"allocationState": "steady", "allocationStateTransitionTime": iso_time(self.creation_time),
+                     "resizeTimeout": spec.get("resizeTimeout", "PT15M"),
+                     "currentDedicatedNodes": spec.get("targetDedicatedNodes", 0),
+                     "currentLowPriorityNodes": spec.get("targetLowPriorityNodes", 0),
+                     "targetDedicatedNodes": spec.get("targetDedicatedNodes", 0),
+                     "targetLowPriorityNodes": spec.get("targetLowPriorityNodes", 0),
+                     "enableAutoScale": spec.get("enableAutoScale", False),
+                     "enableInterNodeCommunication": spec.get("enableInterNodeCommunication", False),
+                     "taskSlotsPerNode": spec.get("taskSlotsPerNode", 1),
+                     "taskSchedulingPolicy": spec.get("taskSchedulingPolicy", {"nodeFillType": "spread"})})
+        return view
+
+
+class Task(_Resource):
+    def __init__(self, job, spec, now):
+        super().__init__(spec["id"], "active", now)
+        self.job = job
+        self.spec = spec
+        constraints = spec.get("constraints", {})
+        self.max_retries = constraints.get("maxTaskRetryCount",
+                                           job.spec.get("constraints", {}).get("maxTaskRetryCount", 0))
+        self.required_slots = spec.get("requiredSlots", 1)
+        self.retry_count = 0
+        self.last_retry_time = None
+        self.start_time = None
+        self.end_time = None
+        self.exit_code = None
+        self.result = None
+        self.failure_info = None
+        self.container_info = None
+        self.node_info = None
+        self.task_dir = None            # directory of the latest attempt, for the files API
+        self.attempt = None             # the running attempt (node.Attempt), if any
+        self.unmet_dependencies = 0
+        self.dependency_keys = set()    # explicit taskIds not covered by a range (casefolded)
+        self.dependency_ranges = []     # merged (start, end) pairs
+
+    def retries_left(self):
+        return self.max_retries == -1 or self.retry_count < self.max_retries
+
+    def view(self, base_url):
+        if self.cached_view is not None and self.cached_view[0] == base_url:
+            return self.cached_view[1]
+        view = self.common_view(f"{base_url}/jobs/{self.job.id}/tasks/{self.id}")
+        view.update({key: value for key, value in self.spec.items() if key != "id"})
+        constraints = self.spec.get("constraints", {})
+        view["constraints"] = {"maxWallClockTime": constraints.get("maxWallClockTime", UNLIMITED_DURATION),
+                               "retentionTime": constraints.get("retentionTime", DEFAULT_RETENTION),
+                               "maxTaskRetryCount": self.max_retries}
+        view["requiredSlots"] = self.required_slots
+        view.setdefault("userIdentity", {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}})
+        execution = {"retryCount": self.retry_count, "requeueCount": 0}
+        if self.start_time is not None:
+            execution["startTime"] = iso_time(self.start_time)
+        if self.last_retry_time is not None:
+            execution["lastRetryTime"] = iso_time(self.last_retry_time)
+        if self.container_info is not None:
+            execution["containerInfo"] = self.container_info
+        if self.state == "completed":
+            execution["endTime"] = iso_time(self.end_time)
+            execution["result"] = self.result
+            if self.exit_code is not None:
+                execution["exitCode"] = self.exit_code
+            if self.failure_info is not None:
+                execution["failureInfo"] = self.failure_info
+        view["executionInfo"] = execution
+        if self.node_info is not None:
+            view["nodeInfo"] = {**self.node_info, "nodeUrl": f"{base_url}/pools/{self.node_info['poolId']}"
+                                                             f"/nodes/{self.node_info['nodeId']}"}
+        self.cached_view = (base_url, view)
+        return view
+
+
+class Job(_Resource):
+    def __init__(self, spec, pool_id, now):
+        super().__init__(spec["id"], "active", now)
+        self.spec = spec
+        self.pool_id = pool_id
+        self.end_time = None
+        self.terminate_reason = None
+        self.tasks = {}                      # key -> Task
+        self.task_order = []                 # insertion order: listing order and paging positions
+        self.ready = collections.deque()     # active tasks whose dependencies are met
+        self.running_tasks = set()
+        self.task_counts = collections.Counter()      # active, running, completed, success, failure
+        self.slot_counts = collections.Counter()      # the same, in task slots (requiredSlots)
+        self.satisfied_keys = set()           # tasks whose completion satisfies dependents
+        self.dependents_by_key = collections.defaultdict(list)
+        self.range_dependents = []
+        wall_clock = spec.get("constraints", {}).get("maxWallClockTime")
+        self.deadline = None if wall_clock is None else now + parse_duration(wall_clock)
+
+    @property
+    def priority(self):
+        return self.spec.get("priority", 0)
+
+    @property
+    def max_parallel_tasks(self):
+        return self.spec.get("maxParallelTasks", -1)
+
+    def view(self, base_url):
+        spec = self.spec
+        view = self.common_view(f"{base_url}/jobs/{self.id}")
+        view.update({key: value for key, value in spec.items() if key != "id"})
+        view.update({"usesTaskDependencies": spec.get("usesTaskDependencies", False),
+                     "priority": self.priority, "maxParallelTasks": self.max_parallel_tasks,
+                     "allowTaskPreemption": spec.get("allowTaskPreemption", False),
+                     "constraints": {"maxWallClockTime": UNLIMITED_DURATION, "maxTaskRetryCount": 0,
+                                     **spec.get("constraints", {})},
+                     "onAllTasksComplete": spec.get("onAllTasksComplete", "noaction"),
+                     "onTaskFailure": spec.get("onTaskFailure", "noaction")})
+        execution = {"startTime": iso_time(self.creation_time), "poolId": self.pool_id}
+        if self.state == "completed":
+            execution["endTime"] = iso_time(self.end_time)
+            execution["terminateReason"] = self.terminate_reason
+        view["executionInfo"] = execution
+        return view
+
+    def counts_view(self):
+        def counts(counter):
+            return {"active": counter["active"], "running": counter["running"],
+                    "completed": counter["completed"], "succeeded": counter["success"],
+                    "failed": counter["failure"]}
+        return {"taskCounts": counts(self.task_counts),
+                "taskSlotCounts": counts(self.slot_counts)}

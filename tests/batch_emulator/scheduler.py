@@ -1,0 +1,81 @@
+# The emulated pool's capacity: --slots nodes, each running one task attempt at a time and pulling
+# the next runnable task from the account as soon as it is free; plus one housekeeping thread for
+# what the service does on its own clock (job maxWallClockTime, finishing job deletions).
+import shutil
+import sys
+import threading
+import traceback
+
+from node import Attempt, AttemptOutcome
+from task_failure import failure_info
+
+HOUSEKEEPING_INTERVAL_SECONDS = 0.05
+STOP_WAIT_SECONDS = 10
+
+
+class Scheduler:
+    def __init__(self, account, nodes):
+        self.account = account
+        self.nodes = nodes
+        self._stopping = False
+        self._threads = []
+
+    def start(self):
+        for node in self.nodes:
+            self._threads.append(threading.Thread(target=self._serve, args=(node,), name=node.node_id, daemon=True))
+        self._threads.append(threading.Thread(target=self._housekeep, name="housekeeping", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self):
+        """Kills every running task process and waits for the nodes to notice."""
+        with self.account.changed:
+            self._stopping = True
+            job_ids = self.account.reset()
+        self._remove_job_dirs(job_ids)
+        for thread in self._threads:
+            thread.join(STOP_WAIT_SECONDS)
+
+    def reset(self):
+        """Forgets every job and pool (their running processes are killed) and their task directories."""
+        with self.account.changed:
+            job_ids = self.account.reset()
+        self._remove_job_dirs(job_ids)
+
+    def _serve(self, node):
+        changed = self.account.changed
+        while True:
+            with changed:
+                claimed = None
+                while not self._stopping and claimed is None:
+                    claimed = self.account.claim_next(node)
+                    if claimed is None:
+                        changed.wait()
+                if self._stopping:
+                    return
+                task, plan = claimed
+                attempt = task.attempt = Attempt()
+            try:
+                outcome = node.run(plan, attempt)
+            except Exception as problem:        # a bug in the emulator must not take the node down
+                traceback.print_exc(file=sys.stderr)
+                outcome = AttemptOutcome(failure_kind="preprocessing", failure_info={
+                    **failure_info("InternalError", f"The emulated node failed: {problem}"), "category": "servererror"})
+            with changed:
+                self.account.finish_attempt(task, outcome)
+
+    def _housekeep(self):
+        changed = self.account.changed
+        while True:
+            with changed:
+                changed.wait(HOUSEKEEPING_INTERVAL_SECONDS)
+                if self._stopping:
+                    return
+                self.account.enforce_job_deadlines()
+                removed_job_ids = self.account.remove_deleted_jobs()
+            self._remove_job_dirs(removed_job_ids)
+
+    def _remove_job_dirs(self, job_ids):
+        for job_id in job_ids:
+            for node in self.nodes:
+                shutil.rmtree(node.job_dir(job_id), ignore_errors=True)

@@ -1,0 +1,377 @@
+# Test support for the emulator and for tests that drive a client against it: starting and stopping
+# the emulator and Azurite, a minimal Batch REST client with its own Shared Key signer (written from
+# FACTS.md section 5, independently of the emulator's auth.py), Storage Shared Key and service SAS
+# helpers, polling with deadlines, and pytest fixtures. Import the fixtures into a test module:
+#     from batch_emulator.testing import emulator, batch, azurite      # noqa: F401 (pytest fixtures)
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from email.utils import formatdate
+from pathlib import Path
+from urllib.parse import quote, unquote, urlencode, urlsplit
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EMULATOR = REPO / "tests" / "batch_emulator" / "emulator.py"
+NODE_DIR = REPO / "tests" / "node"
+AZURITE_BLOB = NODE_DIR / "node_modules" / ".bin" / "azurite-blob"
+PYTHON = "/usr/bin/python3"
+API_VERSION = "2025-06-01.21.0"
+ACCOUNT = "emulatoraccount"
+KEY = base64.b64encode(b"batch-emulator-test-key-32-bytes").decode()
+# Azurite's development account (FACTS.md section 6).
+DEV_STORAGE_ACCOUNT = "devstoreaccount1"
+DEV_STORAGE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+                   "K1SZFPTOtr/KBHBeksoGMGw==")
+STORAGE_VERSION = "2022-11-02"
+# Images the test emulator knows: like docker images, an ENTRYPOINT and a CMD.
+TEST_IMAGE_MAP = {"images": {
+    "python:3": {"entrypoint": [], "cmd": [PYTHON]},
+    "busybox:1": {"entrypoint": [], "cmd": ["/bin/sh"]},
+    "echo-image:1": {"entrypoint": ["/bin/echo", "from-entrypoint"], "cmd": ["default-cmd"],
+                     "env": {"IMAGE_VARIABLE": "from-image"}},
+    "true-image": {"entrypoint": ["/bin/true"]}}}
+
+
+# ----- processes -----
+
+def start_process(argv, ready_pattern, timeout=30, **popen_options):
+    """Starts argv and waits for a stdout line matching ready_pattern: (process, match)."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True, **popen_options)
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline, seen = time.monotonic() + timeout, []
+    while time.monotonic() < deadline:
+        if selector.select(timeout=deadline - time.monotonic()):
+            line = process.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            match = re.search(ready_pattern, line)
+            if match:
+                selector.close()
+                return process, match
+    stop_process(process)
+    raise RuntimeError(f"{argv[0]} did not become ready; output:\n{''.join(seen)}")
+
+
+def stop_process(process, grace=10):
+    """SIGTERM, then SIGKILL for the whole process group if it does not exit within grace seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    if process.stdout:
+        process.stdout.close()
+    return process.returncode
+
+
+class Emulator:
+    """A running emulator process: .url, .port, .work_dir; stop() ends it."""
+
+    def __init__(self, work_dir, slots=4, image_map=None, account=ACCOUNT, key=KEY, extra_args=()):
+        self.work_dir = Path(work_dir)
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.account, self.key = account, key
+        image_map_path = self.work_dir / "image-map.json"
+        image_map_path.write_text(json.dumps(TEST_IMAGE_MAP if image_map is None else image_map))
+        argv = [PYTHON, str(EMULATOR), "--account", account, "--key", key, "--port", "0",
+                "--work-dir", str(self.work_dir / "nodes"), "--slots", str(slots),
+                "--image-map", str(image_map_path), *extra_args]
+        self.process, match = start_process(argv, r"listening on (\S+) account=")
+        self.url = match.group(1)
+        self.port = urlsplit(self.url).port
+
+    def client(self, **options):
+        return BatchClient(self.url, self.account, self.key, **options)
+
+    def stop(self):
+        return stop_process(self.process)
+
+
+class Azurite:
+    """A running azurite-blob: .blob_endpoint (http://127.0.0.1:PORT/devstoreaccount1); stop() ends it."""
+
+    def __init__(self, location):
+        argv = [str(AZURITE_BLOB), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(location),
+                "--skipApiVersionCheck", "--disableTelemetry"]
+        self.process, match = start_process(argv, r"listening at (http://\S+)", timeout=60)
+        self.blob_endpoint = f"{match.group(1).rstrip('/')}/{DEV_STORAGE_ACCOUNT}"
+
+    def storage(self):
+        return StorageClient(self.blob_endpoint, DEV_STORAGE_ACCOUNT, DEV_STORAGE_KEY)
+
+    def stop(self):
+        return stop_process(self.process)
+
+
+# ----- Batch REST with Shared Key -----
+
+def batch_string_to_sign(account, method, url, headers):
+    """Shared Key StringToSign for Batch (FACTS.md section 5); headers: dict with the exact names sent."""
+    lower = {name.lower(): value for name, value in headers.items()}
+    standard = ["content-encoding", "content-language", "content-length", "content-md5", "content-type", "date",
+                "if-modified-since", "if-match", "if-none-match", "if-unmodified-since", "range"]
+    text = method + "\n" + "".join(lower.get(name, "") + "\n" for name in standard)
+    text += "".join(f"{name}:{lower[name]}\n" for name in sorted(lower) if name.startswith("ocp-") and lower[name])
+    parts = urlsplit(url)
+    pairs = {}
+    for piece in filter(None, parts.query.split("&")):
+        name, _, value = piece.partition("=")
+        pairs.setdefault(unquote(name), []).append(unquote(value.replace("+", " ")))
+    return text + f"/{account}{parts.path}" + "".join(f"\n{name}:{','.join(pairs[name])}" for name in sorted(pairs))
+
+
+def batch_signature(key, account, method, url, headers):
+    digest = hmac.new(base64.b64decode(key), batch_string_to_sign(account, method, url, headers).encode(),
+                      hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+class Reply:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers          # lower-cased names
+        self.body = body
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def error_code(self):
+        return self.json.get("code") if self.body else None
+
+    def __repr__(self):
+        return f"<Reply {self.status} {self.body[:300]!r}>"
+
+
+class BatchClient:
+    """A small Batch REST client over one keep-alive connection, signing with Shared Key."""
+
+    def __init__(self, url, account, key, api_version=API_VERSION):
+        self.url, self.account, self.key, self.api_version = url.rstrip("/"), account, key, api_version
+        self._connection = None
+
+    def _connect(self):
+        if self._connection is None:
+            parts = urlsplit(self.url)
+            self._connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        return self._connection
+
+    def request(self, method, path, body=None, query=None, headers=None, sign=True, api_version=True,
+                ocp_date=None, key=None):
+        query = dict(query or {})
+        if api_version:
+            query.setdefault("api-version", self.api_version)
+        target = path + ("?" + urlencode(query, quote_via=quote, safe="$,'") if query else "")
+        return self.request_target(method, target, body, headers, sign, ocp_date, key)
+
+    def follow(self, link):
+        """GET an absolute URL the service returned (odata.nextLink), exactly as given."""
+        assert link.startswith(self.url), link
+        return self.request_target("GET", link[len(self.url):])
+
+    def request_target(self, method, target, body=None, headers=None, sign=True, ocp_date=None, key=None):
+        data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        sent = {"ocp-date": ocp_date or formatdate(time.time(), usegmt=True)}
+        if body is not None:
+            sent["Content-Type"] = "application/json; odata=minimalmetadata; charset=utf-8"
+        if method in ("POST", "PUT", "PATCH") or data:
+            sent["Content-Length"] = str(len(data))
+        sent.update(headers or {})
+        if sign:
+            signature = batch_signature(key or self.key, self.account, method, self.url + target, sent)
+            sent["Authorization"] = f"SharedKey {self.account}:{signature}"
+        return self.raw(method, target, data, sent)
+
+    def raw(self, method, target, data=b"", headers=None):
+        connection = self._connect()
+        try:
+            connection.request(method, target, body=data or None, headers=headers or {})
+            response = connection.getresponse()
+            reply = Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        except (http.client.HTTPException, ConnectionError):
+            self.close()
+            raise
+        if reply.headers.get("connection", "").lower() == "close":
+            self.close()
+        return reply
+
+    def close(self):
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    # ----- conveniences (assert success) -----
+
+    def ok(self, expected, method, path, body=None, **options):
+        reply = self.request(method, path, body, **options)
+        assert reply.status == expected, f"{method} {path}: {reply}"
+        return reply
+
+    def create_pool(self, pool_id, containers=False, **fields):
+        configuration = {"imageReference": {"publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204",
+                                            "version": "latest"}, "nodeAgentSKUId": "batch.node.ubuntu 22.04"}
+        if containers:
+            configuration["containerConfiguration"] = {"type": "dockerCompatible"}
+        return self.ok(201, "POST", "/pools", {"id": pool_id, "vmSize": "standard_d2s_v3",
+                                               "virtualMachineConfiguration": configuration,
+                                               "targetDedicatedNodes": 1, **fields})
+
+    def create_job(self, job_id, pool_id="pool", **fields):
+        return self.ok(201, "POST", "/jobs", {"id": job_id, "poolInfo": {"poolId": pool_id}, **fields})
+
+    def add_task(self, job_id, task):
+        return self.ok(201, "POST", f"/jobs/{job_id}/tasks", task)
+
+    def add_tasks(self, job_id, tasks):
+        return self.ok(200, "POST", f"/jobs/{job_id}/addtaskcollection", {"value": tasks}).json["value"]
+
+    def get_task(self, job_id, task_id):
+        return self.ok(200, "GET", f"/jobs/{job_id}/tasks/{task_id}").json
+
+    def get_job(self, job_id):
+        return self.ok(200, "GET", f"/jobs/{job_id}").json
+
+    def task_counts(self, job_id):
+        return self.ok(200, "GET", f"/jobs/{job_id}/taskcounts").json["taskCounts"]
+
+    def wait_task_completed(self, job_id, task_id, timeout=30):
+        return wait_until(lambda: (lambda task: task if task["state"] == "completed" else None)(
+            self.get_task(job_id, task_id)), timeout, f"task {job_id}/{task_id} to complete")
+
+    def wait_job_state(self, job_id, state, timeout=30):
+        return wait_until(lambda: (lambda job: job if job["state"] == state else None)(self.get_job(job_id)),
+                          timeout, f"job {job_id} to become {state}")
+
+    def task_file(self, job_id, task_id, path):
+        return self.ok(200, "GET", f"/jobs/{job_id}/tasks/{task_id}/files/{quote(path, safe='')}").body
+
+    # ----- the emulator's control endpoint (no auth, no api-version) -----
+
+    def control(self, method, path, body=None):
+        data = b"" if body is None else json.dumps(body).encode()
+        reply = self.raw(method, f"/_emulator/{path}", data, {"Content-Type": "application/json",
+                                                              "Content-Length": str(len(data))})
+        assert reply.status == 200, reply
+        return reply.json
+
+
+def wait_until(probe, timeout=30, what="the condition", interval=0.05):
+    """Polls probe() until it returns something truthy (returned) or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+# ----- Storage: Shared Key for setup, service SAS for what tasks get -----
+
+class StorageClient:
+    """Blob REST with Shared Key (FACTS.md section 5), path-style as Azurite serves it."""
+
+    def __init__(self, endpoint, account, key):
+        self.endpoint, self.account, self.key = endpoint.rstrip("/"), account, key
+
+    def _signed(self, method, path, query=None, data=b"", headers=None):
+        query = query or {}
+        url = self.endpoint + quote(path) + ("?" + urlencode(query) if query else "")
+        headers = {"x-ms-date": formatdate(time.time(), usegmt=True), "x-ms-version": STORAGE_VERSION,
+                   **(headers or {})}
+        lower = {name.lower(): value for name, value in headers.items()}
+        length = str(len(data)) if data else ""
+        standard = [lower.get(name, "") for name in ("content-encoding", "content-language")] + [length] + [
+            lower.get(name, "") for name in ("content-md5", "content-type", "date", "if-modified-since", "if-match",
+                                             "if-none-match", "if-unmodified-since", "range")]
+        canonical_headers = "".join(f"{name}:{lower[name]}\n" for name in sorted(lower) if name.startswith("x-ms-"))
+        resource = f"/{self.account}{urlsplit(url).path}" + "".join(
+            f"\n{name.lower()}:{query[name]}" for name in sorted(query, key=str.lower))
+        string_to_sign = method + "\n" + "\n".join(standard) + "\n" + canonical_headers + resource
+        signature = base64.b64encode(hmac.new(base64.b64decode(self.key), string_to_sign.encode(),
+                                              hashlib.sha256).digest()).decode()
+        headers["Authorization"] = f"SharedKey {self.account}:{signature}"
+        request = urllib.request.Request(url, data=data or None, method=method, headers=headers)
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=30) as response:
+            return response.read()
+
+    def create_container(self, container):
+        self._signed("PUT", f"/{container}", {"restype": "container"})
+
+    def put_blob(self, container, name, data):
+        self._signed("PUT", f"/{container}/{name}", data=data, headers={"x-ms-blob-type": "BlockBlob",
+                                                                       "Content-Type": "application/octet-stream"})
+
+    def get_blob(self, container, name):
+        return self._signed("GET", f"/{container}/{name}")
+
+    def blob_names(self, container, prefix=""):
+        listing = self._signed("GET", f"/{container}", {"restype": "container", "comp": "list", "prefix": prefix})
+        return re.findall(r"<Name>([^<]*)</Name>", listing.decode())
+
+    def container_sas_url(self, container, permissions, expires_in=3600, start_offset=-300):
+        return f"{self.endpoint}/{container}?" + service_sas(self.account, self.key, container, None, permissions,
+                                                            expires_in, start_offset)
+
+    def blob_sas_url(self, container, name, permissions="r", expires_in=3600):
+        return f"{self.endpoint}/{container}/{quote(name)}?" + service_sas(self.account, self.key, container, name,
+                                                                          permissions, expires_in)
+
+
+def service_sas(account, key, container, blob, permissions, expires_in=3600, start_offset=-300):
+    """A service SAS query string (FACTS.md section 5: sv 2020-12-06 and later field order)."""
+    now = datetime.now(timezone.utc)
+    start = (now + timedelta(seconds=start_offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expiry = (now + timedelta(seconds=expires_in)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    resource = f"/blob/{account}/{container}" + (f"/{blob}" if blob else "")
+    kind = "b" if blob else "c"
+    fields = [permissions, start, expiry, resource, "", "", "https,http", STORAGE_VERSION, kind, "", "", "", "", "", "", ""]
+    signature = base64.b64encode(hmac.new(base64.b64decode(key), "\n".join(fields).encode(),
+                                          hashlib.sha256).digest()).decode()
+    return urlencode({"sv": STORAGE_VERSION, "sr": kind, "sp": permissions, "st": start, "se": expiry,
+                      "spr": "https,http", "sig": signature})
+
+
+# ----- pytest fixtures -----
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    """One emulator per test module (4 slots, TEST_IMAGE_MAP); stopped at the end of the module."""
+    running = Emulator(tmp_path_factory.mktemp("emulator"))
+    yield running
+    assert running.stop() == 0, "the emulator did not exit cleanly"
+
+
+@pytest.fixture
+def batch(emulator):
+    """A client of a freshly reset emulator."""
+    client = emulator.client()
+    client.control("POST", "reset")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory):
+    running = Azurite(tmp_path_factory.mktemp("azurite"))
+    yield running
+    running.stop()
