@@ -125,7 +125,10 @@ test-fuzz: $(FUZZ_TARGETS)
 	  name=$$(basename $$f); corpus=build/fuzz/corpus/$$name; mkdir -p $$corpus; \
 	  echo "== $$name for $(FUZZ_SECONDS)s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-	      -artifact_prefix=build/fuzz/ $$corpus tests/fuzz/corpus/$${name#fuzz_} 2>&1 | tail -n 12; \
+	      -dict=tests/fuzz/$${name#fuzz_}.dict -artifact_prefix=build/fuzz/ \
+	      $$corpus tests/fuzz/corpus/$${name#fuzz_} > build/fuzz/$$name.log 2>&1 \
+	      || { tail -n 60 build/fuzz/$$name.log; exit 1; }; \
+	  grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" build/fuzz/$$name.log || true; \
 	done
 
 bench: bench-webhook bench-offloader

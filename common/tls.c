@@ -23,6 +23,7 @@ static const struct tls_backend *const backend = &tls_backend_openssl;
 #endif
 
 bool tls_global_init(void) { return backend->init(); }
+void tls_thread_cleanup(void) { backend->thread_cleanup(); }
 const char *tls_backend_version(void) { return backend->version(); }
 
 bool crypto_sha256(const void *data, size_t len, uint8_t digest[32])

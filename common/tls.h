@@ -22,6 +22,9 @@ typedef enum {
 } tls_io;
 
 bool tls_global_init(void);
+/* Frees what the library keeps per thread; every thread that used TLS or
+ * crypto calls it before it ends. */
+void tls_thread_cleanup(void);
 /* "OpenSSL 3.0.19 ..." or "wolfSSL 5.5.4". */
 const char *tls_backend_version(void);
 

@@ -9,6 +9,7 @@
 struct tls_backend {
     const char *name;
     bool (*init)(void);
+    void (*thread_cleanup)(void);
     const char *(*version)(void);
 
     /* A complete server context: certificate chain, key that matches it,

@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,11 @@
 static bool openssl_init(void)
 {
     return OPENSSL_init_ssl(0, NULL) == 1;
+}
+
+static void openssl_thread_cleanup(void)
+{
+    OPENSSL_thread_stop();
 }
 
 static const char *openssl_version(void)
@@ -76,12 +82,16 @@ static void *openssl_context_new(const char *cert_path, const char *key_path, ch
         describe_error("cannot load certificate", cert_path, error, error_size);
         goto error;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM) != 1) {
+    /* Loading a key that is not the certificate's fails here already. */
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM) != 1 &&
+        ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
         describe_error("cannot load private key", key_path, error, error_size);
         goto error;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        describe_error("private key does not match certificate", cert_path, error, error_size);
+        ERR_clear_error();
+        snprintf(error, error_size, "private key %s does not match certificate %s", key_path,
+                 cert_path);
         goto error;
     }
     return ctx;
@@ -190,6 +200,7 @@ static bool backend_random_bytes(void *out, size_t len)
 const struct tls_backend tls_backend_openssl = {
     .name = "openssl",
     .init = openssl_init,
+    .thread_cleanup = openssl_thread_cleanup,
     .version = openssl_version,
     .context_new = openssl_context_new,
     .context_free = openssl_context_free,

@@ -3,15 +3,22 @@
 
 #include <wolfssl/error-ssl.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
+#include <wolfssl/wolfcrypt/rsa.h>
 #include <wolfssl/wolfcrypt/hmac.h>
 #include <wolfssl/wolfcrypt/random.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tls_backend.h"
+
+#define PEM_FILE_LIMIT (1024 * 1024)
 
 /* TLS 1.3 suites, then TLS 1.2 forward-secret AEAD suites only. */
 #define CIPHERS                                                                                    \
@@ -23,6 +30,14 @@
 static bool wolfssl_init(void)
 {
     return wolfSSL_Init() == WOLFSSL_SUCCESS;
+}
+
+/* The ECC fixed-point cache (FP_ECC) is per thread. */
+static void wolfssl_thread_cleanup(void)
+{
+#ifdef FP_ECC
+    wc_ecc_fp_free();
+#endif
 }
 
 static const char *wolfssl_version(void)
@@ -39,6 +54,93 @@ static void describe_error(const char *what, const char *path, int code, char *e
     if (code < 0)
         wolfSSL_ERR_error_string_n((unsigned long)code, reason, sizeof(reason));
     snprintf(error, size, "%s %s: %s", what, path, reason);
+}
+
+static unsigned char *read_file(const char *path, long *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    unsigned char *data = malloc(PEM_FILE_LIMIT);
+    size_t n = data ? fread(data, 1, PEM_FILE_LIMIT, f) : 0;
+    fclose(f);
+    *len = (long)n;
+    return data;
+}
+
+/* The public key of an ECC private key, as an uncompressed point. */
+static bool ecc_public_point(ecc_key *key, byte *out, word32 *len)
+{
+    if (key->type == ECC_PRIVATEKEY_ONLY && wc_ecc_make_pub(key, NULL) != 0)
+        return false;
+    return wc_ecc_export_x963(key, out, len) == 0;
+}
+
+/* Whether the private key's public half is the certificate's public key.
+ * wolfSSL_CTX_check_private_key() does not catch a mismatched ECC pair in
+ * some builds (Debian's 5.5.4 among them), so the check is done here. */
+static bool key_matches_certificate(const char *cert_path, const char *key_path)
+{
+    long cert_pem_len = 0, key_pem_len = 0;
+    unsigned char *cert_pem = read_file(cert_path, &cert_pem_len);
+    unsigned char *key_pem = read_file(key_path, &key_pem_len);
+    byte *cert_der = malloc(PEM_FILE_LIMIT), *key_der = malloc(PEM_FILE_LIMIT);
+    byte *spki = malloc(PEM_FILE_LIMIT);
+    bool match = false, cert_parsed = false;
+    DecodedCert cert;
+    if (!cert_pem || !key_pem || !cert_der || !key_der || !spki)
+        goto done;
+    int cert_len = wc_CertPemToDer(cert_pem, (int)cert_pem_len, cert_der, PEM_FILE_LIMIT,
+                                   CERT_TYPE);
+    int key_len = wc_KeyPemToDer(key_pem, (int)key_pem_len, key_der, PEM_FILE_LIMIT, NULL);
+    if (cert_len <= 0 || key_len <= 0)
+        goto done;
+    wc_InitDecodedCert(&cert, cert_der, (word32)cert_len, NULL);
+    cert_parsed = true;
+    word32 spki_len = PEM_FILE_LIMIT;
+    if (wc_ParseCert(&cert, CERT_TYPE, NO_VERIFY, NULL) != 0 ||
+        wc_GetPubKeyDerFromCert(&cert, spki, &spki_len) != 0)
+        goto done;
+    word32 key_at = 0;
+    if (wc_GetPkcs8TraditionalOffset(key_der, &key_at, (word32)key_len) < 0)
+        key_at = 0; /* not PKCS#8: a traditional SEC1 or PKCS#1 key */
+    word32 spki_at = 0;
+    if (cert.keyOID == ECDSAk) {
+        ecc_key priv, pub;
+        byte a[200], b[200];
+        word32 a_len = sizeof(a), b_len = sizeof(b);
+        wc_ecc_init(&priv);
+        wc_ecc_init(&pub);
+        match = wc_EccPrivateKeyDecode(key_der, &key_at, &priv, (word32)key_len) == 0 &&
+                wc_EccPublicKeyDecode(spki, &spki_at, &pub, spki_len) == 0 &&
+                ecc_public_point(&priv, a, &a_len) && wc_ecc_export_x963(&pub, b, &b_len) == 0 &&
+                a_len == b_len && memcmp(a, b, a_len) == 0;
+        wc_ecc_free(&priv);
+        wc_ecc_free(&pub);
+    } else if (cert.keyOID == RSAk) {
+        RsaKey priv, pub;
+        byte e1[16], e2[16], n1[1024], n2[1024];
+        word32 e1_len = sizeof(e1), e2_len = sizeof(e2), n1_len = sizeof(n1), n2_len = sizeof(n2);
+        wc_InitRsaKey(&priv, NULL);
+        wc_InitRsaKey(&pub, NULL);
+        match = wc_RsaPrivateKeyDecode(key_der, &key_at, &priv, (word32)key_len) == 0 &&
+                wc_RsaPublicKeyDecode(spki, &spki_at, &pub, spki_len) == 0 &&
+                wc_RsaFlattenPublicKey(&priv, e1, &e1_len, n1, &n1_len) == 0 &&
+                wc_RsaFlattenPublicKey(&pub, e2, &e2_len, n2, &n2_len) == 0 &&
+                e1_len == e2_len && n1_len == n2_len && memcmp(e1, e2, e1_len) == 0 &&
+                memcmp(n1, n2, n1_len) == 0;
+        wc_FreeRsaKey(&priv);
+        wc_FreeRsaKey(&pub);
+    }
+done:
+    if (cert_parsed)
+        wc_FreeDecodedCert(&cert);
+    free(cert_pem);
+    free(key_pem);
+    free(cert_der);
+    free(key_der);
+    free(spki);
+    return match;
 }
 
 static void *wolfssl_context_new(const char *cert_path, const char *key_path, char *error,
@@ -67,9 +169,10 @@ static void *wolfssl_context_new(const char *cert_path, const char *key_path, ch
         describe_error("cannot load private key", key_path, r, error, error_size);
         goto error;
     }
-    if ((r = wolfSSL_CTX_check_private_key(ctx)) != WOLFSSL_SUCCESS) {
-        describe_error("private key does not match certificate", cert_path, r, error,
-                       error_size);
+    if ((r = wolfSSL_CTX_check_private_key(ctx)) != WOLFSSL_SUCCESS ||
+        !key_matches_certificate(cert_path, key_path)) {
+        snprintf(error, error_size, "private key %s does not match certificate %s", key_path,
+                 cert_path);
         goto error;
     }
     return ctx;
@@ -195,6 +298,7 @@ static bool backend_random_bytes(void *out, size_t len)
 const struct tls_backend tls_backend_wolfssl = {
     .name = "wolfssl",
     .init = wolfssl_init,
+    .thread_cleanup = wolfssl_thread_cleanup,
     .version = wolfssl_version,
     .context_new = wolfssl_context_new,
     .context_free = wolfssl_context_free,

@@ -4,6 +4,7 @@
  * in method and header names, no control bytes in values. */
 #include "http_parser.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -122,6 +123,67 @@ int http_parse_request_head(const char *buf, size_t len, http_request_head *head
 bool http_token_equals(const char *s, size_t n, const char *expected)
 {
     return strlen(expected) == n && strncasecmp(s, expected, n) == 0;
+}
+
+static bool header_has_token(const http_header *h, const char *token)
+{
+    /* Comma-separated tokens, as in "Connection: keep-alive, Upgrade". */
+    const char *p = h->value;
+    const char *end = h->value + h->value_len;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        const char *start = p;
+        while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        if (http_token_equals(start, (size_t)(p - start), token))
+            return true;
+    }
+    return false;
+}
+
+int http_request_framing(const http_request_head *head, size_t max_body, http_framing *framing,
+                         const char **message)
+{
+    bool duplicate;
+    memset(framing, 0, sizeof(*framing));
+    if (http_find_header(head, "Transfer-Encoding", NULL)) {
+        *message = "chunked request bodies are not supported: send Content-Length";
+        return 501;
+    }
+    const http_header *length = http_find_header(head, "Content-Length", &duplicate);
+    if (length) {
+        uint64_t n = 0;
+        bool digits = length->value_len > 0 && length->value_len <= 15 && !duplicate;
+        for (size_t i = 0; digits && i < length->value_len; i++) {
+            digits = length->value[i] >= '0' && length->value[i] <= '9';
+            n = n * 10 + (uint64_t)(length->value[i] - '0');
+        }
+        if (!digits) {
+            *message = "Content-Length must appear once, as a decimal number";
+            return 400;
+        }
+        if (n > max_body) {
+            *message = "request body over the size limit";
+            return 413;
+        }
+        framing->body_len = (size_t)n;
+    }
+    const http_header *connection = http_find_header(head, "Connection", NULL);
+    if (head->minor_version == 0)
+        framing->keep_alive = connection && header_has_token(connection, "keep-alive");
+    else
+        framing->keep_alive = !(connection && header_has_token(connection, "close"));
+    framing->head_method = head->method_len == 4 && memcmp(head->method, "HEAD", 4) == 0;
+    const http_header *expect = http_find_header(head, "Expect", NULL);
+    if (expect) {
+        if (!http_token_equals(expect->value, expect->value_len, "100-continue")) {
+            *message = "only \"Expect: 100-continue\" is supported";
+            return 417;
+        }
+        framing->expects_continue = true;
+    }
+    return 0;
 }
 
 const http_header *http_find_header(const http_request_head *head, const char *name,

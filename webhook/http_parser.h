@@ -43,4 +43,19 @@ const http_header *http_find_header(const http_request_head *head, const char *n
                                    bool *duplicate);
 bool http_token_equals(const char *s, size_t n, const char *expected); /* case-insensitive */
 
+/* How a parsed request is framed and what the client asked of the connection. */
+typedef struct http_framing {
+    size_t body_len;
+    bool keep_alive;
+    bool head_method;      /* HEAD: the answer has no body */
+    bool expects_continue; /* "Expect: 100-continue" */
+} http_framing;
+
+/* Reads Content-Length, Connection and Expect. Returns 0, or the HTTP status
+ * to refuse the request with (and *message says why): 400 for a bad or
+ * repeated Content-Length, 413 over max_body, 417 for another expectation,
+ * 501 for Transfer-Encoding (request bodies must have a length). */
+int http_request_framing(const http_request_head *head, size_t max_body, http_framing *framing,
+                         const char **message);
+
 #endif

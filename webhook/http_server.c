@@ -160,67 +160,6 @@ static void queue_error(worker *wk, connection *c, int status, const char *messa
     http_response_free(&res);
 }
 
-static bool header_has_token(const http_header *h, const char *token)
-{
-    /* Comma-separated tokens, as in "Connection: keep-alive, Upgrade". */
-    const char *p = h->value;
-    const char *end = h->value + h->value_len;
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-            p++;
-        const char *start = p;
-        while (p < end && *p != ',' && *p != ' ' && *p != '\t')
-            p++;
-        if (http_token_equals(start, (size_t)(p - start), token))
-            return true;
-    }
-    return false;
-}
-
-/* Reads the framing headers of a parsed head. Returns 0 or an HTTP status
- * to refuse the request with (message set). */
-static int check_framing(const http_server *s, connection *c, const char **message)
-{
-    bool duplicate;
-    if (http_find_header(&c->head, "Transfer-Encoding", NULL)) {
-        *message = "chunked request bodies are not supported: send Content-Length";
-        return 501;
-    }
-    const http_header *length = http_find_header(&c->head, "Content-Length", &duplicate);
-    c->body_len = 0;
-    if (length) {
-        uint64_t n = 0;
-        if (length->value_len == 0 || length->value_len > 15 || duplicate) {
-            *message = "Content-Length must appear once, as a decimal number";
-            return 400;
-        }
-        for (size_t i = 0; i < length->value_len; i++) {
-            if (length->value[i] < '0' || length->value[i] > '9') {
-                *message = "Content-Length must appear once, as a decimal number";
-                return 400;
-            }
-            n = n * 10 + (uint64_t)(length->value[i] - '0');
-        }
-        if (n > s->config.max_body_bytes) {
-            *message = "request body over the size limit";
-            return 413;
-        }
-        c->body_len = (size_t)n;
-    }
-    const http_header *connection_header = http_find_header(&c->head, "Connection", NULL);
-    if (c->head.minor_version == 0)
-        c->keep_alive = connection_header && header_has_token(connection_header, "keep-alive");
-    else
-        c->keep_alive = !(connection_header && header_has_token(connection_header, "close"));
-    c->head_method = c->head.method_len == 4 && memcmp(c->head.method, "HEAD", 4) == 0;
-    const http_header *expect = http_find_header(&c->head, "Expect", NULL);
-    if (expect && !http_token_equals(expect->value, expect->value_len, "100-continue")) {
-        *message = "only \"Expect: 100-continue\" is supported";
-        return 417;
-    }
-    return 0;
-}
-
 /* Hands a complete request to the handler and queues its answer. */
 static void dispatch(worker *wk, connection *c)
 {
@@ -262,15 +201,20 @@ static parse_result parse_request(worker *wk, connection *c)
             return PARSE_QUEUED;
         }
         const char *message = NULL;
+        http_framing framing;
         c->head_len = (size_t)r;
-        int refusal = check_framing(s, c, &message);
+        int refusal = http_request_framing(&c->head, s->config.max_body_bytes, &framing,
+                                           &message);
         if (refusal) {
             queue_error(wk, c, refusal, message);
             return PARSE_QUEUED;
         }
+        c->body_len = framing.body_len;
+        c->keep_alive = framing.keep_alive;
+        c->head_method = framing.head_method;
         c->deadline_ms = now_ms() + (uint64_t)s->config.body_timeout_ms;
-        if (c->body_len > 0 && c->in.len < c->head_len + c->body_len &&
-            http_find_header(&c->head, "Expect", NULL)) {
+        if (framing.expects_continue && c->body_len > 0 &&
+            c->in.len < c->head_len + c->body_len) {
             buffer_reset(&c->out);
             buffer_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
             c->out_sent = 0;
@@ -522,6 +466,7 @@ static void *worker_main(void *arg)
     }
     while (wk->connections)
         connection_close(wk, wk->connections);
+    tls_thread_cleanup();
     atomic_fetch_sub(&s->workers_running, 1);
     return NULL;
 }
@@ -648,6 +593,10 @@ int http_server_port(const http_server *s)
 void http_server_drain_and_free(http_server *s, int timeout_ms)
 {
     atomic_store(&s->draining, true);
+    /* Stop listening now: new connections are refused instead of waiting in
+     * the backlog for an accept that never comes. (The descriptor is closed
+     * only after the workers are gone, so no thread races on it.) */
+    shutdown(s->listen_fd, SHUT_RDWR);
     uint64_t one = 1;
     if (write(s->wake_fd, &one, sizeof(one)) < 0)
         log_error("cannot signal worker threads", LOG_STR("error", strerror(errno)));

@@ -154,6 +154,7 @@ int main(int argc, char **argv)
     status = 0;
 done:
     tls_server_close(tls);
+    tls_thread_cleanup();
     webhook_config_free(&config);
     return status;
 }
