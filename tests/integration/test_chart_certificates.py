@@ -4,6 +4,7 @@ certificate the pods mount, through the caBundle (helm, provided) or cert-manage
 helm mode's reuse on upgrade depends on `lookup`, which needs a cluster; here a FakeKubeApi
 plays the cluster for `helm template --dry-run=server`, holding what a previous install left."""
 import base64
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 from fake_kube_api import FakeKubeApi  # noqa: E402
 from helm_chart import find, find_all, render, render_error  # noqa: E402
-from repo_paths import deps_binary_or_skip  # noqa: E402
+from repo_paths import REPO_ROOT, deps_binary_or_skip  # noqa: E402
 from x509_inspect import (dns_names, has_server_auth, is_ca, key_matches_certificate,  # noqa: E402
                           load_certificate, openssl_verify)
 
@@ -139,3 +140,16 @@ def test_provided_mode_wires_the_given_secret_and_ca_bundle():
 ])
 def test_provided_mode_refuses_missing_parts(provided, message):
     assert message in render_error({"certificates": {"mode": "provided", "provided": provided}})
+
+
+def test_provided_mode_takes_make_certs_output(tmp_path):
+    out = tmp_path / "tls"
+    made = subprocess.run(["bash", str(REPO_ROOT / "certs" / "make-certs.sh"), "--out", str(out),
+                           "--service", "rel-batch-offload", "--namespace", "batch-offload"],
+                          check=True, capture_output=True, text=True, timeout=120)
+    bundle = made.stdout.strip()
+    objects = render({"certificates": {"mode": "provided", "provided": {"secretName": "tls", "caBundle": bundle}}})
+    assert ca_bundle(objects) == bundle  # the schema's base64 pattern accepts the real thing
+    verified = openssl_verify(base64.b64decode(bundle), (out / "tls.crt").read_bytes())
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert sorted(dns_names(load_certificate((out / "tls.crt").read_bytes()))) == sorted(SERVICE_NAMES)

@@ -1,0 +1,121 @@
+"""The chart, make-certs.sh and the real webhook agree: the webhook starts with exactly the command
+line the chart renders, serves the certificate make-certs.sh made under the Service's DNS name, and
+picks up a rotated pair from the kubelet-style directory without a restart.
+
+Runs each webhook build named in $BATCH_OFFLOAD_BUILDS (as `make test` sets it), else
+build/openssl; skipped when none is built."""
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from helm_chart import find, render  # noqa: E402
+from repo_paths import REPO_ROOT, deps_binary_or_skip  # noqa: E402
+
+SERVICE_DNS_NAME = "rel-batch-offload.batch-offload.svc"  # what the API server dials
+MOUNT = "/etc/batch-offload/tls"
+
+
+def webhook_builds():
+    listed = os.environ.get("BATCH_OFFLOAD_BUILDS", "").split() or ["build/openssl"]
+    return [REPO_ROOT / build / "offload-webhook" for build in listed]
+
+
+@pytest.fixture(params=webhook_builds(), ids=lambda path: path.parent.name)
+def webhook_binary(request):
+    if not request.param.exists():
+        pytest.skip(f"{request.param} is not built: run `make` (or `make test`)")
+    return request.param
+
+
+@pytest.fixture
+def certificates(tmp_path):
+    out = tmp_path / "tls"
+    subprocess.run(["bash", str(REPO_ROOT / "certs" / "make-certs.sh"), "--out", str(out),
+                    "--service", "rel-batch-offload", "--namespace", "batch-offload"],
+                   check=True, capture_output=True, timeout=120)
+    return out
+
+
+def chart_args(tls_dir: Path, port: int) -> list:
+    """The webhook's args as the chart renders them (every flag in use), pointed at local files."""
+    deps_binary_or_skip("helm")
+    objects = render({
+        "offload": {"namespaces": ["team-a", "team-b"], "defaultPool": "pool-1", "allowedPools": ["pool-1", "pool_2"],
+                    "maxCompletions": 5000, "defaultStorageContainer": "jobs-data", "defaultVmSize": "Standard_D2s_v3"},
+        "credentials": {"workloadIdentity": {"enabled": True}},
+        "webhook": {"logLevel": "debug"},
+    })
+    [container] = find(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    args = [arg.replace(MOUNT, str(tls_dir)) for arg in container["args"]]
+    assert args[0] == "--listen=0.0.0.0:8443"
+    return [f"--listen=127.0.0.1:{port}"] + args[1:]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def served_certificate_and_status(port: int, ca_file: Path, path: str):
+    """(DER of the served certificate, HTTP status of GET path), verified as the API server would."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname=SERVICE_DNS_NAME) as tls:
+            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {SERVICE_DNS_NAME}\r\nConnection: close\r\n\r\n".encode())
+            status_line = tls.recv(4096).split(b"\r\n", 1)[0].decode()
+            return tls.getpeercert(binary_form=True), int(status_line.split()[1])
+
+
+def der_of(pem_file: Path) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(pem_file.read_text())
+
+
+def wait_for(condition, process, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the webhook exited with {process.returncode}: {process.stderr.read()}")
+        try:
+            if condition():
+                return
+        except OSError as error:  # not listening yet, or mid-reload
+            last_error = error
+        time.sleep(0.2)
+    pytest.fail(f"timed out; last error: {last_error}")
+
+
+def test_webhook_runs_with_the_chart_command_line_and_reloads_rotated_certificates(webhook_binary, certificates):
+    port = free_port()
+    process = subprocess.Popen([str(webhook_binary), *chart_args(certificates, port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        ca_file = certificates / "ca.crt"
+        wait_for(lambda: served_certificate_and_status(port, ca_file, "/readyz")[1] == 200, process)
+        served, _ = served_certificate_and_status(port, ca_file, "/healthz")
+        assert served == der_of(certificates / "tls.crt")
+
+        subprocess.run(["bash", str(REPO_ROOT / "certs" / "make-certs.sh"), "--out", str(certificates),
+                        "--rotate", "--service", "rel-batch-offload", "--namespace", "batch-offload"],
+                       check=True, capture_output=True, timeout=120)
+        rotated = der_of(certificates / "tls.crt")
+        assert rotated != served
+        # The same caBundle still verifies the new pair; no restart needed.
+        wait_for(lambda: served_certificate_and_status(port, ca_file, "/healthz")[0] == rotated, process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, process.stderr.read()
