@@ -1,0 +1,176 @@
+/* The small text helpers of common/: the JSON writer's escaping and nesting,
+ * base64, secret redaction, and Azure and image name rules. */
+#include "test_support.h"
+
+#include "azure_names.h"
+#include "base64.h"
+#include "buffer.h"
+#include "json_writer.h"
+#include "redact.h"
+
+static void test_json_writer_escapes_and_nests(void **state)
+{
+    (void)state;
+    buffer out;
+    buffer_init(&out, 0);
+    json_writer w;
+    json_writer_init(&w, &out);
+    json_object_begin(&w);
+    json_member_string(&w, "q\"k", "a\"b\\c\n\t\x01\x7f");
+    json_key(&w, "list");
+    json_array_begin(&w);
+    json_int(&w, -5);
+    json_bool(&w, true);
+    json_null(&w);
+    json_string(&w, "caf\xc3\xa9 \xff bad");
+    json_object_begin(&w);
+    json_object_end(&w);
+    json_array_end(&w);
+    json_object_end(&w);
+    assert_true(json_writer_finish(&w));
+    assert_string_equal(out.data,
+                        "{\"q\\\"k\":\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\","
+                        "\"list\":[-5,true,null,\"caf\xc3\xa9 \xef\xbf\xbd bad\",{}]}");
+    json_document doc;
+    parse_or_fail(&doc, out.data, out.len); /* invalid UTF-8 came out as U+FFFD */
+    json_document_free(&doc);
+    buffer_free(&out);
+}
+
+static void test_json_writer_refuses_misuse(void **state)
+{
+    (void)state;
+    buffer out;
+    buffer_init(&out, 0);
+    json_writer w;
+    json_writer_init(&w, &out);
+    json_object_begin(&w);
+    json_key(&w, "a");
+    json_object_end(&w); /* a key without a value */
+    assert_false(json_writer_finish(&w));
+    buffer_free(&out);
+    buffer_init(&out, 8); /* output over the buffer's limit */
+    json_writer_init(&w, &out);
+    json_string(&w, "longer than eight bytes");
+    assert_false(json_writer_finish(&w));
+    buffer_free(&out);
+}
+
+static void test_base64_round_trip_and_strictness(void **state)
+{
+    (void)state;
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+                                        "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        buffer out;
+        buffer_init(&out, 0);
+        base64_encode_into(&out, plain[i], strlen(plain[i]));
+        assert_string_equal(buffer_cstr(&out), coded[i]);
+        uint8_t back[16];
+        size_t n;
+        assert_true(base64_decode(coded[i], strlen(coded[i]), back, sizeof(back), &n));
+        assert_int_equal(n, strlen(plain[i]));
+        assert_memory_equal(back, plain[i], n);
+        buffer_free(&out);
+    }
+    uint8_t out[16];
+    size_t n;
+    assert_false(base64_decode("Zm9", 3, out, sizeof(out), &n));      /* not a multiple of 4 */
+    assert_false(base64_decode("Zm=v", 4, out, sizeof(out), &n));     /* data after padding */
+    assert_false(base64_decode("Zm9v Zg==", 9, out, sizeof(out), &n));
+    assert_false(base64_decode("Zm9vYmFy", 8, out, 5, &n));          /* output too small */
+}
+
+static void test_redaction(void **state)
+{
+    (void)state;
+    redact_register_secret("hunter2-password");
+    static const char *const cases[][2] = {
+        {"GET https://a.blob.core.windows.net/c?sv=2022-11-02&sp=r&sig=abc%2Bdef&se=x",
+         "GET https://a.blob.core.windows.net/c?sv=2022-11-02&sp=r&sig=REDACTED&se=x"},
+        {"Authorization: SharedKey myaccount:c2lnbmF0dXJl\r\n",
+         "Authorization: SharedKey myaccount:REDACTED\r\n"},
+        {"Authorization: Bearer eyJ0eXAi.abc.def", "Authorization: Bearer REDACTED"},
+        {"DefaultEndpointsProtocol=https;AccountName=a;AccountKey=Zm9v==;EndpointSuffix=x",
+         "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=REDACTED;EndpointSuffix=x"},
+        {"login with hunter2-password failed", "login with REDACTED failed"},
+        {"{\"access_token\":\"tok\",\"expires_in\":3600}",
+         "{\"access_token\":\"REDACTED\",\"expires_in\":3600}"},
+        {"client_secret=s3cr3t&scope=x", "client_secret=REDACTED&scope=x"},
+        {"nothing to hide here", "nothing to hide here"},
+        {"SIG=UPPER", "SIG=REDACTED"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        buffer out;
+        buffer_init(&out, 0);
+        redact_into(&out, cases[i][0], strlen(cases[i][0]));
+        assert_string_equal(buffer_cstr(&out), cases[i][1]);
+        buffer_free(&out);
+    }
+    redact_forget_secrets();
+}
+
+static void test_azure_names(void **state)
+{
+    (void)state;
+    assert_true(azure_batch_id_is_valid("pool_1-a"));
+    assert_false(azure_batch_id_is_valid(""));
+    assert_false(azure_batch_id_is_valid("has space"));
+    assert_false(azure_batch_id_is_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 65 */
+    assert_true(azure_container_name_is_valid("abc"));
+    assert_true(azure_container_name_is_valid("my-data-1"));
+    assert_false(azure_container_name_is_valid("ab"));
+    assert_false(azure_container_name_is_valid("-abc"));
+    assert_false(azure_container_name_is_valid("abc-"));
+    assert_false(azure_container_name_is_valid("a--b"));
+    assert_false(azure_container_name_is_valid("Abc"));
+    assert_true(azure_blob_prefix_is_valid("default/job-1"));
+    assert_false(azure_blob_prefix_is_valid("/abs"));
+    assert_false(azure_blob_prefix_is_valid("trailing/"));
+    assert_false(azure_blob_prefix_is_valid("a//b"));
+    assert_false(azure_blob_prefix_is_valid("a/../b"));
+    assert_false(azure_blob_prefix_is_valid("a/./b"));
+    assert_false(azure_blob_prefix_is_valid("a b"));
+    assert_true(azure_vm_size_is_valid("Standard_D2s_v3"));
+    assert_false(azure_vm_size_is_valid("Standard-D2"));
+    assert_true(azure_storage_account_is_valid("devstoreaccount1"));
+    assert_false(azure_storage_account_is_valid("Dev"));
+}
+
+static void test_image_references(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "busybox", "busybox:1.36", "library/busybox", "docker.io/library/busybox:latest",
+        "myregistry.azurecr.io/team/worker:2", "localhost:5000/a/b:1.0", "localhost/x",
+        "registry.example.com:8443/a_b/c__d/e-f:v1.2-rc_3",
+        "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "mcr.microsoft.com/azure-batch/x:1@sha256:"
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    };
+    static const char *const bad[] = {
+        "", "Busybox", "busybox:", ":tag", "a//b", "a/", "/a", "a b", "a:b:c",
+        "busybox@sha256:short", "busybox@md5:0123", "a/B", "a..b", "-a", "a_", "a___b",
+        "host:port/a", "busybox:-tag",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (!image_reference_is_valid(good[i]))
+            fail_msg("refused %s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (image_reference_is_valid(bad[i]))
+            fail_msg("accepted %s", bad[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_writer_escapes_and_nests),
+        cmocka_unit_test(test_json_writer_refuses_misuse),
+        cmocka_unit_test(test_base64_round_trip_and_strictness),
+        cmocka_unit_test(test_redaction),
+        cmocka_unit_test(test_azure_names),
+        cmocka_unit_test(test_image_references),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
