@@ -4,15 +4,17 @@
 # helpers, polling with deadlines, and pytest fixtures. Import the fixtures into a test module:
 #     from batch_emulator.testing import emulator, batch, azurite      # noqa: F401 (pytest fixtures)
 import base64
+import collections
 import hashlib
 import hmac
 import http.client
 import json
 import os
+import queue
 import re
-import selectors
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -47,24 +49,35 @@ TEST_IMAGE_MAP = {"images": {
 # ----- processes -----
 
 def start_process(argv, ready_pattern, timeout=30, **popen_options):
-    """Starts argv and waits for a stdout line matching ready_pattern: (process, match)."""
+    """Starts argv and waits for an output line matching ready_pattern: (process, match). The output
+    keeps being read, so the process never blocks on a full pipe; its last lines stay in
+    process.output_tail for diagnosing failures."""
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True, **popen_options)
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline, seen = time.monotonic() + timeout, []
-    while time.monotonic() < deadline:
-        if selector.select(timeout=deadline - time.monotonic()):
-            line = process.stdout.readline()
-            if not line:
-                break
-            seen.append(line)
-            match = re.search(ready_pattern, line)
-            if match:
-                selector.close()
-                return process, match
+    process.output_tail = collections.deque(maxlen=200)
+    lines = queue.Queue()
+
+    def read_output():
+        for line in process.stdout:
+            process.output_tail.append(line)
+            lines.put(line)
+        lines.put(None)
+
+    process.output_reader = threading.Thread(target=read_output, daemon=True)
+    process.output_reader.start()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            line = None
+        if line is None:
+            break
+        match = re.search(ready_pattern, line)
+        if match:
+            return process, match
     stop_process(process)
-    raise RuntimeError(f"{argv[0]} did not become ready; output:\n{''.join(seen)}")
+    raise RuntimeError(f"{argv[0]} did not become ready; output:\n{''.join(process.output_tail)}")
 
 
 def stop_process(process, grace=10):
@@ -76,8 +89,8 @@ def stop_process(process, grace=10):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    if process.stdout:
-        process.stdout.close()
+    process.output_reader.join(grace)
+    process.stdout.close()
     return process.returncode
 
 
@@ -110,7 +123,7 @@ class Azurite:
     def __init__(self, location):
         argv = [str(AZURITE_BLOB), "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(location),
                 "--skipApiVersionCheck", "--disableTelemetry"]
-        self.process, match = start_process(argv, r"listening at (http://\S+)", timeout=60)
+        self.process, match = start_process(argv, r"listens on (http://\S+)", timeout=60)
         self.blob_endpoint = f"{match.group(1).rstrip('/')}/{DEV_STORAGE_ACCOUNT}"
 
     def storage(self):
