@@ -1,6 +1,8 @@
 # The emulated pool's capacity: --slots nodes, each running one task attempt at a time and pulling
 # the next runnable task from the account as soon as it is free; plus one housekeeping thread for
 # what the service does on its own clock (job maxWallClockTime, finishing job deletions).
+import itertools
+import os
 import shutil
 import sys
 import threading
@@ -19,6 +21,7 @@ class Scheduler:
         self.nodes = nodes
         self._stopping = False
         self._threads = []
+        self._discard_numbers = itertools.count()
 
     def start(self):
         for node in self.nodes:
@@ -31,16 +34,16 @@ class Scheduler:
         """Kills every running task process and waits for the nodes to notice."""
         with self.account.changed:
             self._stopping = True
-            job_ids = self.account.reset()
-        self._remove_job_dirs(job_ids)
+            discarded = self._discard_job_dirs(self.account.reset())
+        self._remove(discarded)
         for thread in self._threads:
             thread.join(STOP_WAIT_SECONDS)
 
     def reset(self):
         """Forgets every job and pool (their running processes are killed) and their task directories."""
         with self.account.changed:
-            job_ids = self.account.reset()
-        self._remove_job_dirs(job_ids)
+            discarded = self._discard_job_dirs(self.account.reset())
+        self._remove(discarded)
 
     def _serve(self, node):
         changed = self.account.changed
@@ -72,10 +75,24 @@ class Scheduler:
                 if self._stopping:
                     return
                 self.account.enforce_job_deadlines()
-                removed_job_ids = self.account.remove_deleted_jobs()
-            self._remove_job_dirs(removed_job_ids)
+                discarded = self._discard_job_dirs(self.account.remove_deleted_jobs())
+            self._remove(discarded)
 
-    def _remove_job_dirs(self, job_ids):
+    def _discard_job_dirs(self, job_ids):
+        """Moves the forgotten jobs' directories aside (quick, under the lock, so a new job with the same id
+        starts clean); returns the moved paths for removal outside the lock."""
+        discarded = []
         for job_id in job_ids:
             for node in self.nodes:
-                shutil.rmtree(node.job_dir(job_id), ignore_errors=True)
+                target = f"{node.job_dir(job_id)}.deleted-{next(self._discard_numbers)}"
+                try:
+                    os.rename(node.job_dir(job_id), target)
+                    discarded.append(target)
+                except FileNotFoundError:
+                    pass
+        return discarded
+
+    @staticmethod
+    def _remove(paths):
+        for path in paths:
+            shutil.rmtree(path, ignore_errors=True)
