@@ -221,3 +221,23 @@ def test_cli(job, tmp_path):
     assert failed.returncode == 1
     assert failed.stdout.splitlines() == [f"{bad}: ConfigMap/c: data.a: must be string, got integer 1",
                                           f"{bad}: Service/s: spec.prots: unknown field"]
+
+
+def test_conversion_of_openapi_keywords_the_kubernetes_documents_rarely_use():
+    from jsonschema import Draft7Validator
+    from k8s_openapi import convert
+
+    def errors(schema, instance):
+        return list(Draft7Validator(convert(schema)).iter_errors(instance))
+
+    assert errors({"type": "string", "nullable": True}, None) == []
+    assert errors({"type": "string"}, None) != []
+    assert errors({"type": "object", "properties": {"a": {"type": "string"}},
+                   "x-kubernetes-preserve-unknown-fields": True}, {"b": 1}) == []
+    assert errors({"type": "object", "properties": {"a": {"type": "string"}}}, {"b": 1}) != []
+    assert errors({"type": "integer", "minimum": 0, "exclusiveMinimum": True}, 0) != []  # OpenAPI 3.0 boolean form
+    assert errors({"type": "integer", "minimum": 0, "exclusiveMinimum": True}, 1) == []
+    assert errors({"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}],
+                   "pattern": "^[0-9]+%$"}, "50%") == []
+    assert errors({"x-kubernetes-int-or-string": True, "pattern": "^[0-9]+%$"}, "half") != []
+    assert errors({"type": "string", "default": "x"}, "") == []  # defaults are not constraints
