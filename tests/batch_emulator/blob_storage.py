@@ -1,10 +1,11 @@
 # The few Blob service REST calls a Batch node makes with the SAS URLs it is given: List Blobs on a
 # container URL, Get Blob on a blob URL and Put Blob (block blob) into a container URL. Nothing is
 # signed here: the SAS in the URL is the only credential, exactly as on a node, so an expired,
-# mis-scoped or under-privileged SAS fails the way it does on Azure.
+# mis-scoped or under-privileged SAS fails the way it does on Azure. Each node thread keeps its
+# connections alive, as a node's storage client does.
+import http.client
 import shutil
-import urllib.error
-import urllib.request
+import threading
 import xml.etree.ElementTree as ElementTree
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
@@ -12,7 +13,7 @@ from redaction import redact_url
 
 BLOB_API_VERSION = "2021-12-02"     # x-ms-version sent with every call; Azurite 3.35 accepts it
 TIMEOUT_SECONDS = 60
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # talk to storage directly
+_per_thread = threading.local()
 
 
 class BlobError(Exception):
@@ -22,7 +23,6 @@ class BlobError(Exception):
         super().__init__(f"{status} {error_code} {redact_url(url)} {detail}".strip())
         self.status = status
         self.error_code = error_code
-        self.url = url
 
 
 def _with_query(url, extra):
@@ -38,16 +38,44 @@ def blob_url(container_url, blob_name):
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
-def _send(request):
-    request.add_header("x-ms-version", BLOB_API_VERSION)
+def _connection(parts, fresh):
+    connections = _per_thread.__dict__.setdefault("connections", {})
+    key = (parts.scheme, parts.netloc)
+    if fresh and key in connections:
+        connections.pop(key).close()
+    if key not in connections:
+        kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connections[key] = kind(parts.netloc, timeout=TIMEOUT_SECONDS)
+    return connections[key]
+
+
+def _request(method, url, consume, body=None, headers=None):
+    """Sends one request and hands the response to consume(response) if it succeeded; raises BlobError.
+    A kept-alive connection the server has closed meanwhile is replaced once."""
+    parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    headers = {"x-ms-version": BLOB_API_VERSION, **(headers or {})}
+    for fresh in (False, True):
+        connection = _connection(parts, fresh)
+        try:
+            if body is not None:
+                body.seek(0)
+            connection.request(method, target, body=body, headers=headers)
+            response = connection.getresponse()
+            break
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as failure:
+            if fresh:
+                raise BlobError(0, "", url, str(failure)) from None
+        except OSError as failure:
+            _connection(parts, True)
+            raise BlobError(0, "", url, str(failure)) from None
     try:
-        return _opener.open(request, timeout=TIMEOUT_SECONDS)
-    except urllib.error.HTTPError as failure:
-        code = failure.headers.get("x-ms-error-code", "")
-        failure.close()
-        raise BlobError(failure.code, code, request.full_url) from None
-    except OSError as failure:
-        raise BlobError(0, "", request.full_url, str(failure)) from None
+        if response.status >= 300:
+            response.read()
+            raise BlobError(response.status, response.getheader("x-ms-error-code", ""), url)
+        return consume(response)
+    finally:
+        response.close()
 
 
 def list_blob_names(container_url, prefix=None):
@@ -59,8 +87,7 @@ def list_blob_names(container_url, prefix=None):
             query["prefix"] = prefix
         if marker:
             query["marker"] = marker
-        with _send(urllib.request.Request(_with_query(container_url, query))) as response:
-            listing = ElementTree.fromstring(response.read())
+        listing = ElementTree.fromstring(_request("GET", _with_query(container_url, query), lambda r: r.read()))
         names += [element.text for element in listing.iterfind("./Blobs/Blob/Name")]
         marker = listing.findtext("NextMarker")
         if not marker:
@@ -68,19 +95,16 @@ def list_blob_names(container_url, prefix=None):
 
 
 def download(url, destination):
-    with _send(urllib.request.Request(url)) as response, open(destination, "wb") as target:
-        shutil.copyfileobj(response, target)
+    def save(response):
+        with open(destination, "wb") as target:
+            shutil.copyfileobj(response, target)
+    _request("GET", url, save)
 
 
 def upload(container_url, blob_name, source_path, extra_headers=()):
     """Put Blob: one PUT of the whole file as a block blob."""
     with open(source_path, "rb") as source:
         size = source.seek(0, 2)
-        source.seek(0)
-        request = urllib.request.Request(blob_url(container_url, blob_name), data=source, method="PUT")
-        request.add_header("Content-Length", str(size))
-        request.add_header("x-ms-blob-type", "BlockBlob")
-        request.add_header("Content-Type", "application/octet-stream")
-        for name, value in extra_headers:
-            request.add_header(name, value)
-        _send(request).close()
+        headers = {"Content-Length": str(size), "x-ms-blob-type": "BlockBlob",
+                   "Content-Type": "application/octet-stream", **dict(extra_headers)}
+        _request("PUT", blob_url(container_url, blob_name), lambda response: response.read(), source, headers)

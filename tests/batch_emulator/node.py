@@ -137,7 +137,7 @@ class Node:
         except (ContainerSettingsError, ValueError) as problem:
             raise PreProcessingError("ContainerInvalidSettings", "At least one value of specified task container "
                                      "settings is invalid", [("Message", str(problem))]) from None
-        if not os.path.isdir(launch.cwd):
+        if launch.cwd != working_dir and not os.path.isdir(launch.cwd):
             raise PreProcessingError("ContainerInvalidSettings", "At least one value of specified task container "
                                      "settings is invalid", [("Message", f"working directory {launch.cwd} "
                                                                          f"does not exist on this node")])
@@ -146,9 +146,12 @@ class Node:
     def run(self, plan, attempt):
         if plan.previous_task_dir:
             shutil.rmtree(plan.previous_task_dir, ignore_errors=True)
-        shutil.rmtree(plan.task_dir, ignore_errors=True)
         working_dir = os.path.join(plan.task_dir, "wd")
-        os.makedirs(working_dir)
+        try:
+            os.makedirs(working_dir)
+        except FileExistsError:             # an earlier attempt ran on this node: start afresh
+            shutil.rmtree(plan.task_dir)
+            os.makedirs(working_dir)
         try:
             download_resource_files(plan.resource_files, working_dir, lambda: attempt.cancel_reason is not None)
             argv, cwd, env, container_info = self._launch(plan, working_dir, self._environment(plan, working_dir))

@@ -78,24 +78,26 @@ def _blob_name(destination_path, suffix, has_wildcard):
 
 def upload_output_files(output_files, task_dir, working_dir, environment, exit_code):
     """Uploads what the conditions select; returns the failureInfo of the first failure, or None."""
+    uploads = []
+    for output_file in output_files:
+        if should_upload(output_file["uploadOptions"]["uploadCondition"], exit_code):
+            container = output_file["destination"]["container"]
+            has_wildcard = bool(_WILDCARD.search(output_file["filePattern"]))
+            uploads += [(container, path, _blob_name(container.get("path"), suffix, has_wildcard))
+                        for path, suffix in matching_files(output_file["filePattern"], working_dir, environment)]
+    if not uploads:
+        return None
     first_failure = None
     with open(os.path.join(task_dir, "fileuploadout.txt"), "a") as out_log, \
             open(os.path.join(task_dir, "fileuploaderr.txt"), "a") as err_log:
-        for output_file in output_files:
-            if not should_upload(output_file["uploadOptions"]["uploadCondition"], exit_code):
-                continue
-            container = output_file["destination"]["container"]
+        for container, path, name in uploads:
             headers = [(h["name"], h.get("value", "")) for h in container.get("uploadHeaders", [])]
-            has_wildcard = bool(_WILDCARD.search(output_file["filePattern"]))
-            for path, suffix in matching_files(output_file["filePattern"], working_dir, environment):
-                name = _blob_name(container.get("path"), suffix, has_wildcard)
-                try:
-                    blob_storage.upload(container["containerUrl"], name, path, headers)
-                    out_log.write(f"Uploaded {path} to {redact_url(container['containerUrl'])} as {name}\n")
-                except (blob_storage.BlobError, OSError) as failure:
-                    err_log.write(f"Failed to upload {path} as {name}: {redact_url(str(failure))}\n")
-                    status = getattr(failure, "status", 0)
-                    code, message = _UPLOAD_FAILURES.get(status, _UPLOAD_OTHER)
-                    first_failure = first_failure or failure_info(
-                        code, message, [("FilePath", path), ("Message", redact_url(str(failure)))])
+            try:
+                blob_storage.upload(container["containerUrl"], name, path, headers)
+                out_log.write(f"Uploaded {path} to {redact_url(container['containerUrl'])} as {name}\n")
+            except (blob_storage.BlobError, OSError) as failure:
+                err_log.write(f"Failed to upload {path} as {name}: {redact_url(str(failure))}\n")
+                code, message = _UPLOAD_FAILURES.get(getattr(failure, "status", 0), _UPLOAD_OTHER)
+                first_failure = first_failure or failure_info(
+                    code, message, [("FilePath", path), ("Message", redact_url(str(failure)))])
     return first_failure
