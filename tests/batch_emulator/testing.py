@@ -177,14 +177,19 @@ class Reply:
 class BatchClient:
     """A small Batch REST client over one keep-alive connection, signing with Shared Key."""
 
-    def __init__(self, url, account, key, api_version=API_VERSION):
+    def __init__(self, url, account, key, api_version=API_VERSION, tls_context=None):
         self.url, self.account, self.key, self.api_version = url.rstrip("/"), account, key, api_version
+        self.tls_context = tls_context
         self._connection = None
 
     def _connect(self):
         if self._connection is None:
             parts = urlsplit(self.url)
-            self._connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+            if parts.scheme == "https":
+                self._connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=60,
+                                                               context=self.tls_context)
+            else:
+                self._connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
         return self._connection
 
     def request(self, method, path, body=None, query=None, headers=None, sign=True, api_version=True,
