@@ -353,9 +353,7 @@ class Account:
         task.container_info = None
         previous_dir, task.task_dir = task.task_dir, node.task_dir(job.id, task.id)
         task.node_info = {"affinityId": f"TVM:{node.node_id}", "poolId": pool.id, "nodeId": node.node_id,
-                          "taskRootDirectory": f"workitems/{job.id}/job-1/{task.id}",
-                          "taskRootDirectoryUrl": f"{self.service_url}/pools/{pool.id}/nodes/{node.node_id}"
-                                                  f"/files/workitems/{job.id}/job-1/{task.id}"}
+                          "taskRootDirectory": f"workitems/{job.id}/job-1/{task.id}"}
         job.running_tasks.add(task)
         wall_clock = task.spec.get("constraints", {}).get("maxWallClockTime")
         return AttemptPlan(
@@ -405,7 +403,7 @@ class Account:
             failure = failure_info("TaskEnded", "Task was ended because it exceeded its maxWallClockTime")
         elif failure is None and outcome.exit_code not in (None, 0):
             failure = failure_info("FailureExitCode", "The task process exited with an unexpected exit code",
-                               [("Message", "The task process exited with an unexpected exit code")])
+                                   [("Message", "The task process exited with an unexpected exit code")])
         task.exit_code = outcome.exit_code
         task.failure_info = failure
         task.result = "failure" if failure else "success"

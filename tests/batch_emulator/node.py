@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -144,6 +145,8 @@ class Node:
         return launch.argv, launch.cwd, launch.env, {"containerId": uuid.uuid4().hex, "state": "exited"}
 
     def run(self, plan, attempt):
+        # maxWallClockTime counts from the task's start, resource file downloads included (spec).
+        deadline = None if plan.wall_clock_seconds is None else time.monotonic() + plan.wall_clock_seconds
         if plan.previous_task_dir:
             shutil.rmtree(plan.previous_task_dir, ignore_errors=True)
         working_dir = os.path.join(plan.task_dir, "wd")
@@ -157,7 +160,7 @@ class Node:
             argv, cwd, env, container_info = self._launch(plan, working_dir, self._environment(plan, working_dir))
             if attempt.cancel_reason is not None:
                 return AttemptOutcome(cancel_reason=attempt.cancel_reason)
-            exit_code = self._execute(argv, cwd, env, plan, attempt)
+            exit_code = self._execute(argv, cwd, env, plan.task_dir, deadline, attempt)
         except PreProcessingError as failure:
             return AttemptOutcome(failure_info=failure.failure_info, failure_kind="preprocessing",
                                   cancel_reason=attempt.cancel_reason)
@@ -169,10 +172,11 @@ class Node:
                               failure_kind="upload" if upload_failure else None,
                               cancel_reason=attempt.cancel_reason, container_info=container_info)
 
-    def _execute(self, argv, cwd, env, plan, attempt):
-        """Runs the process to its end (or its wall clock limit) and returns its exit code."""
-        with open(os.path.join(plan.task_dir, "stdout.txt"), "wb") as stdout, \
-                open(os.path.join(plan.task_dir, "stderr.txt"), "wb") as stderr:
+    @staticmethod
+    def _execute(argv, cwd, env, task_dir, deadline, attempt):
+        """Runs the process to its end (or its wall clock deadline) and returns its exit code."""
+        with open(os.path.join(task_dir, "stdout.txt"), "wb") as stdout, \
+                open(os.path.join(task_dir, "stderr.txt"), "wb") as stderr:
             try:
                 process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=stdout,
                                            stderr=stderr, start_new_session=True)
@@ -184,7 +188,7 @@ class Node:
                                          [("Message", str(problem))]) from None
         attempt.attach(process)
         try:
-            returncode = process.wait(timeout=plan.wall_clock_seconds)
+            returncode = process.wait(timeout=None if deadline is None else max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             attempt.cancel("wallclock")
             returncode = process.wait()

@@ -1,6 +1,6 @@
 # The resources of a Batch account as the service stores and renders them: pools, jobs and tasks,
 # with their ids (case-insensitive keys), ETags, state history, counters and JSON views
-# (spec definitions BatchPool, BatchJob, BatchTask; defaults the service fills in are marked).
+# (spec definitions BatchPool, BatchJob, BatchTask, with the defaults the service fills in).
 import collections
 
 from wire_format import UNLIMITED_DURATION, http_date, iso_time, new_etag, parse_duration
@@ -128,8 +128,9 @@ class Task(_Resource):
                 execution["failureInfo"] = self.failure_info
         view["executionInfo"] = execution
         if self.node_info is not None:
-            view["nodeInfo"] = {**self.node_info, "nodeUrl": f"{base_url}/pools/{self.node_info['poolId']}"
-                                                             f"/nodes/{self.node_info['nodeId']}"}
+            node_url = f"{base_url}/pools/{self.node_info['poolId']}/nodes/{self.node_info['nodeId']}"
+            view["nodeInfo"] = {**self.node_info, "nodeUrl": node_url,
+                                "taskRootDirectoryUrl": f"{node_url}/files/{self.node_info['taskRootDirectory']}"}
         self.cached_view = (base_url, view)
         return view
 
