@@ -24,7 +24,6 @@ MESSAGES = {
     "JobNotFound": "The specified job does not exist.",
     "MissingRequiredProperty": "A required property was not specified in the request body.",
     "MissingRequiredQueryParameter": "A query parameter that's mandatory for this request is not specified.",
-    "NotImplemented": "The Batch emulator does not implement this operation or property.",
     "OperationTimedOut": "Operation could not be completed within the specified time.",
     "OutOfRangePriority": "The specified priority is out of the range -1000 to 1000.",  # (guess)
     "OutOfRangeQueryParameterValue": "A query parameter specified in the request URI is outside the "

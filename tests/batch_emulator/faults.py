@@ -1,7 +1,8 @@
 # Fault injection for client tests, configured through POST /_emulator/faults. Each rule applies to
 # the next `count` Batch requests whose operation it names (all operations when "operations" is absent):
 #   {"status": 429, "count": N, "retryAfter": S, "code": C}  answer with that error instead
-#        (codes by default: 429 TooManyRequests, 500 InternalError, 503 ServerBusy; Retry-After only if given)
+#        (codes by default: 429 TooManyRequests, 500 InternalError, 503 ServerBusy; Retry-After: S seconds
+#        when given, 1 for a 429 without retryAfter, none with "retryAfter": null)
 #   {"drop": N}                    read the request, then close the connection without answering
 #   {"delay": S, "count": N}       answer normally, S seconds late
 #   {"partial": K, "count": N}     addtaskcollection only: add the first K tasks, then close unanswered
@@ -12,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 DEFAULT_ERROR_CODES = {429: "TooManyRequests", 500: "InternalError", 503: "ServerBusy"}
+DEFAULT_RETRY_AFTER_SECONDS = 1       # for 429 unless the rule says otherwise ("retryAfter": null: none)
 COLLECTION_OPERATION = "Tasks_CreateTaskCollection"
 
 
@@ -75,8 +77,10 @@ def parse_rule(document):
         rule.code = document.get("code") or DEFAULT_ERROR_CODES.get(rule.status)
         if not isinstance(rule.code, str):
             raise ValueError(f"give a 'code' for status {rule.status}")
-        if "retryAfter" in document:
+        if document.get("retryAfter") is not None:
             rule.retry_after = _number(document, "retryAfter", 0, False)
+        elif rule.status == 429 and "retryAfter" not in document:
+            rule.retry_after = DEFAULT_RETRY_AFTER_SECONDS
     elif kind == "drop":
         rule.remaining = _number(document, "drop", 1, True)
     elif kind == "delay":

@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 import traceback
 
 from node import Attempt, AttemptOutcome
@@ -36,8 +37,9 @@ class Scheduler:
             self._stopping = True
             discarded = self._discard_job_dirs(self.account.reset())
         self._remove(discarded)
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
         for thread in self._threads:
-            thread.join(STOP_WAIT_SECONDS)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def reset(self):
         """Forgets every job and pool (their running processes are killed) and their task directories."""

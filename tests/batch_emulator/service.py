@@ -8,7 +8,7 @@ import sys
 import time
 import traceback
 
-from errors import BatchError, invalid_query
+from errors import MESSAGES, BatchError, invalid_query
 from http_messages import DROP_CONNECTION, Response
 from wire_format import json_bytes, new_request_id
 
@@ -56,7 +56,7 @@ class BatchService:
             headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
             return self._finish(request, self._error_response(
                 request, BatchError(fault.status, fault.code, headers=headers,
-                                    message=f"Injected fault: {fault.code}.")))
+                                    message=MESSAGES.get(fault.code, f"Injected fault: {fault.code}."))))
         try:
             _check_api_version(request)
             self.authenticator.authenticate(request)

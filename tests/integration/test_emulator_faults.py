@@ -31,6 +31,13 @@ def test_throttling_answers_429_with_retry_after_then_recovers(batch):
     assert batch.control("GET", "faults") == {"faults": []}
 
 
+def test_retry_after_defaults_to_one_second_for_429(batch):
+    batch.control("POST", "faults", [{"status": 429, "operations": ["ListJobs"]},
+                                     {"status": 429, "retryAfter": None, "operations": ["ListJobs"]}])
+    assert batch.request("GET", "/jobs").headers["retry-after"] == "1"
+    assert "retry-after" not in batch.request("GET", "/jobs").headers
+
+
 @pytest.mark.parametrize("rule, status, code", [
     ({"status": 503}, 503, "ServerBusy"),
     ({"status": 500}, 500, "InternalError"),
