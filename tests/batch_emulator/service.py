@@ -1,7 +1,9 @@
 # The request pipeline of the Batch front door, in the order the service applies it:
 #   route (operations.txt) -> injected faults -> api-version -> authentication -> operation -> headers.
 # api-version comes before authentication: an unsigned request without it gets
-# MissingRequiredQueryParameter from the real service (Azure/azure-sdk-for-js#22398).
+# MissingRequiredQueryParameter from the real service (Azure/azure-sdk-for-js#22398); an unknown one
+# gets InvalidQueryParameterValue with Reason "The specified api version string is invalid."
+# (Azure/azure-batch-software-entitlement, src/Microsoft.Azure.Batch.SoftwareEntitlement.Server/readme.md).
 # Every response carries request-id and DataServiceVersion; client-request-id is echoed when
 # return-client-request-id is true. /_emulator/* goes to the control endpoint instead.
 import sys
@@ -24,7 +26,7 @@ def _check_api_version(request):
     if version is None:
         raise BatchError(400, "MissingRequiredQueryParameter", [("QueryParameterName", "api-version")])
     if version not in SUPPORTED_API_VERSIONS:
-        raise invalid_query("api-version", version, "The specified api-version is not supported.")
+        raise invalid_query("api-version", version, "The specified api version string is invalid.")
 
 
 class BatchService:

@@ -5,7 +5,9 @@
 # duration, uri). One compiled validator per body definition, built once at start-up.
 #
 # How violations are reported (the service parses the body with an OData reader first, then checks
-# values; see FACTS.md section 4 and Azure/azure-powershell#12147 for an InvalidRequestBody example):
+# values; FACTS.md section 4; InvalidRequestBody for an undeclared property, with the Reason wording
+# used here, in Azure/azure-batch-software-entitlement src/Microsoft.Azure.Batch.SoftwareEntitlement.Server/
+# readme.md, and for a type mismatch in Azure/azure-powershell#12147):
 #   not JSON, a JSON type that does not fit, an unknown property -> 400 InvalidRequestBody + Reason
 #   a required property missing (null counts as missing)          -> 400 MissingRequiredProperty
 #   a value outside an enum, range or format                      -> 400 InvalidPropertyValue
@@ -104,8 +106,8 @@ def _to_batch_error(error):
     if error.validator == "additionalProperties":
         unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))[0]
         return BatchError(400, "InvalidRequestBody", [(
-            "Reason", f"The property '{unknown}' does not exist on type '{error.schema.get('title')}'"
-                      f" (at {where}). Make sure to only use property names that are defined by the type.")])
+            "Reason", f"The property '{unknown}' does not exist on type '{error.schema.get('title')}' (at {where})."
+                      f" Make sure to only use property values that are defined by the type.")])
     if error.validator == "type":
         expected = _EDM_TYPES.get(error.validator_value, error.validator_value)
         return BatchError(400, "InvalidRequestBody", [(
