@@ -56,12 +56,19 @@ COMMON_OBJ := $(call obj,$(COMMON_SRC))
 WEBHOOK_OBJ := $(call obj,$(WEBHOOK_SRC))
 OFFLOADER_OBJ := $(call obj,$(OFFLOADER_SRC))
 
+# Static archives: each program links only the objects it uses (the webhook
+# has no use for libcurl, so none of the HTTP client comes along).
+COMMON_LIB := $(BUILD)/libcommon.a
+WEBHOOK_LIB := $(BUILD)/libwebhook.a
+OFFLOADER_LIB := $(BUILD)/liboffloader.a
+
 WEBHOOK_BIN := $(BUILD)/offload-webhook
 OFFLOADER_BIN := $(BUILD)/batch-offloader
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all programs deps test test-unit test-integration test-fuzz fuzz bench bench-webhook \
         bench-offloader demo images clean
+.SECONDARY:
 
 all: programs
 	cp $(WEBHOOK_BIN) webhook/offload-webhook
@@ -74,16 +81,24 @@ $(BUILD)/obj/%.o: %.c
 	@echo "  CC $(BUILD) $<"
 	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(WEBHOOK_BIN): $(call obj,webhook/main.c) $(WEBHOOK_OBJ) $(COMMON_OBJ)
+$(BUILD)/lib%.a:
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(COMMON_LIB): $(COMMON_OBJ)
+$(WEBHOOK_LIB): $(WEBHOOK_OBJ)
+$(OFFLOADER_LIB): $(OFFLOADER_OBJ)
+
+$(WEBHOOK_BIN): $(call obj,webhook/main.c) $(WEBHOOK_LIB) $(COMMON_LIB)
 	@echo "  LD $@"
 	@$(CC) $(ALL_LDFLAGS) $^ -o $@ $(TLS_LIBS) -lpthread -lm
 
-$(OFFLOADER_BIN): $(call obj,offloader/main.c) $(OFFLOADER_OBJ) $(COMMON_OBJ)
+$(OFFLOADER_BIN): $(call obj,offloader/main.c) $(OFFLOADER_LIB) $(COMMON_LIB)
 	@echo "  LD $@"
 	@$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcurl $(TLS_LIBS) -lpthread -lm
 
 # Each tests/unit/test_<name>.c is one cmocka program linked with everything but main().
-$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(WEBHOOK_OBJ) $(OFFLOADER_OBJ) $(COMMON_OBJ)
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(WEBHOOK_LIB) $(OFFLOADER_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
 	@$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcmocka -lcurl $(TLS_LIBS) -lpthread -lm

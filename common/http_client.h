@@ -1,0 +1,82 @@
+/* HTTP for the offloader, over libcurl: requests run concurrently over
+ * reused connections (one curl multi handle), each retried per the retry
+ * policy and signed afresh before every attempt, all cancellable. Callers
+ * feed requests one at a time as slots free up, so a 10,000-task submission
+ * never holds more than a few request bodies in memory. */
+#ifndef HTTP_CLIENT_H
+#define HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buffer.h"
+#include "retry_policy.h"
+#include "shared_key.h"
+
+#define HTTP_EXCHANGE_MAX_HEADERS 16
+
+typedef struct http_exchange http_exchange;
+/* Called before every attempt: sets the date and Authorization headers. */
+typedef bool (*http_prepare_fn)(http_exchange *x, void *context);
+
+struct http_exchange {
+    /* the request */
+    const char *method;
+    char *url; /* percent-encoded */
+    buffer body;
+    request_header headers[HTTP_EXCHANGE_MAX_HEADERS]; /* owned strings */
+    size_t header_count;
+    http_prepare_fn prepare;
+    void *prepare_context;
+    void *user; /* the caller's own data */
+    /* the outcome */
+    long status; /* 0: no HTTP answer */
+    buffer response;
+    char request_id[64];
+    char error[256]; /* why there is no answer */
+    int attempts;
+    bool gave_up; /* transient failures until the policy said stop */
+    /* private to http_client.c */
+    void *easy;
+    void *curl_headers;
+    uint64_t first_attempt_ms;
+    uint64_t next_attempt_ms;
+    int64_t retry_after_ms;
+};
+
+/* method is a string literal; url is copied. */
+void http_exchange_init(http_exchange *x, const char *method, const char *url);
+void http_exchange_free(http_exchange *x);
+/* Adds or replaces a header (case-insensitive name). */
+void http_exchange_set_header(http_exchange *x, const char *name, const char *value);
+const char *http_exchange_header(const http_exchange *x, const char *name);
+/* The request as the signer sees it (valid until the headers change). */
+void http_exchange_signed_view(const http_exchange *x, signed_request *view, buffer *path,
+                               buffer *query);
+bool http_exchange_succeeded(const http_exchange *x); /* a 2xx answer */
+
+typedef struct http_feed {
+    /* The next request to start, or NULL when there is none right now. */
+    http_exchange *(*next)(void *context);
+    /* Once per request: answered (any status), given up, or cancelled. */
+    void (*finished)(void *context, http_exchange *x);
+    void *context;
+    size_t max_in_flight;
+} http_feed;
+
+typedef struct http_client http_client;
+
+/* cancel: checked between steps; when it becomes non-zero, runs stop. */
+http_client *http_client_new(const retry_policy *policy, volatile const int *cancel);
+void http_client_free(http_client *client);
+/* Runs until the feed is empty and nothing is in flight. False if cancelled. */
+bool http_client_run_feed(http_client *client, const http_feed *feed);
+/* Runs one request to its end. False if cancelled. */
+bool http_client_run_one(http_client *client, http_exchange *x);
+/* The flag the client watches, for waits outside requests. */
+volatile const int *http_client_cancel_flag(const http_client *client);
+/* Requests made so far (attempts included), for the benchmark's counts. */
+uint64_t http_client_attempts(const http_client *client);
+
+#endif

@@ -1,0 +1,67 @@
+/* Retry policy; see retry_policy.h. Full jitter (a random wait between 0 and
+ * the exponential cap) spreads many clients' retries apart; a server's
+ * Retry-After is a floor, since asking earlier only earns another 429. */
+#include "retry_policy.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tls.h"
+
+attempt_outcome retry_classify(long status, bool transport_failed)
+{
+    if (transport_failed)
+        return ATTEMPT_TRANSIENT;
+    if (status == 408 || status == 429 || (status >= 500 && status != 501 && status != 505))
+        return ATTEMPT_TRANSIENT;
+    return ATTEMPT_SUCCEEDED;
+}
+
+static uint64_t random_below(uint64_t bound)
+{
+    uint64_t r = 0;
+    if (bound == 0)
+        return 0;
+    if (!crypto_random_bytes(&r, sizeof(r)))
+        r = (uint64_t)rand();
+    return r % bound;
+}
+
+int64_t retry_delay_ms(const retry_policy *policy, int attempt, uint64_t elapsed_ms,
+                       int64_t retry_after_ms)
+{
+    if (attempt >= policy->max_attempts || elapsed_ms >= policy->budget_ms)
+        return -1;
+    uint64_t cap = policy->base_delay_ms;
+    for (int i = 1; i < attempt && cap < policy->max_delay_ms; i++)
+        cap *= 2;
+    if (cap > policy->max_delay_ms)
+        cap = policy->max_delay_ms;
+    uint64_t delay = random_below(cap + 1);
+    if (retry_after_ms >= 0 && (uint64_t)retry_after_ms > delay)
+        delay = (uint64_t)retry_after_ms;
+    if (elapsed_ms + delay > policy->budget_ms)
+        return -1; /* the answer would come after the budget anyway */
+    return (int64_t)delay;
+}
+
+int64_t retry_after_parse(const char *value, int64_t now_seconds)
+{
+    if (!value || !*value)
+        return -1;
+    char *end;
+    long seconds = strtol(value, &end, 10);
+    if (end != value && *end == '\0')
+        return seconds >= 0 && seconds <= 3600 ? (int64_t)seconds * 1000 : -1;
+    struct tm when;
+    memset(&when, 0, sizeof(when));
+    const char *rest = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &when);
+    if (!rest || *rest)
+        return -1;
+    int64_t at = (int64_t)timegm(&when);
+    int64_t wait = at - now_seconds;
+    if (wait < 0)
+        wait = 0;
+    return wait <= 3600 ? wait * 1000 : -1;
+}

@@ -1,0 +1,423 @@
+/* Batch REST operations; see batch_client.h.
+ *
+ * Signing (per attempt, so a retry carries a fresh ocp-date): Shared Key
+ * over exactly the headers sent, as common/shared_key.c documents. Bodies
+ * are sent as "application/json; odata=minimalmetadata", what the service
+ * and its SDKs use. */
+#include "batch_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "batch_requests.h"
+#include "clock.h"
+#include "json_reader.h"
+#include "shared_key.h"
+#include "tls.h"
+#include "url.h"
+
+#include <curl/curl.h>
+
+#define JSON_CONTENT_TYPE "application/json; odata=minimalmetadata"
+#define SERVER_TIMEOUT "timeout=30"
+
+static void new_request_id(char out[37])
+{
+    uint8_t r[16];
+    if (!crypto_random_bytes(r, sizeof(r)))
+        memset(r, 0, sizeof(r));
+    r[6] = (uint8_t)((r[6] & 0x0F) | 0x40); /* version 4 */
+    r[8] = (uint8_t)((r[8] & 0x3F) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+             r[13], r[14], r[15]);
+}
+
+/* Before every attempt: the date, then a signature over the request. */
+static bool sign_batch_request(http_exchange *x, void *context)
+{
+    const batch_client *b = context;
+    char date[32];
+    clock_http_date(time(NULL), date);
+    http_exchange_set_header(x, "ocp-date", date);
+    signed_request view;
+    buffer path, query, authorization;
+    buffer_init(&path, 0);
+    buffer_init(&query, 0);
+    buffer_init(&authorization, 0);
+    http_exchange_signed_view(x, &view, &path, &query);
+    bool ok = shared_key_authorization(SHARED_KEY_BATCH, b->config->batch_account,
+                                       b->config->batch_key, b->config->batch_key_len, &view,
+                                       &authorization);
+    if (ok)
+        http_exchange_set_header(x, "Authorization", buffer_cstr(&authorization));
+    buffer_free(&path);
+    buffer_free(&query);
+    buffer_free(&authorization);
+    return ok;
+}
+
+void batch_exchange_init(batch_client *b, http_exchange *x, const char *method, const char *path,
+                         const char *query)
+{
+    buffer url;
+    buffer_init(&url, 0);
+    buffer_appendf(&url, "%s%s?api-version=", b->config->batch_url, path);
+    url_encode_into(&url, b->config->api_version, false);
+    buffer_append_str(&url, "&" SERVER_TIMEOUT);
+    if (query && *query)
+        buffer_appendf(&url, "&%s", query);
+    http_exchange_init(x, method, buffer_cstr(&url));
+    buffer_free(&url);
+    char request_id[37];
+    new_request_id(request_id);
+    http_exchange_set_header(x, "client-request-id", request_id);
+    http_exchange_set_header(x, "Accept", "application/json");
+    if (strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0)
+        http_exchange_set_header(x, "Content-Type", JSON_CONTENT_TYPE);
+    x->prepare = sign_batch_request;
+    x->prepare_context = b;
+}
+
+void batch_result_read(const http_exchange *x, batch_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->status = x->status;
+    r->gave_up = x->gave_up;
+    snprintf(r->transport, sizeof(r->transport), "%s", x->error);
+    if (x->status < 400 || x->response.len == 0)
+        return;
+    json_document doc;
+    char error[64];
+    if (!json_document_parse(&doc, x->response.data, x->response.len, 4096, error,
+                             sizeof(error)))
+        return;
+    char *code = json_string_dup(&doc, json_object_get(&doc, 0, "code"));
+    int message = json_object_get(&doc, 0, "message");
+    char *text = json_string_dup(&doc, json_type_of(&doc, message) == JSON_OBJECT
+                                           ? json_object_get(&doc, message, "value")
+                                           : message);
+    snprintf(r->code, sizeof(r->code), "%s", code ? code : "");
+    if (text) /* the service appends "RequestId:... Time:..." on new lines */
+        snprintf(r->message, sizeof(r->message), "%.*s", (int)strcspn(text, "\r\n"), text);
+    free(code);
+    free(text);
+    json_document_free(&doc);
+}
+
+bool batch_result_ok(const batch_result *r)
+{
+    return r->status >= 200 && r->status < 300;
+}
+
+void batch_result_describe(const batch_result *r, buffer *out)
+{
+    if (r->status == 0) {
+        buffer_appendf(out, "no answer: %s", r->transport[0] ? r->transport : "unknown error");
+        return;
+    }
+    buffer_appendf(out, "HTTP %ld", r->status);
+    if (r->code[0])
+        buffer_appendf(out, " %s", r->code);
+    if (r->message[0])
+        buffer_appendf(out, ": %s", r->message);
+    if (r->gave_up)
+        buffer_append_str(out, " (still failing after retries)");
+}
+
+/* Runs one operation to its end; false only when cancelled. */
+static bool run(batch_client *b, http_exchange *x, batch_result *r)
+{
+    bool finished = http_client_run_one(b->http, x);
+    batch_result_read(x, r);
+    return finished;
+}
+
+static void job_path(batch_client *b, buffer *path, const char *suffix)
+{
+    buffer_append_str(path, "/jobs/");
+    url_encode_into(path, b->config->job_id, false);
+    buffer_append_str(path, suffix);
+}
+
+/* A bodyless or JSON-bodied operation on the job. */
+static bool job_operation(batch_client *b, const char *method, const char *suffix,
+                          const char *query, const buffer *body, http_exchange *x,
+                          batch_result *r)
+{
+    buffer path;
+    buffer_init(&path, 0);
+    job_path(b, &path, suffix);
+    batch_exchange_init(b, x, method, buffer_cstr(&path), query);
+    buffer_free(&path);
+    if (body)
+        buffer_append(&x->body, body->data, body->len);
+    return run(b, x, r);
+}
+
+static batch_job_state parse_state(const json_document *doc, int t)
+{
+    static const struct {
+        const char *name;
+        batch_job_state state;
+    } states[] = {{"active", JOB_STATE_ACTIVE},       {"terminating", JOB_STATE_TERMINATING},
+                  {"completed", JOB_STATE_COMPLETED}, {"deleting", JOB_STATE_DELETING},
+                  {"disabling", JOB_STATE_OTHER},     {"disabled", JOB_STATE_OTHER},
+                  {"enabling", JOB_STATE_OTHER}};
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+        if (json_string_equals(doc, t, states[i].name))
+            return states[i].state;
+    return JOB_STATE_UNKNOWN;
+}
+
+bool batch_get_job(batch_client *b, job_info *job, batch_result *r)
+{
+    http_exchange x;
+    memset(job, 0, sizeof(*job));
+    bool finished = job_operation(b, "GET", "",
+                                  "%24select=id,state,onAllTasksComplete,executionInfo", NULL,
+                                  &x, r);
+    json_document doc;
+    char error[64];
+    if (finished && batch_result_ok(r) &&
+        json_document_parse(&doc, x.response.data, x.response.len, 65536, error,
+                            sizeof(error))) {
+        job->state = parse_state(&doc, json_object_get(&doc, 0, "state"));
+        job->finishes_when_done = json_string_equals(
+            &doc, json_object_get(&doc, 0, "onAllTasksComplete"), "terminatejob");
+        char *reason = json_string_dup(&doc, json_lookup(&doc, 0, "executionInfo",
+                                                         "terminateReason", NULL));
+        snprintf(job->terminate_reason, sizeof(job->terminate_reason), "%s",
+                 reason ? reason : "");
+        free(reason);
+        json_document_free(&doc);
+    }
+    http_exchange_free(&x);
+    return finished;
+}
+
+static bool simple_operation(batch_client *b, const char *method, const char *suffix,
+                             const buffer *body, batch_result *r)
+{
+    http_exchange x;
+    bool finished = job_operation(b, method, suffix, NULL, body, &x, r);
+    http_exchange_free(&x);
+    return finished;
+}
+
+bool batch_create_job(batch_client *b, const buffer *body, batch_result *r)
+{
+    http_exchange x;
+    batch_exchange_init(b, &x, "POST", "/jobs", NULL);
+    buffer_append(&x.body, body->data, body->len);
+    bool finished = run(b, &x, r);
+    http_exchange_free(&x);
+    return finished;
+}
+
+bool batch_update_job(batch_client *b, const buffer *body, batch_result *r)
+{
+    return simple_operation(b, "PATCH", "", body, r);
+}
+
+bool batch_terminate_job(batch_client *b, const char *reason, batch_result *r)
+{
+    buffer body;
+    buffer_init(&body, 0);
+    batch_job_terminate_body(reason, &body);
+    bool finished = simple_operation(b, "POST", "/terminate", &body, r);
+    buffer_free(&body);
+    return finished;
+}
+
+bool batch_delete_job(batch_client *b, batch_result *r)
+{
+    return simple_operation(b, "DELETE", "", NULL, r);
+}
+
+bool batch_get_task_counts(batch_client *b, task_counts *counts, batch_result *r)
+{
+    http_exchange x;
+    memset(counts, 0, sizeof(*counts));
+    bool finished = job_operation(b, "GET", "/taskcounts", NULL, NULL, &x, r);
+    json_document doc;
+    char error[64];
+    if (finished && batch_result_ok(r)) {
+        if (json_document_parse(&doc, x.response.data, x.response.len, 4096, error,
+                                sizeof(error))) {
+            int c = json_object_get(&doc, 0, "taskCounts");
+            static const char *const names[] = {"active", "running", "completed", "succeeded",
+                                                "failed"};
+            int64_t *fields[] = {&counts->active, &counts->running, &counts->completed,
+                                 &counts->succeeded, &counts->failed};
+            bool complete = c >= 0;
+            for (size_t i = 0; i < 5; i++)
+                complete &= json_read_int64(&doc, json_object_get(&doc, c, names[i]), 0,
+                                            INT64_MAX, fields[i]);
+            json_document_free(&doc);
+            if (!complete) {
+                r->status = 0; /* an answer we cannot use counts as none */
+                snprintf(r->transport, sizeof(r->transport), "task counts missing in the answer");
+            }
+        }
+    }
+    http_exchange_free(&x);
+    return finished;
+}
+
+/* Pages of a task list: the next page's URL comes back as odata.nextLink. */
+static bool list_tasks(batch_client *b, const char *query,
+                       void (*visit_page)(void *context, const json_document *doc, int value),
+                       void *context, batch_result *r)
+{
+    buffer path;
+    buffer_init(&path, 0);
+    job_path(b, &path, "/tasks");
+    http_exchange x;
+    batch_exchange_init(b, &x, "GET", buffer_cstr(&path), query);
+    buffer_free(&path);
+    for (;;) {
+        if (!run(b, &x, r)) {
+            http_exchange_free(&x);
+            return false;
+        }
+        if (!batch_result_ok(r))
+            break;
+        json_document doc;
+        char error[64];
+        if (!json_document_parse(&doc, x.response.data, x.response.len, 1 << 22, error,
+                                 sizeof(error))) {
+            r->status = 0;
+            snprintf(r->transport, sizeof(r->transport), "task list is not JSON: %s", error);
+            break;
+        }
+        visit_page(context, &doc, json_object_get(&doc, 0, "value"));
+        char *next = json_string_dup(&doc, json_object_get(&doc, 0, "odata.nextLink"));
+        json_document_free(&doc);
+        if (!next)
+            break;
+        /* nextLink is absolute and carries api-version; sign it as it is. */
+        http_exchange_free(&x);
+        http_exchange_init(&x, "GET", next);
+        free(next);
+        char request_id[37];
+        new_request_id(request_id);
+        http_exchange_set_header(&x, "client-request-id", request_id);
+        http_exchange_set_header(&x, "Accept", "application/json");
+        x.prepare = sign_batch_request;
+        x.prepare_context = b;
+    }
+    http_exchange_free(&x);
+    return true;
+}
+
+typedef struct id_visitor {
+    void (*visit)(void *context, const char *id);
+    void *context;
+} id_visitor;
+
+static void visit_ids(void *context, const json_document *doc, int value)
+{
+    id_visitor *v = context;
+    json_iterator it = json_iterate(doc, value);
+    int task;
+    while (json_iterator_next(&it, &task)) {
+        char *id = json_string_dup(doc, json_object_get(doc, task, "id"));
+        if (id)
+            v->visit(v->context, id);
+        free(id);
+    }
+}
+
+bool batch_list_task_ids(batch_client *b, void (*visit)(void *context, const char *id),
+                         void *context, batch_result *r)
+{
+    id_visitor v = {visit, context};
+    return list_tasks(b, "%24select=id&maxresults=1000", visit_ids, &v, r);
+}
+
+typedef struct failure_collector {
+    failed_task *out;
+    size_t max;
+    size_t count;
+} failure_collector;
+
+static void collect_failures(void *context, const json_document *doc, int value)
+{
+    failure_collector *f = context;
+    json_iterator it = json_iterate(doc, value);
+    int task;
+    while (f->count < f->max && json_iterator_next(&it, &task)) {
+        failed_task *t = &f->out[f->count++];
+        memset(t, 0, sizeof(*t));
+        char *id = json_string_dup(doc, json_object_get(doc, task, "id"));
+        snprintf(t->id, sizeof(t->id), "%s", id ? id : "?");
+        free(id);
+        int info = json_object_get(doc, task, "executionInfo");
+        t->has_exit_code = json_read_int64(doc, json_object_get(doc, info, "exitCode"),
+                                           INT32_MIN, INT32_MAX, &t->exit_code);
+        json_read_int64(doc, json_object_get(doc, info, "retryCount"), 0, INT32_MAX,
+                        &t->retries);
+        int failure = json_object_get(doc, info, "failureInfo");
+        if (failure >= 0) {
+            char *category = json_string_dup(doc, json_object_get(doc, failure, "category"));
+            char *code = json_string_dup(doc, json_object_get(doc, failure, "code"));
+            char *message = json_string_dup(doc, json_object_get(doc, failure, "message"));
+            snprintf(t->failure, sizeof(t->failure), "%s %s: %s", category ? category : "",
+                     code ? code : "", message ? message : "");
+            free(category);
+            free(code);
+            free(message);
+        }
+    }
+}
+
+bool batch_list_failed_tasks(batch_client *b, failed_task *out, size_t max, size_t *count,
+                             batch_result *r)
+{
+    failure_collector f = {out, max, 0};
+    bool finished = list_tasks(b,
+                               "%24filter=executionInfo%2Fresult%20eq%20%27failure%27"
+                               "&%24select=id,executionInfo&maxresults=100",
+                               collect_failures, &f, r);
+    *count = f.count;
+    return finished;
+}
+
+bool batch_task_file_tail(batch_client *b, const char *task_id, const char *file,
+                          size_t max_bytes, buffer *out, batch_result *r)
+{
+    buffer path;
+    buffer_init(&path, 0);
+    job_path(b, &path, "/tasks/");
+    url_encode_into(&path, task_id, false);
+    buffer_append_str(&path, "/files/");
+    url_encode_into(&path, file, true);
+    http_exchange head;
+    batch_exchange_init(b, &head, "HEAD", buffer_cstr(&path), NULL);
+    bool finished = run(b, &head, r);
+    curl_off_t length = -1;
+    if (finished && batch_result_ok(r) && head.easy)
+        curl_easy_getinfo(head.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    http_exchange_free(&head);
+    if (!finished || !batch_result_ok(r)) {
+        buffer_free(&path);
+        return finished;
+    }
+    http_exchange x;
+    batch_exchange_init(b, &x, "GET", buffer_cstr(&path), NULL);
+    if (length > (curl_off_t)max_bytes) {
+        char range[64];
+        snprintf(range, sizeof(range), "bytes=%lld-%lld", (long long)(length - (curl_off_t)max_bytes),
+                 (long long)(length - 1));
+        http_exchange_set_header(&x, "ocp-range", range);
+    }
+    finished = run(b, &x, r);
+    if (finished && batch_result_ok(r))
+        buffer_append(out, x.response.data, x.response.len);
+    http_exchange_free(&x);
+    buffer_free(&path);
+    return finished;
+}

@@ -1,0 +1,83 @@
+/* The Batch REST API as the offloader uses it: each operation is one signed
+ * request (retried by the HTTP client on transient failures) and its answer
+ * read back, errors in the service's shape (code, message). */
+#ifndef BATCH_CLIENT_H
+#define BATCH_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buffer.h"
+#include "http_client.h"
+#include "offloader_config.h"
+
+typedef struct batch_client {
+    const offloader_config *config;
+    http_client *http;
+} batch_client;
+
+/* What one operation came to. status 0: no answer within the retry policy. */
+typedef struct batch_result {
+    long status;
+    bool gave_up;        /* transient failures past the retry policy */
+    char code[64];       /* the service's error code, e.g. "JobExists" */
+    char message[512];
+    char transport[256]; /* why there was no answer */
+} batch_result;
+
+typedef struct task_counts {
+    int64_t active, running, completed, succeeded, failed;
+} task_counts;
+
+typedef enum {
+    JOB_STATE_UNKNOWN,
+    JOB_STATE_ACTIVE,
+    JOB_STATE_TERMINATING,
+    JOB_STATE_COMPLETED,
+    JOB_STATE_DELETING,
+    JOB_STATE_OTHER, /* disabling, disabled, enabling */
+} batch_job_state;
+
+typedef struct job_info {
+    batch_job_state state;
+    bool finishes_when_done; /* onAllTasksComplete is terminatejob */
+    char terminate_reason[64];
+} job_info;
+
+/* Prepares x for method and path (percent-encoded, under the account URL)
+ * with extra query parameters (or NULL); signing happens per attempt. */
+void batch_exchange_init(batch_client *b, http_exchange *x, const char *method, const char *path,
+                         const char *query);
+/* Fills result from a finished exchange. */
+void batch_result_read(const http_exchange *x, batch_result *result);
+bool batch_result_ok(const batch_result *r);
+/* "403 AuthenticationFailed: <message>" or the transport error, redacted by the logger. */
+void batch_result_describe(const batch_result *r, buffer *out);
+
+bool batch_get_job(batch_client *b, job_info *job, batch_result *r);
+bool batch_create_job(batch_client *b, const buffer *body, batch_result *r);
+bool batch_update_job(batch_client *b, const buffer *body, batch_result *r);
+bool batch_terminate_job(batch_client *b, const char *reason, batch_result *r);
+bool batch_delete_job(batch_client *b, batch_result *r);
+bool batch_get_task_counts(batch_client *b, task_counts *counts, batch_result *r);
+
+/* Calls visit(id) for each task of the job (all pages). */
+bool batch_list_task_ids(batch_client *b, void (*visit)(void *context, const char *id),
+                         void *context, batch_result *r);
+
+typedef struct failed_task {
+    char id[72];
+    int64_t exit_code;
+    bool has_exit_code;
+    int64_t retries;
+    char failure[256]; /* failureInfo: category, code, message */
+} failed_task;
+
+/* Up to max tasks whose result is failure. */
+bool batch_list_failed_tasks(batch_client *b, failed_task *out, size_t max, size_t *count,
+                             batch_result *r);
+/* The last max_bytes of a task's file (e.g. "stderr.txt"). */
+bool batch_task_file_tail(batch_client *b, const char *task_id, const char *file,
+                          size_t max_bytes, buffer *out, batch_result *r);
+
+#endif

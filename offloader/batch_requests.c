@@ -1,0 +1,270 @@
+/* Batch request bodies; see batch_requests.h. Property names and shapes are
+ * the spec's; nothing here decides anything the plan did not. */
+#include "batch_requests.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+
+#define NODE_AGENT_SKU "batch.node.ubuntu 22.04"
+
+static void write_env(json_writer *w, const char *key, const env_list *env)
+{
+    if (env->count == 0)
+        return;
+    json_key(w, key);
+    json_array_begin(w);
+    for (size_t i = 0; i < env->count; i++) {
+        json_object_begin(w);
+        json_member_string(w, "name", env->items[i].name);
+        json_member_string(w, "value", env->items[i].value);
+        json_object_end(w);
+    }
+    json_array_end(w);
+}
+
+static void write_registry(json_writer *w, const registry_credentials *r)
+{
+    json_object_begin(w);
+    json_member_string(w, "registryServer", r->server);
+    json_member_string(w, "username", r->username);
+    json_member_string(w, "password", r->password);
+    json_object_end(w);
+}
+
+static void write_metadata(json_writer *w, const job_plan *plan)
+{
+    const offloader_config *c = plan->config;
+    json_key(w, "metadata");
+    json_array_begin(w);
+    const char *const items[][2] = {{"batch-offload.io/namespace", c->namespace_name},
+                                    {"batch-offload.io/job-name", c->job_name},
+                                    {"batch-offload.io/job-uid", c->job_uid},
+                                    {"batch-offload.io/version", BATCH_OFFLOAD_VERSION}};
+    for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+        if (!items[i][1] || !items[i][1][0])
+            continue;
+        json_object_begin(w);
+        json_member_string(w, "name", items[i][0]);
+        json_member_string(w, "value", items[i][1]);
+        json_object_end(w);
+    }
+    json_array_end(w);
+}
+
+void batch_autoscale_formula(const job_plan *plan, buffer *out)
+{
+    /* The documented pattern (learn.microsoft.com batch-automatic-scaling):
+     * average pending tasks over 3 minutes once there are enough samples,
+     * the starting size before that; nodes leave after their task ends. */
+    const char *target = plan->dedicated_nodes ? "$TargetDedicatedNodes"
+                                               : "$TargetLowPriorityNodes";
+    const char *other = plan->dedicated_nodes ? "$TargetLowPriorityNodes"
+                                              : "$TargetDedicatedNodes";
+    buffer_appendf(out,
+                   "startingNumberOfVMs = %ld;\n"
+                   "maxNumberofVMs = %ld;\n"
+                   "pendingTaskSamplePercent = $PendingTasks.GetSamplePercent(180 * "
+                   "TimeInterval_Second);\n"
+                   "pendingTaskSamples = pendingTaskSamplePercent < 70 ? startingNumberOfVMs : "
+                   "avg($PendingTasks.GetSample(180 * TimeInterval_Second));\n"
+                   "%s = min(maxNumberofVMs, pendingTaskSamples);\n"
+                   "%s = 0;\n"
+                   "$NodeDeallocationOption = taskcompletion;",
+                   plan->auto_pool_nodes, plan->config->max_nodes, target, other);
+}
+
+static void write_auto_pool(json_writer *w, const job_plan *plan)
+{
+    json_key(w, "autoPoolSpecification");
+    json_object_begin(w);
+    json_member_string(w, "autoPoolIdPrefix", "offload");
+    json_member_string(w, "poolLifetimeOption", "job");
+    json_member_bool(w, "keepAlive", false);
+    json_key(w, "pool");
+    json_object_begin(w);
+    json_member_string(w, "vmSize", plan->config->vm_size);
+    json_key(w, "virtualMachineConfiguration");
+    json_object_begin(w);
+    json_key(w, "imageReference");
+    json_object_begin(w);
+    json_member_string(w, "publisher", "microsoft-dsvm");
+    json_member_string(w, "offer", "ubuntu-hpc");
+    json_member_string(w, "sku", "2204");
+    json_member_string(w, "version", "latest");
+    json_object_end(w);
+    json_member_string(w, "nodeAgentSKUId", NODE_AGENT_SKU);
+    json_key(w, "containerConfiguration");
+    json_object_begin(w);
+    json_member_string(w, "type", "dockerCompatible");
+    json_key(w, "containerImageNames"); /* prefetched on every node */
+    json_array_begin(w);
+    json_string(w, plan->worker.image);
+    if (plan->has_aggregator && strcmp(plan->aggregator.image, plan->worker.image) != 0)
+        json_string(w, plan->aggregator.image);
+    json_array_end(w);
+    if (plan->worker.has_registry || (plan->has_aggregator && plan->aggregator.has_registry)) {
+        json_key(w, "containerRegistries");
+        json_array_begin(w);
+        if (plan->worker.has_registry)
+            write_registry(w, &plan->worker.registry);
+        if (plan->has_aggregator && plan->aggregator.has_registry &&
+            !(plan->worker.has_registry &&
+              strcmp(plan->worker.registry.server, plan->aggregator.registry.server) == 0))
+            write_registry(w, &plan->aggregator.registry);
+        json_array_end(w);
+    }
+    json_object_end(w);
+    json_object_end(w);
+    json_member_int(w, "taskSlotsPerNode", 1);
+    json_key(w, "taskSchedulingPolicy");
+    json_object_begin(w);
+    json_member_string(w, "nodeFillType", "spread");
+    json_object_end(w);
+    json_member_bool(w, "enableAutoScale", true);
+    buffer formula;
+    buffer_init(&formula, 0);
+    batch_autoscale_formula(plan, &formula);
+    json_member_string(w, "autoScaleFormula", buffer_cstr(&formula));
+    buffer_free(&formula);
+    json_member_string(w, "autoScaleEvaluationInterval", "PT5M");
+    json_object_end(w);
+    json_object_end(w);
+}
+
+void batch_job_create_body(const job_plan *plan, buffer *out)
+{
+    const offloader_config *c = plan->config;
+    json_writer w;
+    json_writer_init(&w, out);
+    json_object_begin(&w);
+    json_member_string(&w, "id", c->job_id);
+    json_member_string(&w, "displayName", plan->display_name);
+    json_member_bool(&w, "usesTaskDependencies", true);
+    json_member_string(&w, "onAllTasksComplete", "noaction");
+    json_member_string(&w, "onTaskFailure", "performexitoptionsjobaction");
+    if (plan->max_parallel_tasks > 0)
+        json_member_int(&w, "maxParallelTasks", plan->max_parallel_tasks);
+    json_key(&w, "constraints");
+    json_object_begin(&w);
+    if (plan->max_wall_clock_seconds > 0) {
+        char duration[32];
+        clock_iso8601_duration(plan->max_wall_clock_seconds, duration);
+        json_member_string(&w, "maxWallClockTime", duration);
+    }
+    json_member_int(&w, "maxTaskRetryCount", plan->max_task_retry_count);
+    json_object_end(&w);
+    write_env(&w, "commonEnvironmentSettings", &plan->job_env);
+    json_key(&w, "poolInfo");
+    json_object_begin(&w);
+    if (c->pool_id)
+        json_member_string(&w, "poolId", c->pool_id);
+    else
+        write_auto_pool(&w, plan);
+    json_object_end(&w);
+    write_metadata(&w, plan);
+    json_object_end(&w);
+}
+
+void batch_job_finish_when_done_body(buffer *out)
+{
+    buffer_append_str(out, "{\"onAllTasksComplete\":\"terminatejob\"}");
+}
+
+void batch_job_terminate_body(const char *reason, buffer *out)
+{
+    json_writer w;
+    json_writer_init(&w, out);
+    json_object_begin(&w);
+    json_member_string(&w, "terminateReason", reason);
+    json_object_end(&w);
+}
+
+static void write_container_settings(json_writer *w, const task_plan *t)
+{
+    json_key(w, "containerSettings");
+    json_object_begin(w);
+    json_member_string(w, "imageName", t->image);
+    if (t->run_options.len)
+        json_member_string(w, "containerRunOptions", buffer_cstr(&t->run_options));
+    if (t->has_registry) {
+        json_key(w, "registry");
+        write_registry(w, &t->registry);
+    }
+    json_object_end(w);
+}
+
+static void write_constraints(json_writer *w, const job_plan *plan)
+{
+    json_key(w, "constraints");
+    json_object_begin(w);
+    json_member_int(w, "maxTaskRetryCount", plan->max_task_retry_count);
+    json_object_end(w);
+}
+
+void batch_worker_task_write(const job_plan *plan, long index, json_writer *w)
+{
+    char id[24];
+    snprintf(id, sizeof(id), "%ld", index);
+    json_object_begin(w);
+    json_member_string(w, "id", id);
+    json_member_string(w, "commandLine", buffer_cstr(&plan->worker.command_line));
+    write_container_settings(w, &plan->worker);
+    json_key(w, "environmentSettings");
+    json_array_begin(w);
+    json_object_begin(w);
+    json_member_string(w, "name", "JOB_COMPLETION_INDEX");
+    json_member_string(w, "value", id);
+    json_object_end(w);
+    json_array_end(w);
+    write_constraints(w, plan);
+    /* A worker that fails after its retries ends the job (the job's
+     * onTaskFailure is performexitoptionsjobaction). */
+    json_key(w, "exitConditions");
+    json_object_begin(w);
+    json_key(w, "default");
+    json_object_begin(w);
+    json_member_string(w, "jobAction", "terminate");
+    json_object_end(w);
+    json_object_end(w);
+    json_object_end(w);
+}
+
+void batch_aggregator_task_write(const job_plan *plan, json_writer *w)
+{
+    json_object_begin(w);
+    json_member_string(w, "id", AGGREGATOR_TASK_ID);
+    json_member_string(w, "commandLine", buffer_cstr(&plan->aggregator.command_line));
+    write_container_settings(w, &plan->aggregator);
+    json_key(w, "environmentSettings");
+    json_array_begin(w);
+    json_object_begin(w);
+    json_member_string(w, "name", "BATCH_OFFLOAD_WORKER_COUNT");
+    char count[24];
+    snprintf(count, sizeof(count), "%ld", plan->completions);
+    json_member_string(w, "value", count);
+    json_object_end(w);
+    json_array_end(w);
+    /* Runs once every worker succeeded: ids are plain integers so one range
+     * covers them all (a list of ids breaks the 64 KB limit at large N). */
+    json_key(w, "dependsOn");
+    json_object_begin(w);
+    json_key(w, "taskIdRanges");
+    json_array_begin(w);
+    json_object_begin(w);
+    json_member_int(w, "start", 0);
+    json_member_int(w, "end", plan->completions - 1);
+    json_object_end(w);
+    json_array_end(w);
+    json_object_end(w);
+    write_constraints(w, plan);
+    json_key(w, "exitConditions");
+    json_object_begin(w);
+    json_key(w, "default");
+    json_object_begin(w);
+    json_member_string(w, "jobAction", "terminate");
+    json_object_end(w);
+    json_object_end(w);
+    json_object_end(w);
+}

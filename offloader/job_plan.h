@@ -1,0 +1,49 @@
+/* Everything decided about the Batch work before any request: the job's
+ * settings, the worker and aggregator tasks, the pool. Built once from the
+ * configuration and the worker spec; the request builders only serialize it.
+ * How each Kubernetes Job field maps to Batch is one table in job_plan.c. */
+#ifndef JOB_PLAN_H
+#define JOB_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buffer.h"
+#include "env_list.h"
+#include "offloader_config.h"
+#include "registry_auth.h"
+#include "worker_spec.h"
+
+#define AGGREGATOR_TASK_ID "aggregator"
+
+typedef struct task_plan {
+    const char *image;
+    buffer command_line;   /* words quoted for the node agent; "" = the image's default */
+    buffer run_options;    /* extra `docker create` arguments */
+    registry_credentials registry;
+    bool has_registry;
+} task_plan;
+
+typedef struct job_plan {
+    const offloader_config *config;
+    char display_name[160];
+    long completions;
+    /* job settings mapped from the Kubernetes Job (see the table) */
+    int64_t max_parallel_tasks;     /* -1: no limit */
+    int64_t max_wall_clock_seconds; /* -1: none */
+    int64_t max_task_retry_count;   /* -1: unlimited */
+    env_list job_env;               /* the worker container's environment */
+    task_plan worker;
+    task_plan aggregator;
+    bool has_aggregator;
+    /* an auto pool when config->pool_id is unset */
+    bool dedicated_nodes;
+    long auto_pool_nodes; /* starting size and cap */
+} job_plan;
+
+/* Builds the plan; false with reasons (naming variables) in errors. */
+bool job_plan_build(job_plan *plan, const offloader_config *config, const worker_spec *spec,
+                    char **environ_list, buffer *errors);
+void job_plan_free(job_plan *plan);
+
+#endif

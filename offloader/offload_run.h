@@ -1,0 +1,25 @@
+/* The offloader's whole run, from a validated plan to an exit code:
+ * find or create the Batch job, add the tasks it lacks, follow it to its
+ * end, report, clean up. Cancellation (SIGTERM) at any point terminates the
+ * Batch job first. */
+#ifndef OFFLOAD_RUN_H
+#define OFFLOAD_RUN_H
+
+#include <signal.h>
+
+#include "job_plan.h"
+
+/* The offloader's exit codes (DESIGN.md); the webhook's podFailurePolicy
+ * fails the Kubernetes Job at once on 1 and 2. */
+enum {
+    EXIT_SUCCEEDED = 0,
+    EXIT_WORK_FAILED = 1,
+    EXIT_BAD_CONFIGURATION = 2,
+    EXIT_AZURE_UNAVAILABLE = 3,
+    EXIT_TERMINATED = 143,
+};
+
+/* stop: set by the signal handler; watched throughout. */
+int offload_run(const job_plan *plan, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,298 @@
+/* The offloader's environment; see offloader_config.h.
+ *
+ * One table row per variable: where it goes, whether it is required, the
+ * check it must pass and what that check allows (printed in the error and
+ * in --help). Cross-variable rules come after the table. */
+#include "offloader_config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "azure_names.h"
+#include "base64.h"
+#include "json_reader.h"
+#include "redact.h"
+#include "url.h"
+
+typedef enum { VALUE_TEXT, VALUE_NUMBER, VALUE_SWITCH } value_kind;
+
+typedef bool (*value_check)(const char *value);
+
+typedef struct variable_spec {
+    const char *name;
+    value_kind kind;
+    size_t offset;
+    bool required;
+    bool secret;
+    const char *default_value;
+    long min, max;
+    value_check check;
+    const char *allowed; /* what the check accepts, for messages */
+} variable_spec;
+
+static bool is_account_url(const char *v)
+{
+    url_parts parts;
+    return url_split(v, &parts) && url_is_secure_or_loopback(&parts) && !parts.query;
+}
+
+static bool is_account_key(const char *v)
+{
+    uint8_t key[128];
+    size_t n;
+    return base64_decode(v, strlen(v), key, sizeof(key), &n) && n >= 16;
+}
+
+static bool is_batch_account(const char *v)
+{
+    return azure_storage_account_is_valid(v); /* same rule: 3-24 lowercase letters and digits */
+}
+
+static bool is_string_array(const char *v)
+{
+    json_document doc;
+    char error[64];
+    if (!json_document_parse(&doc, v, strlen(v), 4096, error, sizeof(error)))
+        return false;
+    bool ok = json_type_of(&doc, 0) == JSON_ARRAY;
+    json_iterator it = json_iterate(&doc, 0);
+    int t;
+    while (ok && json_iterator_next(&it, &t)) {
+        char *s = json_string_dup(&doc, t);
+        ok = s != NULL;
+        free(s);
+    }
+    json_document_free(&doc);
+    return ok;
+}
+
+static bool is_json_object(const char *v)
+{
+    json_document doc;
+    char error[64];
+    if (!json_document_parse(&doc, v, strlen(v), 1 << 20, error, sizeof(error)))
+        return false;
+    bool ok = json_type_of(&doc, 0) == JSON_OBJECT;
+    json_document_free(&doc);
+    return ok;
+}
+
+static bool is_priority(const char *v)
+{
+    return strcmp(v, "spot") == 0 || strcmp(v, "dedicated") == 0;
+}
+
+static bool is_registry_host(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 253)
+        return false;
+    for (const char *c = v; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '.' || *c == '-' || *c == ':'))
+            return false;
+    return true;
+}
+
+static bool is_not_empty(const char *v)
+{
+    return v[0] != '\0';
+}
+
+static bool is_api_version(const char *v)
+{
+    /* yyyy-mm-dd.major.minor, as the service names its versions */
+    int y, m, d, major, minor;
+    char tail;
+    return sscanf(v, "%4d-%2d-%2d.%d.%d%c", &y, &m, &d, &major, &minor, &tail) == 5;
+}
+
+#define FIELD(f) offsetof(offloader_config, f)
+#define TEXT VALUE_TEXT
+static const variable_spec variables[] = {
+    {"BATCHCONNECTIONSTRING", TEXT, FIELD(batch_url), true, false, NULL, 0, 0, is_account_url,
+     "the Batch account URL: https://..., or http:// to a loopback emulator"},
+    {"BATCHNAME", TEXT, FIELD(batch_account), true, false, NULL, 0, 0, is_batch_account,
+     "the Batch account name: 3-24 lowercase letters and digits"},
+    {"BATCHPASSWORD", TEXT, FIELD(batch_key_text), true, true, NULL, 0, 0, is_account_key,
+     "the Batch account key (base64)"},
+    {"JOBID", TEXT, FIELD(job_id), true, false, NULL, 0, 0, azure_batch_id_is_valid,
+     "a Batch job ID: 1-64 letters, digits, '-' or '_'"},
+    {"POOLID", TEXT, FIELD(pool_id), false, false, NULL, 0, 0, azure_batch_id_is_valid,
+     "a Batch pool ID: 1-64 letters, digits, '-' or '_' (unset: an auto pool)"},
+    {"WORKERIMAGENAME", TEXT, FIELD(worker_image), true, false, NULL, 0, 0,
+     image_reference_is_valid, "a container image reference"},
+    {"COMPLETIONS", VALUE_NUMBER, FIELD(completions), true, false, NULL, 1, 100000, NULL,
+     "a whole number from 1 to 100000"},
+    {"AGGREGATORIMAGENAME", TEXT, FIELD(aggregator_image), false, false, NULL, 0, 0,
+     image_reference_is_valid, "a container image reference"},
+    {"AGGREGATORARGS", TEXT, FIELD(aggregator_args), false, false, NULL, 0, 0, is_string_array,
+     "a JSON array of strings"},
+    {"WORKERSPEC", TEXT, FIELD(worker_spec), false, false, NULL, 0, 0, is_json_object,
+     "a JSON object (the worker container, from the webhook)"},
+    {"REGISTRYNAME", TEXT, FIELD(registry_server), false, false, NULL, 0, 0, is_registry_host,
+     "a registry host such as myregistry.azurecr.io"},
+    {"REGISTRYUSERNAME", TEXT, FIELD(registry_username), false, false, NULL, 0, 0, is_not_empty,
+     "a user name"},
+    {"REGISTRYPASSWORD", TEXT, FIELD(registry_password), false, true, NULL, 0, 0, is_not_empty,
+     "a password"},
+    {"STORAGEACCOUNT", TEXT, FIELD(storage_account), false, false, NULL, 0, 0,
+     azure_storage_account_is_valid, "a storage account name: 3-24 lowercase letters and digits"},
+    {"STORAGEKEY", TEXT, FIELD(storage_key_text), false, true, NULL, 0, 0, is_account_key,
+     "the storage account key (base64)"},
+    {"CONTAINER", TEXT, FIELD(container), false, false, NULL, 0, 0,
+     azure_container_name_is_valid, "a Blob container name"},
+    {"BLOBPREFIX", TEXT, FIELD(blob_prefix), false, false, NULL, 0, 0,
+     azure_blob_prefix_is_valid, "a blob path prefix such as team/job-1"},
+    {"BLOBENDPOINT", TEXT, FIELD(blob_endpoint), false, false, NULL, 0, 0, is_account_url,
+     "the Blob service URL: https://..., or http:// to a loopback emulator"},
+    {"PRIORITY", TEXT, FIELD(priority), false, false, "spot", 0, 0, is_priority,
+     "spot or dedicated"},
+    {"VMSIZE", TEXT, FIELD(vm_size), false, false, "Standard_D2s_v3", 0, 0,
+     azure_vm_size_is_valid, "an Azure VM size such as Standard_D2s_v3"},
+    {"KEEPBATCHJOB", VALUE_SWITCH, FIELD(keep_batch_job), false, false, "false", 0, 1, NULL,
+     "true or false"},
+    {"BATCH_OFFLOAD_JOB_UID", TEXT, FIELD(job_uid), false, false, NULL, 0, 0, NULL, ""},
+    {"BATCH_OFFLOAD_NAMESPACE", TEXT, FIELD(namespace_name), false, false, NULL, 0, 0, NULL, ""},
+    {"BATCH_OFFLOAD_JOB_NAME", TEXT, FIELD(job_name), false, false, NULL, 0, 0, NULL, ""},
+    {"BATCH_OFFLOAD_API_VERSION", TEXT, FIELD(api_version), false, false, "2024-07-01.20.0", 0,
+     0, is_api_version, "a Batch REST API version such as 2024-07-01.20.0"},
+    {"BATCH_OFFLOAD_RETRY_BUDGET_SECONDS", VALUE_NUMBER, FIELD(retry_budget_seconds), false,
+     false, "300", 1, 86400, NULL, "seconds from 1 to 86400"},
+    {"BATCH_OFFLOAD_POLL_MAX_SECONDS", VALUE_NUMBER, FIELD(poll_max_seconds), false, false, "30",
+     1, 300, NULL, "seconds from 1 to 300"},
+    {"BATCH_OFFLOAD_MAX_NODES", VALUE_NUMBER, FIELD(max_nodes), false, false, "20", 1, 10000,
+     NULL, "a whole number from 1 to 10000"},
+};
+#define VARIABLE_COUNT (sizeof(variables) / sizeof(variables[0]))
+
+static void problem(buffer *errors, const variable_spec *v, const char *value)
+{
+    if (!value) {
+        buffer_appendf(errors, "%s is not set: it must be %s\n", v->name, v->allowed);
+        return;
+    }
+    buffer_appendf(errors, "%s is ", v->name);
+    if (v->secret) {
+        buffer_append_str(errors, "not valid"); /* never echo a secret */
+    } else {
+        size_t n = strlen(value);
+        buffer_appendf(errors, "\"%.*s%s\"", (int)(n > 80 ? 80 : n), value, n > 80 ? "..." : "");
+    }
+    buffer_appendf(errors, ": it must be %s\n", v->allowed);
+}
+
+static bool set_variable(offloader_config *c, const variable_spec *v, const char *value,
+                         buffer *errors)
+{
+    void *field = (char *)c + v->offset;
+    switch (v->kind) {
+    case VALUE_TEXT:
+        if (v->check && !v->check(value)) {
+            problem(errors, v, value);
+            return false;
+        }
+        *(char **)field = strdup(value);
+        return *(char **)field != NULL;
+    case VALUE_SWITCH:
+        if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+            problem(errors, v, value);
+            return false;
+        }
+        *(bool *)field = strcmp(value, "true") == 0;
+        return true;
+    case VALUE_NUMBER: {
+        char *end;
+        errno = 0;
+        long n = strtol(value, &end, 10);
+        if (errno || end == value || *end || n < v->min || n > v->max) {
+            problem(errors, v, value);
+            return false;
+        }
+        *(long *)field = n;
+        return true;
+    }
+    }
+    return false;
+}
+
+/* Rules between variables. */
+static bool check_together(offloader_config *c, buffer *errors)
+{
+    size_t before = errors->len;
+    if (c->job_uid && !c->job_uid[0])
+        buffer_append_str(errors, "BATCH_OFFLOAD_JOB_UID is empty: the pod has no "
+                                  "batch.kubernetes.io/controller-uid label (Kubernetes 1.27 "
+                                  "or newer sets it), so the Batch job ID cannot be derived\n");
+    if (c->job_uid && c->job_uid[0] && c->job_id && strcmp(c->job_id, "k8s-") == 0)
+        buffer_append_str(errors, "JOBID is \"k8s-\": the Job UID did not reach it\n");
+    bool user = c->registry_username != NULL, password = c->registry_password != NULL;
+    if (user != password || (user && !c->registry_server))
+        buffer_append_str(errors, "REGISTRYNAME, REGISTRYUSERNAME and REGISTRYPASSWORD go "
+                                  "together: set all three or none\n");
+    if (c->aggregator_args && !c->aggregator_image)
+        buffer_append_str(errors, "AGGREGATORARGS is set but AGGREGATORIMAGENAME is not\n");
+    bool account = c->storage_account != NULL, key = c->storage_key_text != NULL;
+    if (account != key)
+        buffer_append_str(errors, "STORAGEACCOUNT and STORAGEKEY go together: set both or "
+                                  "neither\n");
+    if (account && (!c->container || !c->blob_prefix))
+        buffer_append_str(errors, "STORAGEACCOUNT is set: CONTAINER and BLOBPREFIX must be "
+                                  "set too\n");
+    if (c->batch_key_text)
+        base64_decode(c->batch_key_text, strlen(c->batch_key_text), c->batch_key,
+                      sizeof(c->batch_key), &c->batch_key_len);
+    size_t len = c->batch_url ? strlen(c->batch_url) : 0;
+    while (len > 0 && c->batch_url[len - 1] == '/')
+        c->batch_url[--len] = '\0';
+    return errors->len == before;
+}
+
+bool offloader_config_load(offloader_config *c, buffer *errors)
+{
+    memset(c, 0, sizeof(*c));
+    bool ok = true;
+    for (size_t i = 0; i < VARIABLE_COUNT; i++) {
+        const variable_spec *v = &variables[i];
+        const char *value = getenv(v->name);
+        if (value && v->secret)
+            redact_register_secret(value);
+        if (!value && v->required) {
+            problem(errors, v, NULL);
+            ok = false;
+            continue;
+        }
+        if (!value)
+            value = v->default_value;
+        if (value && !set_variable(c, v, value, errors))
+            ok = false;
+    }
+    return check_together(c, errors) && ok;
+}
+
+void offloader_config_free(offloader_config *c)
+{
+    for (size_t i = 0; i < VARIABLE_COUNT; i++)
+        if (variables[i].kind == VALUE_TEXT) {
+            char **field = (char **)((char *)c + variables[i].offset);
+            free(*field);
+            *field = NULL;
+        }
+    memset(c->batch_key, 0, sizeof(c->batch_key));
+}
+
+void offloader_config_describe(buffer *out)
+{
+    for (size_t i = 0; i < VARIABLE_COUNT; i++) {
+        const variable_spec *v = &variables[i];
+        if (!v->allowed[0])
+            continue; /* set by the webhook's pod, not by people */
+        buffer_appendf(out, "  %-36s %s%s", v->name, v->required ? "required: " : "", v->allowed);
+        if (v->default_value)
+            buffer_appendf(out, " (default %s)", v->default_value);
+        buffer_append_char(out, '\n');
+    }
+}

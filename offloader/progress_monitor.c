@@ -1,0 +1,127 @@
+/* Following progress; see progress_monitor.h.
+ *
+ * Task counts say when every task succeeded and when one failed for good
+ * (a task counts as failed only after its retries). They cannot say that the
+ * job itself ended early (its deadline passed, someone terminated it): then
+ * tasks stay active forever. So when the counts have not moved for a while,
+ * one extra request asks for the job's state. */
+#include "progress_monitor.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+
+#define POLL_MIN_MS 1000
+#define REPORT_EVERY_MS 30000
+#define STALL_CHECK_MS 60000
+
+static bool counts_equal(const task_counts *a, const task_counts *b)
+{
+    return a->active == b->active && a->running == b->running &&
+           a->completed == b->completed && a->succeeded == b->succeeded &&
+           a->failed == b->failed;
+}
+
+static void print_progress(const task_counts *c, long total, bool aggregator,
+                           uint64_t elapsed_ms)
+{
+    char line[256];
+    uint64_t seconds = elapsed_ms / 1000;
+    snprintf(line, sizeof(line),
+             "[%um%02us] %lld of %ld tasks succeeded (%ld workers%s): %lld running, "
+             "%lld waiting, %lld failed",
+             (unsigned)(seconds / 60), (unsigned)(seconds % 60), (long long)c->succeeded, total,
+             total - (aggregator ? 1 : 0), aggregator ? " + aggregator" : "",
+             (long long)c->running, (long long)c->active, (long long)c->failed);
+    log_info(line);
+}
+
+/* When the counts are stuck: did the job end without its tasks? */
+static bool job_ended_early(batch_client *b, progress_report *report, bool *cancelled)
+{
+    job_info job;
+    batch_result r;
+    *cancelled = !batch_get_job(b, &job, &r);
+    if (*cancelled)
+        return false;
+    if (r.status == 404) {
+        snprintf(report->reason, sizeof(report->reason),
+                 "the Batch job was deleted while its tasks were running");
+        return true;
+    }
+    if (!batch_result_ok(&r) || job.state == JOB_STATE_ACTIVE || job.state == JOB_STATE_OTHER)
+        return false;
+    snprintf(report->reason, sizeof(report->reason),
+             "the Batch job ended before its tasks did (terminate reason: %s)",
+             job.terminate_reason[0] ? job.terminate_reason : "none given");
+    return true;
+}
+
+work_outcome progress_follow(batch_client *b, const job_plan *plan, progress_report *report)
+{
+    long total = plan->completions + (plan->has_aggregator ? 1 : 0);
+    uint64_t max_interval = (uint64_t)plan->config->poll_max_seconds * 1000;
+    uint64_t interval = POLL_MIN_MS;
+    uint64_t started = clock_monotonic_ms();
+    uint64_t last_print = 0, last_change = started;
+    task_counts previous = {-1, -1, -1, -1, -1};
+    memset(report, 0, sizeof(*report));
+    for (;;) {
+        batch_result r;
+        task_counts counts;
+        if (!batch_get_task_counts(b, &counts, &r))
+            return WORK_CANCELLED;
+        report->polls++;
+        if (r.status == 404) {
+            snprintf(report->reason, sizeof(report->reason),
+                     "the Batch job was deleted while its tasks were running");
+            return WORK_FAILED;
+        }
+        if (!batch_result_ok(&r)) {
+            buffer what;
+            buffer_init(&what, 0);
+            batch_result_describe(&r, &what);
+            snprintf(report->reason, sizeof(report->reason), "reading task counts: %s",
+                     buffer_cstr(&what));
+            buffer_free(&what);
+            return r.gave_up || r.status == 0 || r.status >= 500 ? WORK_AZURE_UNAVAILABLE
+                                                                  : WORK_FAILED;
+        }
+        report->counts = counts;
+        uint64_t now = clock_monotonic_ms();
+        bool changed = !counts_equal(&counts, &previous);
+        if (changed || now - last_print >= REPORT_EVERY_MS) {
+            print_progress(&counts, total, plan->has_aggregator, now - started);
+            last_print = now;
+        }
+        if (counts.failed > 0) {
+            snprintf(report->reason, sizeof(report->reason), "%lld task%s failed after %s",
+                     (long long)counts.failed, counts.failed == 1 ? "" : "s",
+                     counts.failed == 1 ? "its retries" : "their retries");
+            return WORK_FAILED;
+        }
+        if (counts.succeeded == total)
+            return WORK_SUCCEEDED;
+        if (changed) {
+            previous = counts;
+            last_change = now;
+            interval = POLL_MIN_MS;
+        } else {
+            interval = interval * 3 / 2 > max_interval ? max_interval : interval * 3 / 2;
+            if (now - last_change >= STALL_CHECK_MS) {
+                bool cancelled;
+                if (job_ended_early(b, report, &cancelled))
+                    return WORK_FAILED;
+                if (cancelled)
+                    return WORK_CANCELLED;
+                last_change = now; /* check again after another quiet minute */
+            }
+        }
+        volatile const int *cancel = http_client_cancel_flag(b->http);
+        clock_sleep_ms(interval, cancel);
+        if (cancel && *cancel)
+            return WORK_CANCELLED;
+    }
+}

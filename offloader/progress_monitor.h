@@ -1,0 +1,27 @@
+/* Following a submitted job to its end: one task-counts request per poll,
+ * the interval growing while nothing changes, a progress line whenever the
+ * counts change and at least every 30 seconds. */
+#ifndef PROGRESS_MONITOR_H
+#define PROGRESS_MONITOR_H
+
+#include <stdint.h>
+
+#include "batch_client.h"
+#include "job_plan.h"
+
+typedef enum {
+    WORK_SUCCEEDED,
+    WORK_FAILED,            /* a task failed after its retries, or the job ended early */
+    WORK_CANCELLED,
+    WORK_AZURE_UNAVAILABLE, /* no usable answer within the retry policy */
+} work_outcome;
+
+typedef struct progress_report {
+    task_counts counts;
+    uint64_t polls;
+    char reason[320]; /* why the work failed */
+} progress_report;
+
+work_outcome progress_follow(batch_client *b, const job_plan *plan, progress_report *report);
+
+#endif
