@@ -195,6 +195,98 @@ static void write_container_settings(json_writer *w, const task_plan *t)
     json_object_end(w);
 }
 
+static void write_upload(json_writer *w, const storage_plan *s, const char *pattern,
+                         const char *blob_path, const char *condition)
+{
+    buffer url;
+    buffer_init(&url, 0);
+    buffer_appendf(&url, "%s?%s", buffer_cstr(&s->container_url), buffer_cstr(&s->write_sas));
+    json_object_begin(w);
+    json_member_string(w, "filePattern", pattern);
+    json_key(w, "destination");
+    json_object_begin(w);
+    json_key(w, "container");
+    json_object_begin(w);
+    json_member_string(w, "containerUrl", buffer_cstr(&url));
+    json_member_string(w, "path", blob_path);
+    json_object_end(w);
+    json_object_end(w);
+    json_key(w, "uploadOptions");
+    json_object_begin(w);
+    json_member_string(w, "uploadCondition", condition);
+    json_object_end(w);
+    json_object_end(w);
+    buffer_free(&url);
+}
+
+/* Inputs downloaded before the task runs; results uploaded when it succeeded;
+ * stdout.txt and stderr.txt (in the task directory, one above the working
+ * directory) uploaded however it ended. */
+static void write_task_files(json_writer *w, const job_plan *plan, const char *task_id,
+                             const char *input_part, const char *output_part)
+{
+    const storage_plan *s = &plan->storage;
+    const char *prefix = buffer_cstr(&s->prefix);
+    buffer text;
+    buffer_init(&text, 0);
+    json_key(w, "resourceFiles");
+    json_array_begin(w);
+    json_object_begin(w);
+    buffer_appendf(&text, "%s?%s", buffer_cstr(&s->container_url), buffer_cstr(&s->read_sas));
+    json_member_string(w, "storageContainerUrl", buffer_cstr(&text));
+    buffer_reset(&text);
+    buffer_appendf(&text, "%s/%s/", prefix, input_part);
+    json_member_string(w, "blobPrefix", buffer_cstr(&text));
+    json_member_string(w, "filePath", TASK_INPUT_DIR);
+    json_object_end(w);
+    json_array_end(w);
+    json_key(w, "outputFiles");
+    json_array_begin(w);
+    buffer_reset(&text);
+    buffer_appendf(&text, "%s/%s", prefix, output_part);
+    write_upload(w, s, TASK_OUTPUT_DIR "/**/*", buffer_cstr(&text), "tasksuccess");
+    static const char *const logs[] = {"stdout.txt", "stderr.txt"};
+    for (size_t i = 0; i < 2; i++) {
+        buffer pattern;
+        buffer_init(&pattern, 0);
+        buffer_appendf(&pattern, "../%s", logs[i]);
+        buffer_reset(&text);
+        buffer_appendf(&text, "%s/logs/%s/%s", prefix, task_id, logs[i]);
+        write_upload(w, s, buffer_cstr(&pattern), buffer_cstr(&text), "taskcompletion");
+        buffer_free(&pattern);
+    }
+    json_array_end(w);
+    buffer_free(&text);
+}
+
+/* Task environment: what the plan adds for this task, on top of the job's. */
+static void write_task_env(json_writer *w, const job_plan *plan, const char *name,
+                           const char *value, const char *input_part)
+{
+    json_key(w, "environmentSettings");
+    json_array_begin(w);
+    json_object_begin(w);
+    json_member_string(w, "name", name);
+    json_member_string(w, "value", value);
+    json_object_end(w);
+    if (plan->storage.enabled) {
+        buffer dir;
+        buffer_init(&dir, 0);
+        buffer_appendf(&dir, TASK_INPUT_DIR "/%s/%s", buffer_cstr(&plan->storage.prefix),
+                       input_part);
+        json_object_begin(w);
+        json_member_string(w, "name", "BATCH_OFFLOAD_INPUT_DIR");
+        json_member_string(w, "value", buffer_cstr(&dir));
+        json_object_end(w);
+        json_object_begin(w);
+        json_member_string(w, "name", "BATCH_OFFLOAD_OUTPUT_DIR");
+        json_member_string(w, "value", TASK_OUTPUT_DIR);
+        json_object_end(w);
+        buffer_free(&dir);
+    }
+    json_array_end(w);
+}
+
 static void write_constraints(json_writer *w, const job_plan *plan)
 {
     json_key(w, "constraints");
@@ -211,13 +303,12 @@ void batch_worker_task_write(const job_plan *plan, long index, json_writer *w)
     json_member_string(w, "id", id);
     json_member_string(w, "commandLine", buffer_cstr(&plan->worker.command_line));
     write_container_settings(w, &plan->worker);
-    json_key(w, "environmentSettings");
-    json_array_begin(w);
-    json_object_begin(w);
-    json_member_string(w, "name", "JOB_COMPLETION_INDEX");
-    json_member_string(w, "value", id);
-    json_object_end(w);
-    json_array_end(w);
+    write_task_env(w, plan, "JOB_COMPLETION_INDEX", id, "input");
+    if (plan->storage.enabled) {
+        char output_part[40];
+        snprintf(output_part, sizeof(output_part), "output/%s", id);
+        write_task_files(w, plan, id, "input", output_part);
+    }
     write_constraints(w, plan);
     /* A worker that fails after its retries ends the job (the job's
      * onTaskFailure is performexitoptionsjobaction). */
@@ -237,15 +328,11 @@ void batch_aggregator_task_write(const job_plan *plan, json_writer *w)
     json_member_string(w, "id", AGGREGATOR_TASK_ID);
     json_member_string(w, "commandLine", buffer_cstr(&plan->aggregator.command_line));
     write_container_settings(w, &plan->aggregator);
-    json_key(w, "environmentSettings");
-    json_array_begin(w);
-    json_object_begin(w);
-    json_member_string(w, "name", "BATCH_OFFLOAD_WORKER_COUNT");
     char count[24];
     snprintf(count, sizeof(count), "%ld", plan->completions);
-    json_member_string(w, "value", count);
-    json_object_end(w);
-    json_array_end(w);
+    write_task_env(w, plan, "BATCH_OFFLOAD_WORKER_COUNT", count, "output");
+    if (plan->storage.enabled)
+        write_task_files(w, plan, AGGREGATOR_TASK_ID, "output", "output/aggregate");
     /* Runs once every worker succeeded: ids are plain integers so one range
      * covers them all (a list of ids breaks the 64 KB limit at large N). */
     json_key(w, "dependsOn");

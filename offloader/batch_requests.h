@@ -9,6 +9,11 @@
 #include "job_plan.h"
 #include "json_writer.h"
 
+/* In a task's working directory: where inputs arrive (under their full blob
+ * names) and where the task leaves the results to upload. */
+#define TASK_INPUT_DIR "input"
+#define TASK_OUTPUT_DIR "output"
+
 /* The job is created with onAllTasksComplete "noaction" and switched to
  * "terminatejob" once every task is added, so it cannot end before the
  * last task exists. */

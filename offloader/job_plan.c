@@ -154,6 +154,7 @@ bool job_plan_build(job_plan *plan, const offloader_config *config, const worker
     buffer_init(&plan->worker.run_options, 0);
     buffer_init(&plan->aggregator.command_line, 0);
     buffer_init(&plan->aggregator.run_options, 0);
+    storage_plan_init(&plan->storage);
     if (config->namespace_name && config->job_name)
         snprintf(plan->display_name, sizeof(plan->display_name), "%s/%s", config->namespace_name,
                  config->job_name);
@@ -176,12 +177,15 @@ bool job_plan_build(job_plan *plan, const offloader_config *config, const worker
     plan->dedicated_nodes = config->priority && strcmp(config->priority, "dedicated") == 0;
     plan->auto_pool_nodes = config->completions < config->max_nodes ? config->completions
                                                                     : config->max_nodes;
-    return apply_job_fields(plan, spec, errors) && plan_worker(plan, spec) &&
-           plan_aggregator(plan, errors);
+    if (!apply_job_fields(plan, spec, errors) || !plan_worker(plan, spec) ||
+        !plan_aggregator(plan, errors))
+        return false;
+    return storage_plan_build(&plan->storage, config, plan->max_wall_clock_seconds, errors);
 }
 
 void job_plan_free(job_plan *plan)
 {
+    storage_plan_free(&plan->storage);
     env_list_free(&plan->job_env);
     buffer_free(&plan->worker.command_line);
     buffer_free(&plan->worker.run_options);

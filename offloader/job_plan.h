@@ -12,6 +12,7 @@
 #include "env_list.h"
 #include "offloader_config.h"
 #include "registry_auth.h"
+#include "storage_plan.h"
 #include "worker_spec.h"
 
 #define AGGREGATOR_TASK_ID "aggregator"
@@ -36,6 +37,7 @@ typedef struct job_plan {
     task_plan worker;
     task_plan aggregator;
     bool has_aggregator;
+    storage_plan storage; /* inputs, outputs and logs in Blob storage */
     /* an auto pool when config->pool_id is unset */
     bool dedicated_nodes;
     long auto_pool_nodes; /* starting size and cap */

@@ -206,6 +206,53 @@ static void describe_start(const job_plan *plan)
              LOG_STR("on", pool));
 }
 
+/* Inputs must be there before a job exists, or its workers all fail. */
+static int check_inputs(const job_plan *plan, http_client *http)
+{
+    if (!plan->storage.enabled)
+        return -1;
+    buffer why;
+    buffer_init(&why, 0);
+    int code = -1;
+    switch (storage_check_inputs(&plan->storage, http, &why)) {
+    case INPUTS_PRESENT:
+        break;
+    case INPUTS_MISSING:
+    case INPUTS_REFUSED:
+        log_error(buffer_cstr(&why));
+        code = EXIT_BAD_CONFIGURATION;
+        break;
+    case INPUTS_UNREACHABLE:
+        log_error(buffer_cstr(&why));
+        code = EXIT_AZURE_UNAVAILABLE;
+        break;
+    case INPUTS_CANCELLED:
+        code = EXIT_TERMINATED;
+        break;
+    }
+    buffer_free(&why);
+    return code;
+}
+
+/* Where the results and logs are, without signatures. */
+static void print_locations(const job_plan *plan)
+{
+    if (!plan->storage.enabled)
+        return;
+    static const char *const parts[][2] = {{"outputs", "output/"},
+                                           {"aggregate", "output/aggregate/"},
+                                           {"logs", "logs/"}};
+    for (size_t i = 0; i < 3; i++) {
+        if (i == 1 && !plan->has_aggregator)
+            continue;
+        buffer where;
+        buffer_init(&where, 0);
+        storage_location(&plan->storage, parts[i][1], &where);
+        log_info(parts[i][0], LOG_STR("at", buffer_cstr(&where)));
+        buffer_free(&where);
+    }
+}
+
 int offload_run(const job_plan *plan, volatile sig_atomic_t *stop)
 {
     const offloader_config *c = plan->config;
@@ -219,7 +266,9 @@ int offload_run(const job_plan *plan, volatile sig_atomic_t *stop)
     batch_client b = {c, http};
     describe_start(plan);
     job_start start = JOB_NEW;
-    int code = attach_or_create_job(&b, plan, &start);
+    int code = check_inputs(plan, http);
+    if (code < 0)
+        code = attach_or_create_job(&b, plan, &start);
     if (code < 0 && (start == JOB_NEW || start == JOB_ADOPTED))
         code = submit(&b, plan, start);
     progress_report report;
@@ -255,6 +304,7 @@ int offload_run(const job_plan *plan, volatile sig_atomic_t *stop)
             batch_result r;
             batch_terminate_job(&b, "batch-offload: the work failed", &r);
         }
+        print_locations(plan);
         finish(&b, plan);
     }
     http_client_free(http);
