@@ -69,6 +69,10 @@ def _format_checker():
 def _close_objects(definitions):
     """Refuse unknown properties everywhere: additionalProperties false on objects with properties."""
     closed = copy.deepcopy(definitions)
+    # The spec types registryServer as a uri, but its own default ("docker.io") and the service's
+    # documented examples (learn.microsoft.com batch-docker-container-workloads:
+    # registry_server="myRegistry.azurecr.io") are host names, which the service accepts.
+    closed["ContainerRegistryReference"]["properties"]["registryServer"].pop("format", None)
     for name, definition in closed.items():
         definition["title"] = name
     stack = list(closed.values())
