@@ -65,8 +65,9 @@ OFFLOADER_LIB := $(BUILD)/liboffloader.a
 WEBHOOK_BIN := $(BUILD)/offload-webhook
 OFFLOADER_BIN := $(BUILD)/batch-offloader
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all programs deps test test-unit test-integration test-fuzz fuzz bench bench-webhook \
+.PHONY: all programs test-tools deps test test-unit test-integration test-fuzz fuzz bench bench-webhook \
         bench-offloader demo images clean
 .SECONDARY:
 
@@ -103,6 +104,14 @@ $(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(WEBHOOK_LIB) $(OFFLOADER_LIB) $(C
 	@echo "  LD $@"
 	@$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcmocka -lcurl $(TLS_LIBS) -lpthread -lm
 
+# Small programs the integration tests drive (tests/tools/*.c), not shipped.
+$(BUILD)/tests/tools/%: $(call obj,tests/tools/%.c) $(OFFLOADER_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"
+	@$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcurl $(TLS_LIBS) -lpthread -lm
+
+test-tools: $(TEST_TOOLS)
+
 deps:
 	@tools/deps.sh
 
@@ -112,8 +121,8 @@ test-unit: $(UNIT_TESTS)
 
 # The whole suite: both backends under ASan+UBSan, then the fuzzers.
 test: deps
-	$(MAKE) --no-print-directory TLS=openssl SAN=asan programs test-unit
-	$(MAKE) --no-print-directory TLS=wolfssl SAN=asan programs test-unit
+	$(MAKE) --no-print-directory TLS=openssl SAN=asan programs test-tools test-unit
+	$(MAKE) --no-print-directory TLS=wolfssl SAN=asan programs test-tools test-unit
 	$(MAKE) --no-print-directory test-integration
 	$(MAKE) --no-print-directory test-fuzz
 
@@ -159,6 +168,12 @@ bench-offloader: deps
 demo: deps
 	$(MAKE) --no-print-directory TLS=openssl programs
 	$(PYTHON) tests/demo/run_demo.py --build build/openssl
+
+# Container images FROM scratch, built with buildah (no Docker daemon; needs root) into OCI
+# archives build/images/offload-webhook.tar and build/images/batch-offloader.tar; prints their
+# sizes. WEBHOOK_TLS=openssl|wolfssl (default wolfssl), OFFLOADER_TLS (default openssl).
+images:
+	VERSION=$(VERSION) MAKE="$(MAKE)" tools/build-images.sh
 
 clean:
 	rm -rf build webhook/offload-webhook offloader/batch-offloader

@@ -365,6 +365,7 @@ static void collect_failures(void *context, const json_document *doc, int value)
             char *category = json_string_dup(doc, json_object_get(doc, failure, "category"));
             char *code = json_string_dup(doc, json_object_get(doc, failure, "code"));
             char *message = json_string_dup(doc, json_object_get(doc, failure, "message"));
+            snprintf(t->failure_code, sizeof(t->failure_code), "%s", code ? code : "");
             snprintf(t->failure, sizeof(t->failure), "%s %s: %s", category ? category : "",
                      code ? code : "", message ? message : "");
             free(category);

@@ -70,7 +70,8 @@ typedef struct failed_task {
     int64_t exit_code;
     bool has_exit_code;
     int64_t retries;
-    char failure[256]; /* failureInfo: category, code, message */
+    char failure_code[64]; /* failureInfo.code, e.g. FailureExitCode, TaskEnded */
+    char failure[256];     /* failureInfo: category, code, message */
 } failed_task;
 
 /* Up to max tasks whose result is failure. */

@@ -259,16 +259,21 @@ static void write_task_files(json_writer *w, const job_plan *plan, const char *t
     buffer_free(&text);
 }
 
-/* Task environment: what the plan adds for this task, on top of the job's. */
+/* Task environment, on top of the job's: name=value (if name is not NULL)
+ * and, with storage, where the inputs are and where results go. */
 static void write_task_env(json_writer *w, const job_plan *plan, const char *name,
                            const char *value, const char *input_part)
 {
+    if (!name && !plan->storage.enabled)
+        return;
     json_key(w, "environmentSettings");
     json_array_begin(w);
-    json_object_begin(w);
-    json_member_string(w, "name", name);
-    json_member_string(w, "value", value);
-    json_object_end(w);
+    if (name) {
+        json_object_begin(w);
+        json_member_string(w, "name", name);
+        json_member_string(w, "value", value);
+        json_object_end(w);
+    }
     if (plan->storage.enabled) {
         buffer dir;
         buffer_init(&dir, 0);
@@ -328,9 +333,7 @@ void batch_aggregator_task_write(const job_plan *plan, json_writer *w)
     json_member_string(w, "id", AGGREGATOR_TASK_ID);
     json_member_string(w, "commandLine", buffer_cstr(&plan->aggregator.command_line));
     write_container_settings(w, &plan->aggregator);
-    char count[24];
-    snprintf(count, sizeof(count), "%ld", plan->completions);
-    write_task_env(w, plan, "BATCH_OFFLOAD_WORKER_COUNT", count, "output");
+    write_task_env(w, plan, NULL, NULL, "output");
     if (plan->storage.enabled)
         write_task_files(w, plan, AGGREGATOR_TASK_ID, "output", "output/aggregate");
     /* Runs once every worker succeeded: ids are plain integers so one range

@@ -163,6 +163,12 @@ bool job_plan_build(job_plan *plan, const offloader_config *config, const worker
     for (size_t i = 0; i < spec->env.count; i++)
         if (!env_list_set(&plan->job_env, spec->env.items[i].name, spec->env.items[i].value))
             return false;
+    /* Every task can tell how many workers share the work (a worker picks
+     * its shard with JOB_COMPLETION_INDEX of BATCH_OFFLOAD_WORKER_COUNT). */
+    char workers[24];
+    snprintf(workers, sizeof(workers), "%ld", config->completions);
+    if (!env_list_set(&plan->job_env, "BATCH_OFFLOAD_WORKER_COUNT", workers))
+        return false;
     plan->worker.image = config->worker_image;
     plan->worker.has_registry =
         registry_credentials_for(config, config->worker_image, environ_list,

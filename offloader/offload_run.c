@@ -15,6 +15,7 @@
 
 #define STDERR_TAIL_BYTES 2048
 #define FAILED_TASKS_SHOWN 5
+#define FAILED_TASKS_LISTED 100
 #define CLEANUP_BUDGET_MS 8000
 
 typedef enum { JOB_NEW, JOB_ADOPTED, JOB_SUBMITTED, JOB_FINISHED } job_start;
@@ -78,7 +79,11 @@ static int attach_or_create_job(batch_client *b, const job_plan *plan, job_start
     return -1;
 }
 
-static int submit(batch_client *b, const job_plan *plan, job_start start)
+/* Adds the tasks and lets the job end itself once they are done. Returns an
+ * exit code, or -1 to follow the job; *ended says the job ended already (a
+ * task failed early and its exit action terminated the job): following it
+ * then reports what failed. */
+static int submit(batch_client *b, const job_plan *plan, job_start start, bool *ended)
 {
     submission_stats stats;
     buffer error;
@@ -105,12 +110,11 @@ static int submit(batch_client *b, const job_plan *plan, job_start start)
         code = EXIT_BAD_CONFIGURATION;
         break;
     case SUBMISSION_JOB_ENDED:
-        log_error(buffer_cstr(&error));
-        code = EXIT_WORK_FAILED;
+        *ended = true;
         break;
     }
     buffer_free(&error);
-    if (code >= 0)
+    if (code >= 0 || *ended)
         return code;
     /* Every task is in: now the job may end itself when they are done. */
     buffer body;
@@ -121,40 +125,64 @@ static int submit(batch_client *b, const job_plan *plan, job_start start)
     buffer_free(&body);
     if (!finished)
         return EXIT_TERMINATED;
-    if (!batch_result_ok(&r)) {
+    if (r.status == 404 || r.status == 409) {
+        *ended = true; /* JobCompleted, JobBeingTerminated: a task ended it */
+    } else if (!batch_result_ok(&r)) {
         log_failure("cannot set the Batch job to end when its tasks are done", &r);
-        return r.status == 404 || r.status == 409 ? EXIT_WORK_FAILED : exit_for(&r);
+        return exit_for(&r);
     }
     return -1;
 }
 
-/* The failed tasks: exit code, failure, and the end of their stderr. */
+/* Tasks Batch ended because the job was terminated are not what failed. */
+static bool ended_by_termination(const failed_task *t)
+{
+    return strcmp(t->failure_code, "TaskEnded") == 0;
+}
+
+static void report_failed_task(batch_client *b, const failed_task *t)
+{
+    char exit_code[32] = "none";
+    if (t->has_exit_code)
+        snprintf(exit_code, sizeof(exit_code), "%lld", (long long)t->exit_code);
+    log_error("task failed", LOG_STR("task", t->id), LOG_STR("exit_code", exit_code),
+              LOG_NUM("retries", t->retries), LOG_STR("failure", t->failure[0] ? t->failure : "none"));
+    buffer tail;
+    buffer_init(&tail, STDERR_TAIL_BYTES * 2);
+    batch_result r;
+    if (batch_task_file_tail(b, t->id, "stderr.txt", STDERR_TAIL_BYTES, &tail, &r) &&
+        batch_result_ok(&r) && tail.len > 0) {
+        while (tail.len > 0 && (tail.data[tail.len - 1] == '\n' || tail.data[tail.len - 1] == '\r'))
+            tail.data[--tail.len] = '\0';
+        char heading[128];
+        snprintf(heading, sizeof(heading), "end of stderr.txt of task %.64s:", t->id);
+        log_error(heading);
+        log_error(buffer_cstr(&tail));
+    }
+    buffer_free(&tail);
+}
+
+/* The failed tasks, the ones that failed on their own first: exit code,
+ * failure, and the end of their stderr. */
 static void report_failures(batch_client *b)
 {
-    failed_task tasks[FAILED_TASKS_SHOWN];
-    size_t count = 0;
+    failed_task tasks[FAILED_TASKS_LISTED];
+    size_t count = 0, shown = 0, ended = 0;
     batch_result r;
-    if (!batch_list_failed_tasks(b, tasks, FAILED_TASKS_SHOWN, &count, &r) ||
+    if (!batch_list_failed_tasks(b, tasks, FAILED_TASKS_LISTED, &count, &r) ||
         !batch_result_ok(&r))
         return;
     for (size_t i = 0; i < count; i++) {
-        char exit_code[32] = "none";
-        if (tasks[i].has_exit_code)
-            snprintf(exit_code, sizeof(exit_code), "%lld", (long long)tasks[i].exit_code);
-        log_error("task failed", LOG_STR("task", tasks[i].id), LOG_STR("exit_code", exit_code),
-                  LOG_NUM("retries", tasks[i].retries),
-                  LOG_STR("failure", tasks[i].failure[0] ? tasks[i].failure : "none"));
-        buffer tail;
-        buffer_init(&tail, STDERR_TAIL_BYTES * 2);
-        if (batch_task_file_tail(b, tasks[i].id, "stderr.txt", STDERR_TAIL_BYTES, &tail, &r) &&
-            batch_result_ok(&r) && tail.len > 0) {
-            char heading[128];
-            snprintf(heading, sizeof(heading), "end of stderr.txt of task %.64s:", tasks[i].id);
-            log_error(heading);
-            log_error(buffer_cstr(&tail));
-        }
-        buffer_free(&tail);
+        if (ended_by_termination(&tasks[i]))
+            ended++;
+        else if (shown++ < FAILED_TASKS_SHOWN)
+            report_failed_task(b, &tasks[i]);
     }
+    if (shown == 0) /* nothing failed on its own: show what there is */
+        for (size_t i = 0; i < count && i < FAILED_TASKS_SHOWN; i++)
+            report_failed_task(b, &tasks[i]);
+    else if (ended > 0)
+        log_error("tasks ended when the Batch job was terminated", LOG_NUM("tasks", ended));
 }
 
 /* Once the work ended: the job goes away unless KEEPBATCHJOB asked to keep it. */
@@ -269,11 +297,12 @@ int offload_run(const job_plan *plan, volatile sig_atomic_t *stop)
     int code = check_inputs(plan, http);
     if (code < 0)
         code = attach_or_create_job(&b, plan, &start);
+    bool ended = start == JOB_FINISHED;
     if (code < 0 && (start == JOB_NEW || start == JOB_ADOPTED))
-        code = submit(&b, plan, start);
+        code = submit(&b, plan, start, &ended);
     progress_report report;
     if (code < 0) {
-        switch (progress_follow(&b, plan, &report)) {
+        switch (progress_follow(&b, plan, ended, &report)) {
         case WORK_SUCCEEDED:
             log_info("all tasks succeeded", LOG_NUM("tasks", report.counts.succeeded),
                      LOG_NUM("polls", report.polls));

@@ -59,13 +59,15 @@ static bool job_ended_early(batch_client *b, progress_report *report, bool *canc
     return true;
 }
 
-work_outcome progress_follow(batch_client *b, const job_plan *plan, progress_report *report)
+work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_ended,
+                             progress_report *report)
 {
     long total = plan->completions + (plan->has_aggregator ? 1 : 0);
     uint64_t max_interval = (uint64_t)plan->config->poll_max_seconds * 1000;
     uint64_t interval = POLL_MIN_MS;
     uint64_t started = clock_monotonic_ms();
-    uint64_t last_print = 0, last_change = started;
+    uint64_t last_print = 0;
+    uint64_t last_change = job_ended ? started - STALL_CHECK_MS : started;
     task_counts previous = {-1, -1, -1, -1, -1};
     memset(report, 0, sizeof(*report));
     for (;;) {
@@ -106,7 +108,8 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, progress_rep
             return WORK_SUCCEEDED;
         if (changed) {
             previous = counts;
-            last_change = now;
+            if (!job_ended)
+                last_change = now;
             interval = POLL_MIN_MS;
         } else {
             interval = interval * 3 / 2 > max_interval ? max_interval : interval * 3 / 2;

@@ -22,6 +22,9 @@ typedef struct progress_report {
     char reason[320]; /* why the work failed */
 } progress_report;
 
-work_outcome progress_follow(batch_client *b, const job_plan *plan, progress_report *report);
+/* job_ended: the job is known to have ended already (its state is checked
+ * at the first poll that shows no progress, not after a quiet minute). */
+work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_ended,
+                             progress_report *report);
 
 #endif

@@ -1,0 +1,193 @@
+"""Inputs and outputs in Blob storage (Azurite): the SAS the offloader signs
+is accepted as signed and refused when tampered with, expired or used beyond
+its permissions; the word-count example run end to end (webhook, kubelet-built
+environment, offloader, emulator nodes doing real Blob I/O) gives the same
+result as counting directly; a failing worker leaves its stderr.txt in
+storage and the offloader prints its tail; missing inputs stop everything
+before Batch is asked for anything."""
+import collections
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "examples" / "wordcount"))
+
+from batch_emulator.testing import DEV_STORAGE_ACCOUNT, DEV_STORAGE_KEY, KEY  # noqa: E402
+from batch_emulator.testing import azurite  # noqa: E402,F401 (pytest fixture)
+from offload_pipeline import DEFAULT_CONTAINER, LocalPlatform  # noqa: E402
+from wordcount import words  # noqa: E402
+
+MANIFEST = REPO / "examples" / "wordcount" / "job.yaml"
+SECRETS = (KEY, DEV_STORAGE_KEY)
+
+
+def sas(build, container, permissions, blob="-", expiry_in=3600, start_in=-300):
+    now = int(time.time())
+    start = now + start_in if start_in is not None else 0
+    return subprocess.run([str(build / "tests" / "tools" / "sas_sign"), DEV_STORAGE_ACCOUNT,
+                           DEV_STORAGE_KEY, container, blob, permissions, str(start),
+                           str(now + expiry_in), "http"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def http(method, url, data=None, headers=None):
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "x-ms-version": "2022-11-02", **(headers or {})})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture
+def container(azurite):
+    storage = azurite.storage()
+    name = f"sas-{int(time.time() * 1000) % 10**9}"
+    storage.create_container(name)
+    storage.put_blob(name, "team/input/a.txt", b"alpha")
+    return azurite.blob_endpoint + "/" + name, name
+
+
+def test_read_list_sas_is_accepted_as_signed(build, container):
+    url, name = container
+    query = sas(build, name, "rl")
+    status, body = http("GET", f"{url}?restype=container&comp=list&prefix=team/&{query}")
+    assert status == 200 and b"<Name>team/input/a.txt</Name>" in body
+    assert http("GET", f"{url}/team/input/a.txt?{query}") == (200, b"alpha")
+
+
+@pytest.mark.parametrize("tamper", [
+    lambda q: q.replace("sp=rl", "sp=rwl"),                  # more permissions than signed
+    lambda q: q.replace("sr=c", "sr=b"),                     # another resource type
+    lambda q: q.replace("spr=https%2Chttp", "spr=https"),    # another protocol than signed
+])
+def test_tampered_sas_is_refused(build, container, tamper):
+    url, name = container
+    query = tamper(sas(build, name, "rl"))
+    status, body = http("GET", f"{url}?restype=container&comp=list&{query}")
+    assert status == 403, body
+
+
+def test_expired_or_not_yet_valid_sas_is_refused(build, container):
+    url, name = container
+    expired = sas(build, name, "rl", expiry_in=-60, start_in=-600)
+    assert http("GET", f"{url}/team/input/a.txt?{expired}")[0] == 403
+    future = sas(build, name, "rl", start_in=600)
+    assert http("GET", f"{url}/team/input/a.txt?{future}")[0] == 403
+
+
+def test_sas_is_refused_beyond_its_permissions(build, container):
+    url, name = container
+    read = sas(build, name, "rl")
+    status, body = http("PUT", f"{url}/team/output/x.txt?{read}", b"x",
+                        {"x-ms-blob-type": "BlockBlob"})
+    assert status == 403 and b"AuthorizationPermissionMismatch" in body
+    write = sas(build, name, "cw")
+    assert http("PUT", f"{url}/team/output/x.txt?{write}", b"x",
+                {"x-ms-blob-type": "BlockBlob"})[0] == 201
+    assert http("GET", f"{url}/team/output/x.txt?{write}")[0] == 403
+    assert http("GET", f"{url}?restype=container&comp=list&{write}")[0] == 403
+
+
+def test_sas_for_another_container_is_refused(build, container, azurite):
+    url, name = container
+    other = sas(build, "another-container", "rl")
+    assert http("GET", f"{url}/team/input/a.txt?{other}")[0] == 403
+
+
+def corpus() -> dict:
+    """A small corpus: Debian's license texts, a few files."""
+    licenses = sorted(Path("/usr/share/common-licenses").glob("*"))[:6]
+    return {f"input/{p.name}.txt": p.read_bytes() for p in licenses if p.is_file()}
+
+
+@pytest.fixture
+def platform(build, tmp_path):
+    running = LocalPlatform(tmp_path, build, namespace="science")
+    yield running
+    running.close()
+
+
+def run_wordcount(platform, job=None, inputs=True):
+    prefix = "science/wordcount"
+    files = corpus()
+    if inputs:
+        platform.upload(prefix, files)
+    response, stored = platform.admit(job or platform.job_from_manifest(MANIFEST))
+    assert response["allowed"] is True
+    code, lines = platform.run_offloader(platform.offloader_env(stored))
+    output = "\n".join(lines)
+    for secret in SECRETS:
+        assert secret not in output
+    for marker in ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer"):
+        assert marker not in output, output
+    return code, output, prefix, files
+
+
+def test_wordcount_result_equals_a_direct_count(platform):
+    code, output, prefix, files = run_wordcount(platform)
+    assert code == 0, output
+    totals = json.loads(platform.storage.get_blob(DEFAULT_CONTAINER,
+                                                  f"{prefix}/output/aggregate/counts.json"))
+    direct = collections.Counter()
+    for data in files.values():
+        direct.update(words(data.decode(errors="replace"), 4))
+    assert totals == dict(direct)
+    names = platform.storage.blob_names(DEFAULT_CONTAINER, f"{prefix}/")
+    for task in ["0", "1", "2", "3", "aggregator"]:
+        assert f"{prefix}/logs/{task}/stdout.txt" in names
+        assert f"{prefix}/logs/{task}/stderr.txt" in names
+    for worker in range(4):
+        assert f"{prefix}/output/{worker}/counts.json" in names
+    assert "sig=" not in output or "sig=REDACTED" in output
+    assert f"outputs at={platform.azurite.blob_endpoint}/{DEFAULT_CONTAINER}/{prefix}/output/" \
+        in output
+
+
+def test_failing_worker_leaves_its_stderr_and_the_tail_is_printed(platform):
+    job = platform.job_from_manifest(MANIFEST)
+    job["spec"]["backoffLimit"] = 0
+    job["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "WORDCOUNT_FAIL_INDEX", "value": "2"})
+    code, output, prefix, _ = run_wordcount(platform, job)
+    assert code == 1, output
+    stderr = platform.storage.get_blob(DEFAULT_CONTAINER, f"{prefix}/logs/2/stderr.txt").decode()
+    assert "worker 2: failing on purpose" in stderr
+    assert "task failed task=2 exit_code=3" in output
+    assert "end of stderr.txt of task 2:" in output
+    assert "worker 2: failing on purpose (WORDCOUNT_FAIL_INDEX)" in output
+    names = platform.storage.blob_names(DEFAULT_CONTAINER, f"{prefix}/output/")
+    assert f"{prefix}/output/2/counts.json" not in names  # outputs only on success
+    assert f"{prefix}/output/aggregate/counts.json" not in names
+
+
+def test_missing_inputs_stop_before_batch_is_asked_anything(platform):
+    client = platform.emulator.client()
+    client.control("POST", "stats/reset")
+    code, output, prefix, _ = run_wordcount(platform, inputs=False)
+    assert code == 2, output
+    assert (f"no input blobs under {platform.azurite.blob_endpoint}/{DEFAULT_CONTAINER}/"
+            f"{prefix}/input/: upload the inputs there first") in output
+    assert client.control("GET", "stats")["total"] == 0
+
+
+def test_job_with_generate_name_finds_its_inputs_under_its_final_name(platform):
+    job = platform.job_from_manifest(MANIFEST)
+    del job["metadata"]["name"]
+    job["metadata"]["generateName"] = "wc-"
+    response, stored = platform.admit(job)
+    env = platform.offloader_env(stored)
+    assert env["BLOBPREFIX"] == "science/wc-x7k2q"  # the name the Job got when stored
+    platform.upload(env["BLOBPREFIX"], corpus())
+    code, lines = platform.run_offloader(env)
+    assert code == 0, "\n".join(lines)

@@ -1,0 +1,53 @@
+// Makes tests/fixtures/sas/storage_blob_sdk_sas.json: service SAS query
+// strings signed by the official @azure/storage-blob SDK
+// (generateBlobSASQueryParameters) for fixed, made-up inputs. The C unit test
+// tests/unit/test_sas.c signs the same inputs and must get the same fields.
+// Rerun: node tests/node/sas_vectors.js
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const {
+  StorageSharedKeyCredential, generateBlobSASQueryParameters, BlobSASPermissions,
+  ContainerSASPermissions, SASProtocol,
+} = require("@azure/storage-blob");
+
+// A made-up account and key, for these vectors only.
+const account = "examplestorage";
+const key = Buffer.from("made-up key for SAS test vectors, not a secret!!").toString("base64");
+const credential = new StorageSharedKeyCredential(account, key);
+const start = new Date(Date.UTC(2026, 10, 23, 17, 45, 0));
+const expiry = new Date(Date.UTC(2026, 10, 24, 18, 0, 0));
+
+const cases = [
+  { name: "container read+list, https", container: "batch-offload", permissions: "rl", https: true },
+  { name: "container create+write, https", container: "batch-offload", permissions: "cw", https: true },
+  { name: "container read+list, https and http", container: "data-1", permissions: "rl", https: false },
+  { name: "blob read", container: "data-1", blob: "team/job-1/input/a b.txt", permissions: "r", https: true },
+  { name: "container without start", container: "batch-offload", permissions: "cw", https: true, noStart: true },
+];
+
+const vectors = cases.map((c) => {
+  const values = {
+    containerName: c.container,
+    permissions: c.blob ? BlobSASPermissions.parse(c.permissions) : ContainerSASPermissions.parse(c.permissions),
+    expiresOn: expiry,
+    protocol: c.https ? SASProtocol.Https : SASProtocol.HttpsAndHttp,
+    version: "2022-11-02",
+  };
+  if (!c.noStart) values.startsOn = start;
+  if (c.blob) values.blobName = c.blob;
+  const query = generateBlobSASQueryParameters(values, credential).toString();
+  return {
+    name: c.name, container: c.container, blob: c.blob || null, permissions: c.permissions,
+    start: c.noStart ? 0 : start.getTime() / 1000, expiry: expiry.getTime() / 1000,
+    allowHttp: !c.https, query,
+  };
+});
+
+const out = path.join(__dirname, "..", "fixtures", "sas", "storage_blob_sdk_sas.json");
+fs.writeFileSync(out, JSON.stringify({
+  generator: "tests/node/sas_vectors.js with @azure/storage-blob " +
+    require("@azure/storage-blob/package.json").version,
+  account, key, vectors,
+}, null, 2) + "\n");
+console.log(`wrote ${vectors.length} vectors to ${out}`);
