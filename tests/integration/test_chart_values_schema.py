@@ -49,6 +49,11 @@ BAD_VALUES = {
                              "webhook.tolerations.0: Additional property effects is not allowed"),
     "bad label key": ({"webhook": {"podLabels": {"bad key": "x"}}}, "webhook.podLabels: Property name of"),
     "bad log level": ({"webhook": {"logLevel": "trace"}}, "webhook.logLevel: webhook.logLevel must be one"),
+    "negative shutdown delay": ({"webhook": {"shutdownDelaySeconds": -1}},
+                                "webhook.shutdownDelaySeconds: Must be greater than or equal to 0"),
+    "shutdown delay above the webhook's limit": ({"webhook": {"shutdownDelaySeconds": 601,
+                                                              "terminationGracePeriodSeconds": 3600}},
+                                                 "webhook.shutdownDelaySeconds: Must be less than or equal to 600"),
 }
 
 

@@ -85,6 +85,7 @@ def test_command_line_defaults(container):
         "--credentials-secret=batch-offload-credentials",
         "--max-completions=10000",
         "--offloader-backoff-limit=3",
+        "--shutdown-delay=5",
         "--drain-timeout=20",
         "--log-level=info",
     ]
@@ -101,7 +102,8 @@ def test_command_line_from_every_value():
                                 "digest": "sha256:" + "b" * 64}, "backoffLimit": 5},
         "credentials": {"secretName": "azure-batch", "workloadIdentity": {"enabled": True,
                                                                           "serviceAccountName": "offloader"}},
-        "webhook": {"drainTimeoutSeconds": 40, "terminationGracePeriodSeconds": 60, "logLevel": "debug"},
+        "webhook": {"shutdownDelaySeconds": 10, "drainTimeoutSeconds": 40, "terminationGracePeriodSeconds": 60,
+                    "logLevel": "debug"},
     }))
     assert args[3:] == [
         "--offloader-image=registry.example.com:5000/batch/offloader:1.2.3@sha256:" + "b" * 64,
@@ -115,21 +117,37 @@ def test_command_line_from_every_value():
         "--offloader-service-account=offloader",
         "--workload-identity",
         "--offloader-backoff-limit=5",
+        "--shutdown-delay=10",
         "--drain-timeout=40",
         "--log-level=debug",
     ]
 
 
-def test_drain_timeout_is_shorter_than_the_grace_period(pod, container):
-    drain = int(next(a for a in container["args"] if a.startswith("--drain-timeout=")).split("=")[1])
-    assert drain < pod["terminationGracePeriodSeconds"] == 30
+def flag_value(container, flag):
+    return int(next(a for a in container["args"] if a.startswith(f"--{flag}=")).split("=")[1])
 
 
-@pytest.mark.parametrize("drain, grace", [(30, 30), (31, 30)])
-def test_drain_timeout_not_shorter_than_the_grace_period_is_refused(drain, grace):
-    error = render_error({"webhook": {"drainTimeoutSeconds": drain, "terminationGracePeriodSeconds": grace}})
-    assert f"webhook.drainTimeoutSeconds ({drain}) must be less than webhook.terminationGracePeriodSeconds ({grace})" \
-        in error
+def test_shutdown_delay_and_drain_fit_in_the_grace_period(pod, container):
+    """Defaults: 5 s serving while not ready + 20 s draining, 5 s to spare before the kubelet's SIGKILL."""
+    delay, drain = flag_value(container, "shutdown-delay"), flag_value(container, "drain-timeout")
+    assert (delay, drain, pod["terminationGracePeriodSeconds"]) == (5, 20, 30)
+    assert delay + drain < pod["terminationGracePeriodSeconds"]
+
+
+@pytest.mark.parametrize("delay, drain, grace", [(0, 30, 30), (0, 31, 30), (5, 25, 30), (10, 20, 30), (30, 0, 30)])
+def test_shutdown_delay_plus_drain_not_shorter_than_the_grace_period_is_refused(delay, drain, grace):
+    error = render_error({"webhook": {"shutdownDelaySeconds": delay, "drainTimeoutSeconds": drain,
+                                      "terminationGracePeriodSeconds": grace}})
+    assert (f"webhook.shutdownDelaySeconds ({delay}) + webhook.drainTimeoutSeconds ({drain}) = {delay + drain} "
+            f"must be less than webhook.terminationGracePeriodSeconds ({grace})") in error
+
+
+@pytest.mark.parametrize("delay, drain, grace", [(0, 29, 30), (9, 20, 30), (0, 0, 1)])
+def test_shutdown_delay_plus_drain_just_under_the_grace_period_renders(delay, drain, grace):
+    [container] = find(render({"webhook": {"shutdownDelaySeconds": delay, "drainTimeoutSeconds": drain,
+                                           "terminationGracePeriodSeconds": grace}}),
+                       "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert (flag_value(container, "shutdown-delay"), flag_value(container, "drain-timeout")) == (delay, drain)
 
 
 def test_high_availability(default_objects, pod):

@@ -4,7 +4,9 @@ picks up a rotated pair from the kubelet-style directory without a restart.
 
 Runs each webhook build named in $BATCH_OFFLOAD_BUILDS (as `make test` sets it), else
 build/openssl; skipped when none is built."""
+import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from helm_chart import find, render  # noqa: E402
+from helm_chart import CHART_DIR, find, render  # noqa: E402
 from repo_paths import REPO_ROOT, deps_binary_or_skip  # noqa: E402
 
 SERVICE_DNS_NAME = "rel-batch-offload.batch-offload.svc"  # what the API server dials
@@ -44,19 +46,47 @@ def certificates(tmp_path):
     return out
 
 
+# Values that make the chart render every flag it can (test_every_flag_the_chart_can_render_is_run
+# checks that), with a short shutdown delay so stopping stays quick.
+EVERY_FLAG_VALUES = {
+    "offload": {"namespaces": ["team-a", "team-b"], "defaultPool": "pool-1", "allowedPools": ["pool-1", "pool_2"],
+                "maxCompletions": 5000, "defaultStorageContainer": "jobs-data", "defaultVmSize": "Standard_D2s_v3"},
+    "credentials": {"workloadIdentity": {"enabled": True}},
+    "webhook": {"logLevel": "debug", "shutdownDelaySeconds": 1},
+}
+
+
+def rendered_args() -> list:
+    deps_binary_or_skip("helm")
+    [container] = find(render(EVERY_FLAG_VALUES), "Deployment")["spec"]["template"]["spec"]["containers"]
+    return container["args"]
+
+
 def chart_args(tls_dir: Path, port: int) -> list:
     """The webhook's args as the chart renders them (every flag in use), pointed at local files."""
-    deps_binary_or_skip("helm")
-    objects = render({
-        "offload": {"namespaces": ["team-a", "team-b"], "defaultPool": "pool-1", "allowedPools": ["pool-1", "pool_2"],
-                    "maxCompletions": 5000, "defaultStorageContainer": "jobs-data", "defaultVmSize": "Standard_D2s_v3"},
-        "credentials": {"workloadIdentity": {"enabled": True}},
-        "webhook": {"logLevel": "debug"},
-    })
-    [container] = find(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
-    args = [arg.replace(MOUNT, str(tls_dir)) for arg in container["args"]]
+    args = [arg.replace(MOUNT, str(tls_dir)) for arg in rendered_args()]
     assert args[0] == "--listen=0.0.0.0:8443"
     return [f"--listen=127.0.0.1:{port}"] + args[1:]
+
+
+def flag_name(arg: str) -> str:
+    return arg.split("=", 1)[0]
+
+
+def test_every_flag_the_chart_can_render_is_run(webhook_binary):
+    """Each flag in templates/_webhook-args.tpl is in the command line the runtime test below starts the
+    real webhook with, and is one the binary documents in --help (so a renamed or removed flag fails here
+    with its name, not as a crash-looping pod)."""
+    template = (CHART_DIR / "templates" / "_webhook-args.tpl").read_text()
+    template_flags = set(re.findall(r"^- (--[a-z][a-z0-9-]*)", template, re.MULTILINE))
+    assert len(template_flags) >= 15, template_flags
+    rendered = [flag_name(arg) for arg in rendered_args()]
+    assert len(rendered) == len(set(rendered)), f"a flag is rendered twice: {rendered}"
+    assert set(rendered) == template_flags
+    help_text = subprocess.run([str(webhook_binary), "--help"], capture_output=True, text=True,
+                               timeout=30).stdout
+    documented = set(re.findall(r"^  (--[a-z][a-z0-9-]*)", help_text, re.MULTILINE))
+    assert template_flags <= documented, f"not in {webhook_binary.name} --help: {template_flags - documented}"
 
 
 def free_port() -> int:
@@ -118,4 +148,8 @@ def test_webhook_runs_with_the_chart_command_line_and_reloads_rotated_certificat
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    assert process.returncode == 0, process.stderr.read()
+    log = process.stderr.read()
+    assert process.returncode == 0, log
+    # The shutdown flags took effect: not ready, serving for --shutdown-delay, then draining.
+    [stopping] = [entry for entry in map(json.loads, filter(None, log.splitlines())) if entry.get("msg") == "stopping"]
+    assert (stopping["shutdown_delay_s"], stopping["drain_timeout_s"]) == (1, 20)

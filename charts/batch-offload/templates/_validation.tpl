@@ -4,8 +4,9 @@ Included once, from deployment.yaml (always rendered).
 */}}
 {{- define "batch-offload.validateValues" -}}
 {{- $webhook := .Values.webhook }}
-{{- if ge (int $webhook.drainTimeoutSeconds) (int $webhook.terminationGracePeriodSeconds) }}
-{{- fail (printf "webhook.drainTimeoutSeconds (%d) must be less than webhook.terminationGracePeriodSeconds (%d): the kubelet kills the pod when the grace period ends, cutting off reviews still draining" (int $webhook.drainTimeoutSeconds) (int $webhook.terminationGracePeriodSeconds)) }}
+{{- $stopping := add (int $webhook.shutdownDelaySeconds) (int $webhook.drainTimeoutSeconds) }}
+{{- if ge (int $stopping) (int $webhook.terminationGracePeriodSeconds) }}
+{{- fail (printf "webhook.shutdownDelaySeconds (%d) + webhook.drainTimeoutSeconds (%d) = %d must be less than webhook.terminationGracePeriodSeconds (%d): the kubelet kills the pod when the grace period ends, cutting off reviews still being served or drained" (int $webhook.shutdownDelaySeconds) (int $webhook.drainTimeoutSeconds) (int $stopping) (int $webhook.terminationGracePeriodSeconds)) }}
 {{- end }}
 {{- if has .Release.Namespace .Values.offload.namespaces }}
 {{- fail (printf "offload.namespaces must not contain the release namespace %q: the webhook never admits Jobs of its own namespace" .Release.Namespace) }}

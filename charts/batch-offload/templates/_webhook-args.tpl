@@ -30,6 +30,7 @@ flags win and keep `kubectl describe pod` showing the whole configuration in one
 - --workload-identity
 {{- end }}
 - --offloader-backoff-limit={{ int .Values.offloader.backoffLimit }}
+- --shutdown-delay={{ int .Values.webhook.shutdownDelaySeconds }}
 - --drain-timeout={{ int .Values.webhook.drainTimeoutSeconds }}
 - --log-level={{ .Values.webhook.logLevel }}
 {{- end }}
