@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "buffer.h"
+#include "user_delegation_key.h"
 
 #define SAS_VERSION "2022-11-02"
 
@@ -23,11 +24,16 @@ typedef struct sas_grant {
     time_t start;            /* 0: none */
     time_t expiry;
     bool allow_http;         /* only for loopback emulators: spr=https,http */
+    /* A user delegation SAS (Entra ID, no account key) when set: signed with
+     * the delegation key instead of `key`. */
+    const user_delegation_key *delegation;
 } sas_grant;
 
-/* The string-to-sign of a service SAS, sv 2020-12-06 and later (16 fields). */
+/* The string-to-sign, sv 2020-12-06 and later: 16 fields for a service SAS,
+ * 24 for a user delegation SAS. */
 bool sas_string_to_sign(const sas_grant *grant, buffer *out);
-/* Appends the query string: sv, st, se, sr, sp, spr, sig (percent-encoded). */
+/* Appends the query string: sv, st, se, sr, sp, spr, the delegation key's
+ * skoid..skv for a user delegation SAS, sig (all percent-encoded). */
 bool sas_query_string(const sas_grant *grant, buffer *out);
 
 #endif

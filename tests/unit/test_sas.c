@@ -56,6 +56,26 @@ static void test_matches_the_official_sdk(void **state)
     uint8_t key[64];
     size_t key_len;
     assert_true(base64_decode(key_text, strlen(key_text), key, sizeof(key), &key_len));
+    /* The made-up delegation key, as Get User Delegation Key returns it. */
+    int d = json_object_get(&doc, 0, "delegationKey");
+    user_delegation_key delegation = {0};
+    static const char *const names[] = {"signedObjectId", "signedTenantId", "signedStartsOn",
+                                        "signedExpiresOn", "signedService", "signedVersion"};
+    char *fields[] = {delegation.object_id, delegation.tenant_id, delegation.start,
+                      delegation.expiry, delegation.service, delegation.version};
+    size_t sizes[] = {sizeof(delegation.object_id), sizeof(delegation.tenant_id),
+                      sizeof(delegation.start), sizeof(delegation.expiry),
+                      sizeof(delegation.service), sizeof(delegation.version)};
+    for (size_t i = 0; i < 6; i++) {
+        char *value = json_string_dup(&doc, json_object_get(&doc, d, names[i]));
+        assert_non_null(value);
+        snprintf(fields[i], sizes[i], "%s", value);
+        free(value);
+    }
+    char *delegation_value = json_string_dup(&doc, json_object_get(&doc, d, "value"));
+    assert_true(base64_decode(delegation_value, strlen(delegation_value), delegation.value,
+                              sizeof(delegation.value), &delegation.value_len));
+    free(delegation_value);
     json_iterator it = json_iterate(&doc, json_object_get(&doc, 0, "vectors"));
     int v;
     int checked = 0;
@@ -71,7 +91,10 @@ static void test_matches_the_official_sdk(void **state)
         sas_grant grant = {.account = account, .key = key, .key_len = key_len,
                            .container = container, .blob = blob, .permissions = permissions,
                            .start = (time_t)start, .expiry = (time_t)expiry,
-                           .allow_http = json_is_true(&doc, json_object_get(&doc, v, "allowHttp"))};
+                           .allow_http = json_is_true(&doc, json_object_get(&doc, v, "allowHttp")),
+                           .delegation = json_is_true(&doc, json_object_get(&doc, v, "delegation"))
+                                             ? &delegation
+                                             : NULL};
         buffer ours;
         buffer_init(&ours, 0);
         assert_true(sas_query_string(&grant, &ours));
@@ -93,11 +116,41 @@ static void test_matches_the_official_sdk(void **state)
         free(permissions);
         free(expected);
     }
-    assert_int_equal(checked, 5);
+    assert_int_equal(checked, 7);
     free(account);
     free(key_text);
     json_document_free(&doc);
     free(text);
+}
+
+static void test_reads_a_user_delegation_key_answer(void **state)
+{
+    (void)state;
+    const char *xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?><UserDelegationKey>"
+                      "<SignedOid>oid-1</SignedOid><SignedTid>tid-2</SignedTid>"
+                      "<SignedStart>2026-11-23T17:00:00Z</SignedStart>"
+                      "<SignedExpiry>2026-11-25T17:00:00Z</SignedExpiry>"
+                      "<SignedService>b</SignedService><SignedVersion>2022-11-02</SignedVersion>"
+                      "<Value>a2V5LWJ5dGVz</Value></UserDelegationKey>";
+    user_delegation_key key;
+    assert_true(user_delegation_key_parse(xml, strlen(xml), &key));
+    assert_string_equal(key.object_id, "oid-1");
+    assert_string_equal(key.expiry, "2026-11-25T17:00:00Z");
+    assert_int_equal(key.value_len, 9);
+    assert_memory_equal(key.value, "key-bytes", 9);
+    /* Missing fields, markup inside a field, a value that is not base64. */
+    static const char *const bad[] = {
+        "<UserDelegationKey><SignedOid>a</SignedOid></UserDelegationKey>",
+        "<SignedOid>a</SignedOid><SignedTid>b</SignedTid><SignedStart>c</SignedStart>"
+        "<SignedExpiry>d</SignedExpiry><SignedService><b/></SignedService>"
+        "<SignedVersion>v</SignedVersion><Value>a2V5</Value>",
+        "<SignedOid>a</SignedOid><SignedTid>b</SignedTid><SignedStart>c</SignedStart>"
+        "<SignedExpiry>d</SignedExpiry><SignedService>b</SignedService>"
+        "<SignedVersion>v</SignedVersion><Value>not base64!</Value>",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(user_delegation_key_parse(bad[i], strlen(bad[i]), &key));
 }
 
 static void test_refuses_permissions_out_of_order(void **state)
@@ -120,6 +173,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_the_official_sdk),
+        cmocka_unit_test(test_reads_a_user_delegation_key_answer),
         cmocka_unit_test(test_refuses_permissions_out_of_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
