@@ -16,6 +16,8 @@
 #define POLL_MIN_MS 1000
 #define REPORT_EVERY_MS 30000
 #define STALL_CHECK_MS 60000
+/* Past the job's deadline the service ends it any moment: look sooner. */
+#define PAST_DEADLINE_CHECK_MS 5000
 
 static bool counts_equal(const task_counts *a, const task_counts *b)
 {
@@ -38,7 +40,20 @@ static void print_progress(const task_counts *c, long total, bool aggregator,
     log_info(line);
 }
 
-/* When the counts are stuck: did the job end without its tasks? */
+/* Why an ended job ended, in the terms of the Kubernetes Job. */
+static void explain_end(const job_info *job, char *out, size_t size)
+{
+    if (strcmp(job->terminate_reason, "MaxWallClockTimeExpiry") == 0)
+        snprintf(out, size, "the Job's deadline passed (activeDeadlineSeconds: the Batch job's "
+                            "maxWallClockTime expired and its tasks were stopped)");
+    else if (strcmp(job->terminate_reason, "TaskFailed") == 0)
+        snprintf(out, size, "a task failed after its retries, which ends the Batch job");
+    else
+        snprintf(out, size, "the Batch job ended before its tasks did (terminate reason: %s)",
+                 job->terminate_reason[0] ? job->terminate_reason : "none given");
+}
+
+/* Did the job end without its tasks? (cancelled: a stop was requested) */
 static bool job_ended_early(batch_client *b, progress_report *report, bool *cancelled)
 {
     job_info job;
@@ -53,12 +68,25 @@ static bool job_ended_early(batch_client *b, progress_report *report, bool *canc
     }
     if (!batch_result_ok(&r) || job.state == JOB_STATE_ACTIVE || job.state == JOB_STATE_OTHER)
         return false;
-    snprintf(report->reason, sizeof(report->reason),
-             "the Batch job ended before its tasks did (terminate reason: %s)",
-             job.terminate_reason[0] ? job.terminate_reason : "none given");
+    explain_end(&job, report->reason, sizeof(report->reason));
     return true;
 }
 
+/* Tasks failed: because of themselves, or because the job's deadline
+ * stopped them? Only the job's terminate reason tells. */
+static void explain_failed_tasks(batch_client *b, const task_counts *counts,
+                                 progress_report *report, bool *cancelled)
+{
+    snprintf(report->reason, sizeof(report->reason), "%lld task%s failed after %s",
+             (long long)counts->failed, counts->failed == 1 ? "" : "s",
+             counts->failed == 1 ? "its retries" : "their retries");
+    job_info job;
+    batch_result r;
+    *cancelled = !batch_get_job(b, &job, &r);
+    if (!*cancelled && batch_result_ok(&r) &&
+        strcmp(job.terminate_reason, "MaxWallClockTimeExpiry") == 0)
+        explain_end(&job, report->reason, sizeof(report->reason));
+}
 work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_ended,
                              progress_report *report)
 {
@@ -68,6 +96,10 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
     uint64_t started = clock_monotonic_ms();
     uint64_t last_print = 0;
     uint64_t last_change = job_ended ? started - STALL_CHECK_MS : started;
+    /* Measured from our start, so never before the job's own deadline. */
+    uint64_t deadline_at = plan->max_wall_clock_seconds > 0
+                               ? started + (uint64_t)plan->max_wall_clock_seconds * 1000
+                               : UINT64_MAX;
     task_counts previous = {-1, -1, -1, -1, -1};
     memset(report, 0, sizeof(*report));
     for (;;) {
@@ -99,10 +131,9 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
             last_print = now;
         }
         if (counts.failed > 0) {
-            snprintf(report->reason, sizeof(report->reason), "%lld task%s failed after %s",
-                     (long long)counts.failed, counts.failed == 1 ? "" : "s",
-                     counts.failed == 1 ? "its retries" : "their retries");
-            return WORK_FAILED;
+            bool cancelled;
+            explain_failed_tasks(b, &counts, report, &cancelled);
+            return cancelled ? WORK_CANCELLED : WORK_FAILED;
         }
         if (counts.succeeded == total)
             return WORK_SUCCEEDED;
@@ -113,14 +144,15 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
             interval = POLL_MIN_MS;
         } else {
             interval = interval * 3 / 2 > max_interval ? max_interval : interval * 3 / 2;
-            if (now - last_change >= STALL_CHECK_MS) {
-                bool cancelled;
-                if (job_ended_early(b, report, &cancelled))
-                    return WORK_FAILED;
-                if (cancelled)
-                    return WORK_CANCELLED;
-                last_change = now; /* check again after another quiet minute */
-            }
+        }
+        uint64_t quiet_limit = now >= deadline_at ? PAST_DEADLINE_CHECK_MS : STALL_CHECK_MS;
+        if (now - last_change >= quiet_limit || (now >= deadline_at && last_change < deadline_at)) {
+            bool cancelled;
+            if (job_ended_early(b, report, &cancelled))
+                return WORK_FAILED;
+            if (cancelled)
+                return WORK_CANCELLED;
+            last_change = now; /* check again after another quiet spell */
         }
         volatile const int *cancel = http_client_cancel_flag(b->http);
         clock_sleep_ms(interval, cancel);
