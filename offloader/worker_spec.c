@@ -195,15 +195,11 @@ static bool read_limits(worker_spec *spec, buffer *errors)
     return true;
 }
 
-bool worker_spec_read(worker_spec *spec, const char *json_text, char **environ_list,
+static bool read_spec(worker_spec *spec, const char *json_text, char **environ_list,
                       buffer *errors)
 {
-    memset(spec, 0, sizeof(*spec));
-    spec->container = -1;
-    if (!json_text)
-        return true;
     spec->text = strdup(json_text);
-    char error[160];
+    char error[160] = "out of memory";
     if (!spec->text ||
         !json_document_parse(&spec->doc, spec->text, strlen(spec->text), 1 << 20, error,
                              sizeof(error))) {
@@ -233,6 +229,20 @@ bool worker_spec_read(worker_spec *spec, const char *json_text, char **environ_l
         free(name);
     }
     return read_limits(spec, errors) && read_env(spec, environ_list, errors);
+}
+
+bool worker_spec_read(worker_spec *spec, const char *json_text, char **environ_list,
+                      buffer *errors)
+{
+    memset(spec, 0, sizeof(*spec));
+    spec->container = -1;
+    if (!json_text)
+        return true;
+    if (read_spec(spec, json_text, environ_list, errors))
+        return true;
+    worker_spec_free(spec); /* the caller frees only a spec that was read */
+    spec->container = -1;
+    return false;
 }
 
 void worker_spec_free(worker_spec *spec)
