@@ -193,7 +193,8 @@ static bool start_attempt(http_client *c, http_exchange *x)
         http_exchange_set_header(x, "Content-Length", length);
     }
     if (x->prepare && !x->prepare(x, x->prepare_context)) {
-        snprintf(x->error, sizeof(x->error), "the request could not be signed");
+        if (!x->error[0])
+            snprintf(x->error, sizeof(x->error), "the request could not be signed");
         return false;
     }
     curl_slist_free_all(x->curl_headers);

@@ -35,21 +35,36 @@ static void new_request_id(char out[37])
              r[13], r[14], r[15]);
 }
 
-/* Before every attempt: the date, then a signature over the request. */
+/* Before every attempt: the date, then a Bearer token or a Shared Key
+ * signature over the request as it will be sent. */
 static bool sign_batch_request(http_exchange *x, void *context)
 {
     const batch_client *b = context;
     char date[32];
     clock_http_date(time(NULL), date);
     http_exchange_set_header(x, "ocp-date", date);
+    if (b->tokens) {
+        char error[256];
+        const char *token = entra_token_for(b->tokens, &ENTRA_BATCH, error, sizeof(error));
+        if (!token) {
+            snprintf(x->error, sizeof(x->error), "no Entra ID token: %.200s", error);
+            return false;
+        }
+        buffer authorization;
+        buffer_init(&authorization, 0);
+        buffer_appendf(&authorization, "Bearer %s", token);
+        http_exchange_set_header(x, "Authorization", buffer_cstr(&authorization));
+        buffer_free(&authorization);
+        return true;
+    }
     signed_request view;
     buffer path, query, authorization;
     buffer_init(&path, 0);
     buffer_init(&query, 0);
     buffer_init(&authorization, 0);
     http_exchange_signed_view(x, &view, &path, &query);
-    bool ok = shared_key_authorization(SHARED_KEY_BATCH, b->config->batch_account,
-                                       b->config->batch_key, b->config->batch_key_len, &view,
+    bool ok = shared_key_authorization(SHARED_KEY_BATCH, b->account->batch_name,
+                                       b->account->batch_key, b->account->batch_key_len, &view,
                                        &authorization);
     if (ok)
         http_exchange_set_header(x, "Authorization", buffer_cstr(&authorization));
@@ -64,7 +79,7 @@ void batch_exchange_init(batch_client *b, http_exchange *x, const char *method, 
 {
     buffer url;
     buffer_init(&url, 0);
-    buffer_appendf(&url, "%s%s?api-version=", b->config->batch_url, path);
+    buffer_appendf(&url, "%s%s?api-version=", b->account->batch_url, path);
     url_encode_into(&url, b->config->api_version, false);
     buffer_append_str(&url, "&" SERVER_TIMEOUT);
     if (query && *query)

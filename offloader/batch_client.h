@@ -8,12 +8,15 @@
 #include <stdint.h>
 
 #include "buffer.h"
+#include "entra_token.h"
 #include "http_client.h"
 #include "offloader_config.h"
 
 typedef struct batch_client {
     const offloader_config *config;
+    const azure_account *account; /* which Batch account requests go to */
     http_client *http;
+    entra_tokens *tokens;         /* Entra ID; NULL: Shared Key with the account key */
 } batch_client;
 
 /* What one operation came to. status 0: no answer within the retry policy. */

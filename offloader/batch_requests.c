@@ -7,7 +7,6 @@
 
 #include "clock.h"
 
-#define NODE_AGENT_SKU "batch.node.ubuntu 22.04"
 
 static void write_env(json_writer *w, const char *key, const env_list *env)
 {
@@ -55,6 +54,10 @@ static void write_metadata(json_writer *w, const job_plan *plan)
 
 void batch_autoscale_formula(const job_plan *plan, buffer *out)
 {
+    if (plan->config->autoscale_formula) { /* the platform's own */
+        buffer_append_str(out, plan->config->autoscale_formula);
+        return;
+    }
     /* The documented pattern (learn.microsoft.com batch-automatic-scaling):
      * average pending tasks over 3 minutes once there are enough samples,
      * the starting size before that; nodes leave after their task ends. */
@@ -87,14 +90,18 @@ static void write_auto_pool(json_writer *w, const job_plan *plan)
     json_member_string(w, "vmSize", plan->config->vm_size);
     json_key(w, "virtualMachineConfiguration");
     json_object_begin(w);
-    json_key(w, "imageReference");
+    json_key(w, "imageReference"); /* publisher:offer:sku:version, checked by the config */
     json_object_begin(w);
-    json_member_string(w, "publisher", "microsoft-dsvm");
-    json_member_string(w, "offer", "ubuntu-hpc");
-    json_member_string(w, "sku", "2204");
-    json_member_string(w, "version", "latest");
+    static const char *const parts[] = {"publisher", "offer", "sku", "version"};
+    const char *field = plan->config->pool_image;
+    for (size_t i = 0; i < 4; i++) {
+        size_t len = strcspn(field, ":");
+        json_key(w, parts[i]);
+        json_string_n(w, field, len);
+        field += len + (field[len] == ':');
+    }
     json_object_end(w);
-    json_member_string(w, "nodeAgentSKUId", NODE_AGENT_SKU);
+    json_member_string(w, "nodeAgentSKUId", plan->config->node_agent_sku);
     json_key(w, "containerConfiguration");
     json_object_begin(w);
     json_member_string(w, "type", "dockerCompatible");
@@ -117,10 +124,10 @@ static void write_auto_pool(json_writer *w, const job_plan *plan)
     }
     json_object_end(w);
     json_object_end(w);
-    json_member_int(w, "taskSlotsPerNode", 1);
+    json_member_int(w, "taskSlotsPerNode", plan->config->task_slots_per_node);
     json_key(w, "taskSchedulingPolicy");
     json_object_begin(w);
-    json_member_string(w, "nodeFillType", "spread");
+    json_member_string(w, "nodeFillType", plan->config->node_fill_type);
     json_object_end(w);
     json_member_bool(w, "enableAutoScale", true);
     buffer formula;

@@ -22,7 +22,8 @@ static void print_request(FILE *out, const job_plan *plan, const char *method, c
 {
     buffer text;
     buffer_init(&text, 0);
-    buffer_appendf(&text, "%s %s%s?api-version=%s%s%s\n", method, plan->config->batch_url, path,
+    buffer_appendf(&text, "%s %s%s?api-version=%s%s%s\n", method, plan->config->primary.batch_url,
+                   path,
                    plan->config->api_version, note ? "  # " : "", note ? note : "");
     if (body)
         buffer_appendf(&text, "%s\n", buffer_cstr(body));
@@ -31,9 +32,18 @@ static void print_request(FILE *out, const job_plan *plan, const char *method, c
     buffer_free(&text);
 }
 
-void dry_run_print(const job_plan *plan, FILE *out)
+void dry_run_print(job_plan *plan, FILE *out)
 {
     const offloader_config *c = plan->config;
+    buffer errors;
+    buffer_init(&errors, 0);
+    storage_plan_layout(&plan->storage, c, &c->primary);
+    if (offloader_config_uses_entra(c))
+        storage_plan_sign_placeholder(&plan->storage);
+    else
+        storage_plan_sign_with_key(&plan->storage, c, &c->primary, plan->max_wall_clock_seconds,
+                                   &errors);
+    buffer_free(&errors);
     long total = plan->completions + (plan->has_aggregator ? 1 : 0);
     long chunks = (total + TASKS_PER_COLLECTION - 1) / TASKS_PER_COLLECTION;
     fprintf(out, "# batch-offloader --dry-run: the requests it would send (secrets redacted)\n\n");

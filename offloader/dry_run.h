@@ -7,6 +7,8 @@
 
 #include "job_plan.h"
 
-void dry_run_print(const job_plan *plan, FILE *out);
+/* Lays out and signs the plan's storage for the primary account first (with
+ * its key; with Entra ID a placeholder marks where the SAS go). */
+void dry_run_print(job_plan *plan, FILE *out);
 
 #endif

@@ -183,10 +183,10 @@ bool job_plan_build(job_plan *plan, const offloader_config *config, const worker
     plan->dedicated_nodes = config->priority && strcmp(config->priority, "dedicated") == 0;
     plan->auto_pool_nodes = config->completions < config->max_nodes ? config->completions
                                                                     : config->max_nodes;
-    if (!apply_job_fields(plan, spec, errors) || !plan_worker(plan, spec) ||
-        !plan_aggregator(plan, errors))
-        return false;
-    return storage_plan_build(&plan->storage, config, plan->max_wall_clock_seconds, errors);
+    /* Storage is laid out and signed for the account the job goes to, when
+     * the run knows which (offload_run.c). */
+    return apply_job_fields(plan, spec, errors) && plan_worker(plan, spec) &&
+           plan_aggregator(plan, errors);
 }
 
 void job_plan_free(job_plan *plan)

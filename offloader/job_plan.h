@@ -37,7 +37,7 @@ typedef struct job_plan {
     task_plan worker;
     task_plan aggregator;
     bool has_aggregator;
-    storage_plan storage; /* inputs, outputs and logs in Blob storage */
+    storage_plan storage; /* inputs, outputs and logs: set up by the run for its account */
     /* an auto pool when config->pool_id is unset */
     bool dedicated_nodes;
     long auto_pool_nodes; /* starting size and cap */

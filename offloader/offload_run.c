@@ -1,6 +1,10 @@
 /* The offloader's run; see offload_run.h. Reads top to bottom:
- * attach_or_create_job -> tasks_submit -> progress_follow -> report_failures
- * -> finish, with cancel() whenever a stop was requested. */
+ *   locate_job   the job in the primary or the secondary account, if it exists
+ *   place_job    else: storage and inputs, then create it (fail over, or wait on quota)
+ *   submit       add the missing tasks, then let the job end itself
+ *   follow       progress until the end; failures reported
+ *   finish       where the results are; the job deleted unless kept
+ * and cancel() whenever a stop was requested. */
 #include "offload_run.h"
 
 #include <stdio.h>
@@ -17,8 +21,21 @@
 #define FAILED_TASKS_SHOWN 5
 #define FAILED_TASKS_LISTED 100
 #define CLEANUP_BUDGET_MS 8000
+#define QUOTA_FIRST_WAIT_MS 30000
 
 typedef enum { JOB_NEW, JOB_ADOPTED, JOB_SUBMITTED, JOB_FINISHED } job_start;
+
+typedef struct run {
+    job_plan *plan;
+    const offloader_config *config;
+    volatile sig_atomic_t *stop;
+    http_client *http;
+    entra_tokens *tokens;        /* NULL with Shared Key */
+    batch_client primary;
+    batch_client secondary;      /* .account NULL when there is none */
+    batch_client *active;        /* where the job is */
+    bool primary_unreachable;    /* the job may be there unseen: checked again at the end */
+} run;
 
 static int exit_for(const batch_result *r)
 {
@@ -27,57 +44,209 @@ static int exit_for(const batch_result *r)
     return EXIT_BAD_CONFIGURATION; /* 400 (a bad value), 403 (bad key), 404 (no such pool)... */
 }
 
-static void log_failure(const char *what, const batch_result *r)
+static bool unreachable(const batch_result *r)
+{
+    return exit_for(r) == EXIT_AZURE_UNAVAILABLE;
+}
+
+static void log_failure(const char *what, const batch_client *b, const batch_result *r)
 {
     buffer text;
     buffer_init(&text, 0);
     batch_result_describe(r, &text);
-    log_error(what, LOG_STR("reason", buffer_cstr(&text)));
-    if (r->status == 403)
-        log_error("check BATCHNAME and BATCHPASSWORD: the account refused the signature");
+    log_error(what, LOG_STR("account", b->account->label), LOG_STR("reason", buffer_cstr(&text)));
+    if (r->status == 401 || r->status == 403)
+        log_error(b->tokens ? "the Batch account refused the Entra ID token: does the identity "
+                              "have a Batch data-plane role (Azure Batch Data Contributor)?"
+                            : "check BATCHNAME and BATCHPASSWORD: the account refused the "
+                              "signature");
     buffer_free(&text);
 }
 
-/* Finds the job (a restarted offloader re-attaches to it) or creates it.
- * Returns an exit code on failure, -1 otherwise. */
-static int attach_or_create_job(batch_client *b, const job_plan *plan, job_start *start)
+/* ---- where the job is ------------------------------------------------ */
+
+/* Asks one account for the job: 1 found, 0 not there, -1 could not tell
+ * (unreachable), or an exit code >= 2 for a refusal. */
+static int ask_for_job(run *r, batch_client *b, job_start *start)
 {
     job_info job;
-    batch_result r;
-    if (!batch_get_job(b, &job, &r))
+    batch_result res;
+    if (!batch_get_job(b, &job, &res))
         return EXIT_TERMINATED;
-    if (batch_result_ok(&r)) {
+    if (batch_result_ok(&res)) {
         if (job.state == JOB_STATE_COMPLETED || job.state == JOB_STATE_TERMINATING ||
             job.state == JOB_STATE_DELETING)
             *start = JOB_FINISHED;
         else
             *start = job.finishes_when_done ? JOB_SUBMITTED : JOB_ADOPTED;
-        log_info("re-attached to the existing Batch job", LOG_STR("job", plan->config->job_id),
+        return 1;
+    }
+    if (res.status == 404)
+        return 0;
+    if (unreachable(&res)) {
+        log_failure("cannot reach the Batch account", b, &res);
+        return -1;
+    }
+    (void)r;
+    log_failure("cannot read the Batch job", b, &res);
+    return exit_for(&res);
+}
+
+/* The same work must not run in two accounts: a copy in the secondary while
+ * the primary holds the job is terminated and deleted. */
+static void remove_copy(batch_client *b, const char *why)
+{
+    batch_result res;
+    log_warn("removing a copy of the job from the other Batch account",
+             LOG_STR("account", b->account->label), LOG_STR("why", why));
+    batch_terminate_job(b, "batch-offload: a copy of this job runs in another account", &res);
+    batch_delete_job(b, &res);
+}
+
+/* Finds the job in either account. Returns an exit code, or -1 with
+ * r->active set when found (or NULL when it is nowhere). */
+static int locate_job(run *r, job_start *start)
+{
+    r->active = NULL;
+    int in_primary = ask_for_job(r, &r->primary, start);
+    if (in_primary >= 2)
+        return in_primary;
+    r->primary_unreachable = in_primary < 0;
+    if (in_primary == 1)
+        r->active = &r->primary;
+    if (r->secondary.account) {
+        job_start secondary_start;
+        int in_secondary = ask_for_job(r, &r->secondary, &secondary_start);
+        if (in_secondary == EXIT_TERMINATED)
+            return EXIT_TERMINATED;
+        if (in_secondary == 1 && r->active)
+            remove_copy(&r->secondary, "the primary account holds the job");
+        else if (in_secondary == 1) {
+            r->active = &r->secondary;
+            *start = secondary_start;
+        }
+    }
+    if (r->active)
+        log_info("re-attached to the existing Batch job", LOG_STR("account", r->active->account->label),
+                 LOG_STR("job", r->config->job_id),
                  LOG_STR("state", *start == JOB_FINISHED ? "ended" : "active"));
-        return -1;
-    }
-    if (r.status != 404) {
-        log_failure("cannot read the Batch job", &r);
-        return exit_for(&r);
-    }
-    buffer body;
-    buffer_init(&body, 0);
-    batch_job_create_body(plan, &body);
-    bool finished = batch_create_job(b, &body, &r);
-    buffer_free(&body);
-    if (!finished)
-        return EXIT_TERMINATED;
-    if (r.status == 409 && strcmp(r.code, "JobExists") == 0) {
-        *start = JOB_ADOPTED; /* a retried create that had gone through */
-        return -1;
-    }
-    if (!batch_result_ok(&r)) {
-        log_failure("cannot create the Batch job", &r);
-        return exit_for(&r);
-    }
-    *start = JOB_NEW;
     return -1;
 }
+
+/* ---- placing a new job ------------------------------------------------ */
+
+/* SAS for the account's storage: with its key, or from Entra ID. */
+static int prepare_storage(run *r, batch_client *b)
+{
+    job_plan *plan = r->plan;
+    storage_plan_layout(&plan->storage, r->config, b->account);
+    buffer errors;
+    buffer_init(&errors, 0);
+    bool ok = r->tokens ? storage_plan_sign_with_identity(&plan->storage, r->config, b->account,
+                                                          plan->max_wall_clock_seconds, r->http,
+                                                          r->tokens, &errors)
+                        : storage_plan_sign_with_key(&plan->storage, r->config, b->account,
+                                                     plan->max_wall_clock_seconds, &errors);
+    if (!ok)
+        log_error("cannot prepare storage access", LOG_STR("account", b->account->label),
+                  LOG_STR("reason", buffer_cstr(&errors)));
+    buffer_free(&errors);
+    return ok ? -1 : (*r->stop ? EXIT_TERMINATED : EXIT_BAD_CONFIGURATION);
+}
+
+/* Inputs must be there before a job exists, or its workers all fail. */
+static int check_inputs(run *r)
+{
+    if (!r->plan->storage.enabled)
+        return -1;
+    buffer why;
+    buffer_init(&why, 0);
+    int code = -1;
+    switch (storage_check_inputs(&r->plan->storage, r->http, &why)) {
+    case INPUTS_PRESENT:
+        break;
+    case INPUTS_MISSING:
+    case INPUTS_REFUSED:
+        log_error(buffer_cstr(&why));
+        code = EXIT_BAD_CONFIGURATION;
+        break;
+    case INPUTS_UNREACHABLE:
+        log_error(buffer_cstr(&why));
+        code = EXIT_AZURE_UNAVAILABLE;
+        break;
+    case INPUTS_CANCELLED:
+        code = EXIT_TERMINATED;
+        break;
+    }
+    buffer_free(&why);
+    return code;
+}
+
+/* The account is full for now: its job quota or its pool quota. */
+static bool quota_refusal(const batch_result *res)
+{
+    return res->status == 409 && (strcmp(res->code, "ActiveJobAndScheduleQuotaReached") == 0 ||
+                                  strcmp(res->code, "PoolQuotaReached") == 0);
+}
+
+/* Creates the job where it should go. Fails over to the secondary account
+ * when the primary could not be reached or refused on quota; without a
+ * secondary, waits for the quota with growing pauses. A create that got no
+ * answer is never repeated elsewhere: it may have gone through. */
+static int place_job(run *r)
+{
+    batch_client *target = &r->primary;
+    if (r->primary_unreachable) {
+        if (!r->secondary.account)
+            return EXIT_AZURE_UNAVAILABLE;
+        log_warn("the primary Batch account cannot be reached: submitting to the secondary",
+                 LOG_STR("secondary", r->secondary.account->batch_url));
+        target = &r->secondary;
+    }
+    uint64_t wait_ms = QUOTA_FIRST_WAIT_MS;
+    for (;;) {
+        int code = prepare_storage(r, target);
+        if (code < 0)
+            code = check_inputs(r);
+        if (code >= 0)
+            return code;
+        buffer body;
+        buffer_init(&body, 0);
+        batch_job_create_body(r->plan, &body);
+        batch_result res;
+        bool finished = batch_create_job(target, &body, &res);
+        buffer_free(&body);
+        if (!finished)
+            return EXIT_TERMINATED;
+        if (batch_result_ok(&res) || (res.status == 409 && strcmp(res.code, "JobExists") == 0)) {
+            r->active = target;
+            return -1;
+        }
+        if (!quota_refusal(&res)) {
+            log_failure("cannot create the Batch job", target, &res);
+            return exit_for(&res);
+        }
+        if (target == &r->primary && r->secondary.account) {
+            log_warn("the primary Batch account refused the job for its quota: submitting to "
+                     "the secondary", LOG_STR("code", res.code),
+                     LOG_STR("secondary", r->secondary.account->batch_url));
+            target = &r->secondary;
+            continue;
+        }
+        char message[200];
+        snprintf(message, sizeof(message),
+                 "the %s Batch account is at its quota; waiting %llu s before trying again",
+                 target->account->label, (unsigned long long)(wait_ms / 1000));
+        log_warn(message, LOG_STR("code", res.code), LOG_STR("detail", res.message));
+        clock_sleep_ms(wait_ms, (volatile const int *)r->stop);
+        if (*r->stop)
+            return EXIT_TERMINATED;
+        uint64_t cap = (uint64_t)r->config->quota_wait_seconds * 1000;
+        wait_ms = wait_ms * 2 > cap ? cap : wait_ms * 2;
+    }
+}
+
+/* ---- tasks and progress ------------------------------------------------ */
 
 /* Adds the tasks and lets the job end itself once they are done. Returns an
  * exit code, or -1 to follow the job; *ended says the job ended already (a
@@ -116,7 +285,6 @@ static int submit(batch_client *b, const job_plan *plan, job_start start, bool *
     buffer_free(&error);
     if (code >= 0 || *ended)
         return code;
-    /* Every task is in: now the job may end itself when they are done. */
     buffer body;
     buffer_init(&body, 0);
     batch_job_finish_when_done_body(&body);
@@ -128,7 +296,7 @@ static int submit(batch_client *b, const job_plan *plan, job_start start, bool *
     if (r.status == 404 || r.status == 409) {
         *ended = true; /* JobCompleted, JobBeingTerminated: a task ended it */
     } else if (!batch_result_ok(&r)) {
-        log_failure("cannot set the Batch job to end when its tasks are done", &r);
+        log_failure("cannot set the Batch job to end when its tasks are done", b, &r);
         return exit_for(&r);
     }
     return -1;
@@ -185,82 +353,32 @@ static void report_failures(batch_client *b)
         log_error("tasks ended when the Batch job was terminated", LOG_NUM("tasks", ended));
 }
 
-/* Once the work ended: the job goes away unless KEEPBATCHJOB asked to keep it. */
-static void finish(batch_client *b, const job_plan *plan)
+static int follow(batch_client *b, const job_plan *plan, bool ended)
 {
-    if (plan->config->keep_batch_job) {
-        log_info("keeping the Batch job (KEEPBATCHJOB=true)", LOG_STR("job", plan->config->job_id));
-        return;
+    progress_report report;
+    switch (progress_follow(b, plan, ended, &report)) {
+    case WORK_SUCCEEDED:
+        log_info("all tasks succeeded", LOG_NUM("tasks", report.counts.succeeded),
+                 LOG_NUM("polls", report.polls));
+        return EXIT_SUCCEEDED;
+    case WORK_FAILED:
+        log_error("the work failed", LOG_STR("reason", report.reason),
+                  LOG_NUM("succeeded", report.counts.succeeded),
+                  LOG_NUM("failed", report.counts.failed),
+                  LOG_NUM("running", report.counts.running),
+                  LOG_NUM("waiting", report.counts.active));
+        report_failures(b);
+        return EXIT_WORK_FAILED;
+    case WORK_CANCELLED:
+        return EXIT_TERMINATED;
+    case WORK_AZURE_UNAVAILABLE:
+        log_error("Azure Batch did not answer usefully", LOG_STR("reason", report.reason));
+        return EXIT_AZURE_UNAVAILABLE;
     }
-    batch_result r;
-    if (batch_delete_job(b, &r) && (batch_result_ok(&r) || r.status == 404))
-        log_info("deleted the Batch job", LOG_STR("job", plan->config->job_id));
-    else
-        log_failure("could not delete the Batch job", &r);
+    return EXIT_AZURE_UNAVAILABLE;
 }
 
-/* Stop requested: the Batch job must not run on with nobody following it. */
-static int cancel(const job_plan *plan, const offloader_config *config)
-{
-    retry_policy quick = {.max_attempts = 4, .base_delay_ms = 200, .max_delay_ms = 1000,
-                          .budget_ms = CLEANUP_BUDGET_MS / 2};
-    http_client *http = http_client_new(&quick, NULL);
-    batch_client b = {config, http};
-    batch_result r;
-    log_info("stop requested: terminating the Batch job", LOG_STR("job", config->job_id));
-    if (http && batch_terminate_job(&b, "batch-offload: the Kubernetes Job was stopped", &r) &&
-        (batch_result_ok(&r) || r.status == 404 || r.status == 409))
-        log_info("terminated the Batch job", LOG_STR("job", config->job_id));
-    else
-        log_failure("could not terminate the Batch job", &r);
-    if (http)
-        finish(&b, plan);
-    http_client_free(http);
-    return EXIT_TERMINATED;
-}
-
-static void describe_start(const job_plan *plan)
-{
-    const offloader_config *c = plan->config;
-    char pool[160];
-    if (c->pool_id)
-        snprintf(pool, sizeof(pool), "pool %s", c->pool_id);
-    else
-        snprintf(pool, sizeof(pool), "an auto pool of up to %ld %s %s nodes", c->max_nodes,
-                 plan->dedicated_nodes ? "dedicated" : "spot", c->vm_size);
-    log_info("offloading to Azure Batch", LOG_STR("kubernetes_job", plan->display_name),
-             LOG_STR("batch_job", c->job_id), LOG_NUM("workers", plan->completions),
-             LOG_STR("aggregator", plan->has_aggregator ? c->aggregator_image : "none"),
-             LOG_STR("on", pool));
-}
-
-/* Inputs must be there before a job exists, or its workers all fail. */
-static int check_inputs(const job_plan *plan, http_client *http)
-{
-    if (!plan->storage.enabled)
-        return -1;
-    buffer why;
-    buffer_init(&why, 0);
-    int code = -1;
-    switch (storage_check_inputs(&plan->storage, http, &why)) {
-    case INPUTS_PRESENT:
-        break;
-    case INPUTS_MISSING:
-    case INPUTS_REFUSED:
-        log_error(buffer_cstr(&why));
-        code = EXIT_BAD_CONFIGURATION;
-        break;
-    case INPUTS_UNREACHABLE:
-        log_error(buffer_cstr(&why));
-        code = EXIT_AZURE_UNAVAILABLE;
-        break;
-    case INPUTS_CANCELLED:
-        code = EXIT_TERMINATED;
-        break;
-    }
-    buffer_free(&why);
-    return code;
-}
+/* ---- the end ---------------------------------------------------------- */
 
 /* Where the results and logs are, without signatures. */
 static void print_locations(const job_plan *plan)
@@ -281,61 +399,123 @@ static void print_locations(const job_plan *plan)
     }
 }
 
-int offload_run(const job_plan *plan, volatile sig_atomic_t *stop)
+/* Once the work ended: the job goes away unless KEEPBATCHJOB asked to keep it. */
+static void finish(batch_client *b, const job_plan *plan)
 {
-    const offloader_config *c = plan->config;
+    if (plan->config->keep_batch_job) {
+        log_info("keeping the Batch job (KEEPBATCHJOB=true)", LOG_STR("job", plan->config->job_id));
+        return;
+    }
+    batch_result r;
+    if (batch_delete_job(b, &r) && (batch_result_ok(&r) || r.status == 404))
+        log_info("deleted the Batch job", LOG_STR("job", plan->config->job_id));
+    else
+        log_failure("could not delete the Batch job", b, &r);
+}
+
+/* The job ran in the secondary because the primary could not be asked: if
+ * the primary answers now and holds the job (an earlier offloader created
+ * it before the outage), that copy must not run on unattended. */
+static void guard_primary(run *r)
+{
+    if (!r->primary_unreachable || r->active != &r->secondary)
+        return;
+    job_info job;
+    batch_result res;
+    if (batch_get_job(&r->primary, &job, &res) && batch_result_ok(&res))
+        remove_copy(&r->primary, "the job ran in the secondary account");
+}
+
+/* Stop requested: the Batch job must not run on with nobody following it. */
+static int cancel(run *r)
+{
+    if (!r->active)
+        return EXIT_TERMINATED; /* nothing was created */
+    retry_policy quick = {.max_attempts = 4, .base_delay_ms = 200, .max_delay_ms = 1000,
+                          .budget_ms = CLEANUP_BUDGET_MS / 2};
+    http_client *http = http_client_new(&quick, NULL);
+    batch_client b = *r->active;
+    b.http = http;
+    batch_result res;
+    log_info("stop requested: terminating the Batch job", LOG_STR("job", r->config->job_id));
+    if (http && batch_terminate_job(&b, "batch-offload: the Kubernetes Job was stopped", &res) &&
+        (batch_result_ok(&res) || res.status == 404 || res.status == 409))
+        log_info("terminated the Batch job", LOG_STR("job", r->config->job_id));
+    else
+        log_failure("could not terminate the Batch job", &b, &res);
+    if (http)
+        finish(&b, r->plan);
+    http_client_free(http);
+    return EXIT_TERMINATED;
+}
+
+static void describe_start(const run *r)
+{
+    const offloader_config *c = r->config;
+    const job_plan *plan = r->plan;
+    char pool[160];
+    if (c->pool_id)
+        snprintf(pool, sizeof(pool), "pool %s", c->pool_id);
+    else
+        snprintf(pool, sizeof(pool), "an auto pool of up to %ld %s %s nodes", c->max_nodes,
+                 plan->dedicated_nodes ? "dedicated" : "spot", c->vm_size);
+    log_info("offloading to Azure Batch", LOG_STR("kubernetes_job", plan->display_name),
+             LOG_STR("batch_job", c->job_id), LOG_NUM("workers", plan->completions),
+             LOG_STR("aggregator", plan->has_aggregator ? c->aggregator_image : "none"),
+             LOG_STR("on", pool), LOG_STR("auth", c->auth_text));
+}
+
+static bool start_clients(run *r)
+{
+    const offloader_config *c = r->config;
     retry_policy policy = {.max_attempts = 12, .base_delay_ms = 500, .max_delay_ms = 30000,
                            .budget_ms = (uint64_t)c->retry_budget_seconds * 1000};
-    http_client *http = http_client_new(&policy, stop);
-    if (!http) {
+    r->http = http_client_new(&policy, (volatile const int *)r->stop);
+    if (offloader_config_uses_entra(c))
+        r->tokens = entra_tokens_new(&c->entra, &policy, (volatile const int *)r->stop);
+    r->primary = (batch_client){c, &c->primary, r->http, r->tokens};
+    r->secondary = (batch_client){c, c->secondary.batch_url ? &c->secondary : NULL, r->http,
+                                  r->tokens};
+    return r->http && (r->tokens || !offloader_config_uses_entra(c));
+}
+
+int offload_run(job_plan *plan, volatile sig_atomic_t *stop)
+{
+    run r = {.plan = plan, .config = plan->config, .stop = stop};
+    int code = EXIT_AZURE_UNAVAILABLE;
+    if (!start_clients(&r)) {
         log_error("cannot start the HTTP client");
-        return EXIT_AZURE_UNAVAILABLE;
+        goto done;
     }
-    batch_client b = {c, http};
-    describe_start(plan);
+    describe_start(&r);
     job_start start = JOB_NEW;
-    int code = check_inputs(plan, http);
-    if (code < 0)
-        code = attach_or_create_job(&b, plan, &start);
+    code = locate_job(&r, &start);
+    if (code < 0 && r.active) /* re-attached: storage for its account, without signing anew */
+        storage_plan_layout(&plan->storage, r.config, r.active->account);
+    if (code < 0 && r.active && (start == JOB_ADOPTED)) /* tasks may still be added: sign */
+        code = prepare_storage(&r, r.active);
+    if (code < 0 && !r.active)
+        code = place_job(&r);
     bool ended = start == JOB_FINISHED;
     if (code < 0 && (start == JOB_NEW || start == JOB_ADOPTED))
-        code = submit(&b, plan, start, &ended);
-    progress_report report;
-    if (code < 0) {
-        switch (progress_follow(&b, plan, ended, &report)) {
-        case WORK_SUCCEEDED:
-            log_info("all tasks succeeded", LOG_NUM("tasks", report.counts.succeeded),
-                     LOG_NUM("polls", report.polls));
-            code = EXIT_SUCCEEDED;
-            break;
-        case WORK_FAILED:
-            log_error("the work failed", LOG_STR("reason", report.reason),
-                      LOG_NUM("succeeded", report.counts.succeeded),
-                      LOG_NUM("failed", report.counts.failed),
-                      LOG_NUM("running", report.counts.running),
-                      LOG_NUM("waiting", report.counts.active));
-            report_failures(&b);
-            code = EXIT_WORK_FAILED;
-            break;
-        case WORK_CANCELLED:
-            code = EXIT_TERMINATED;
-            break;
-        case WORK_AZURE_UNAVAILABLE:
-            log_error("Azure Batch did not answer usefully", LOG_STR("reason", report.reason));
-            code = EXIT_AZURE_UNAVAILABLE;
-            break;
-        }
-    }
+        code = submit(r.active, plan, start, &ended);
+    if (code < 0)
+        code = follow(r.active, plan, ended);
     if (*stop)
         code = EXIT_TERMINATED;
     if (code == EXIT_SUCCEEDED || code == EXIT_WORK_FAILED) {
         if (code == EXIT_WORK_FAILED) { /* tasks may still run: stop them before leaving */
-            batch_result r;
-            batch_terminate_job(&b, "batch-offload: the work failed", &r);
+            batch_result res;
+            batch_terminate_job(r.active, "batch-offload: the work failed", &res);
         }
         print_locations(plan);
-        finish(&b, plan);
+        finish(r.active, plan);
+        guard_primary(&r);
     }
-    http_client_free(http);
-    return code == EXIT_TERMINATED ? cancel(plan, c) : code;
+    if (code == EXIT_TERMINATED)
+        code = cancel(&r);
+done:
+    entra_tokens_free(r.tokens);
+    http_client_free(r.http);
+    return code;
 }

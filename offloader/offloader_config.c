@@ -6,6 +6,7 @@
 #include "offloader_config.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,15 +111,86 @@ static bool is_api_version(const char *v)
     return sscanf(v, "%4d-%2d-%2d.%d.%d%c", &y, &m, &d, &major, &minor, &tail) == 5;
 }
 
+static bool is_auth_method(const char *v)
+{
+    static const char *const methods[] = {"auto", "shared-key", "workload-identity",
+                                          "client-secret", "managed-identity"};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(v, methods[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A Marketplace image: publisher:offer:sku:version. */
+static bool is_image_reference(const char *v)
+{
+    int colons = 0;
+    for (const char *c = v; *c; c++) {
+        if (*c == ':')
+            colons++;
+        else if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                   (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
+            return false;
+    }
+    return colons == 3 && v[0] != ':' && v[strlen(v) - 1] != ':' && !strstr(v, "::");
+}
+
+static bool is_fill_type(const char *v)
+{
+    return strcmp(v, "spread") == 0 || strcmp(v, "pack") == 0;
+}
+
+static bool is_printable(const char *v)
+{
+    if (!*v || strlen(v) > 8192)
+        return false;
+    for (const unsigned char *c = (const unsigned char *)v; *c; c++)
+        if (*c < 0x20 && *c != '\n' && *c != '\t')
+            return false;
+    return true;
+}
+
+static bool is_guid_or_name(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 128)
+        return false;
+    for (const char *c = v; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '.' || *c == '_'))
+            return false;
+    return true;
+}
+
+static bool is_endpoint(const char *v)
+{
+    url_parts parts;
+    if (!url_split(v, &parts) || parts.query)
+        return false;
+    /* IMDS is plain HTTP on a link-local address, by design. */
+    return url_is_secure_or_loopback(&parts) ||
+           (parts.host_len == 15 && memcmp(parts.host, "169.254.169.254", 15) == 0);
+}
+
 #define FIELD(f) offsetof(offloader_config, f)
 #define TEXT VALUE_TEXT
+#define ACCOUNT_VARIABLES(prefix, account)                                                         \
+    {prefix "BATCHCONNECTIONSTRING", TEXT, FIELD(account.batch_url), false, false, NULL, 0, 0,    \
+     is_account_url, "the Batch account URL: https://..., or http:// to a loopback emulator"},    \
+        {prefix "BATCHNAME", TEXT, FIELD(account.batch_name), false, false, NULL, 0, 0,           \
+         is_batch_account, "the Batch account name: 3-24 lowercase letters and digits"},           \
+        {prefix "BATCHPASSWORD", TEXT, FIELD(account.batch_key_text), false, true, NULL, 0, 0,    \
+         is_account_key, "the Batch account key (base64)"},                                        \
+        {prefix "STORAGEACCOUNT", TEXT, FIELD(account.storage_account), false, false, NULL, 0, 0, \
+         azure_storage_account_is_valid,                                                           \
+         "a storage account name: 3-24 lowercase letters and digits"},                             \
+        {prefix "STORAGEKEY", TEXT, FIELD(account.storage_key_text), false, true, NULL, 0, 0,     \
+         is_account_key, "the storage account key (base64)"},                                      \
+        {prefix "BLOBENDPOINT", TEXT, FIELD(account.blob_endpoint), false, false, NULL, 0, 0,     \
+         is_account_url, "the Blob service URL: https://..., or http:// to a loopback emulator"}
+
 static const variable_spec variables[] = {
-    {"BATCHCONNECTIONSTRING", TEXT, FIELD(batch_url), true, false, NULL, 0, 0, is_account_url,
-     "the Batch account URL: https://..., or http:// to a loopback emulator"},
-    {"BATCHNAME", TEXT, FIELD(batch_account), true, false, NULL, 0, 0, is_batch_account,
-     "the Batch account name: 3-24 lowercase letters and digits"},
-    {"BATCHPASSWORD", TEXT, FIELD(batch_key_text), true, true, NULL, 0, 0, is_account_key,
-     "the Batch account key (base64)"},
+    ACCOUNT_VARIABLES("", primary),
     {"JOBID", TEXT, FIELD(job_id), true, false, NULL, 0, 0, azure_batch_id_is_valid,
      "a Batch job ID: 1-64 letters, digits, '-' or '_'"},
     {"POOLID", TEXT, FIELD(pool_id), false, false, NULL, 0, 0, azure_batch_id_is_valid,
@@ -139,33 +211,56 @@ static const variable_spec variables[] = {
      "a user name"},
     {"REGISTRYPASSWORD", TEXT, FIELD(registry_password), false, true, NULL, 0, 0, is_not_empty,
      "a password"},
-    {"STORAGEACCOUNT", TEXT, FIELD(storage_account), false, false, NULL, 0, 0,
-     azure_storage_account_is_valid, "a storage account name: 3-24 lowercase letters and digits"},
-    {"STORAGEKEY", TEXT, FIELD(storage_key_text), false, true, NULL, 0, 0, is_account_key,
-     "the storage account key (base64)"},
     {"CONTAINER", TEXT, FIELD(container), false, false, NULL, 0, 0,
      azure_container_name_is_valid, "a Blob container name"},
     {"BLOBPREFIX", TEXT, FIELD(blob_prefix), false, false, NULL, 0, 0,
      azure_blob_prefix_is_valid, "a blob path prefix such as team/job-1"},
-    {"BLOBENDPOINT", TEXT, FIELD(blob_endpoint), false, false, NULL, 0, 0, is_account_url,
-     "the Blob service URL: https://..., or http:// to a loopback emulator"},
     {"PRIORITY", TEXT, FIELD(priority), false, false, "spot", 0, 0, is_priority,
      "spot or dedicated"},
     {"VMSIZE", TEXT, FIELD(vm_size), false, false, "Standard_D2s_v3", 0, 0,
      azure_vm_size_is_valid, "an Azure VM size such as Standard_D2s_v3"},
     {"KEEPBATCHJOB", VALUE_SWITCH, FIELD(keep_batch_job), false, false, "false", 0, 1, NULL,
      "true or false"},
+    ACCOUNT_VARIABLES("SECONDARY_", secondary),
+    {"BATCH_OFFLOAD_AUTH", TEXT, FIELD(auth_text), false, false, "auto", 0, 0, is_auth_method,
+     "auto, shared-key, workload-identity, client-secret or managed-identity"},
+    {"AZURE_TENANT_ID", TEXT, FIELD(tenant_id), false, false, NULL, 0, 0, is_guid_or_name,
+     "the Entra tenant ID"},
+    {"AZURE_CLIENT_ID", TEXT, FIELD(client_id), false, false, NULL, 0, 0, is_guid_or_name,
+     "the Entra application (client) ID"},
+    {"AZURE_CLIENT_SECRET", TEXT, FIELD(client_secret), false, true, NULL, 0, 0, is_not_empty,
+     "the Entra application's client secret"},
+    {"AZURE_FEDERATED_TOKEN_FILE", TEXT, FIELD(federated_token_file), false, false, NULL, 0, 0,
+     is_not_empty, "the path of the projected service-account token (workload identity)"},
+    {"AZURE_AUTHORITY_HOST", TEXT, FIELD(authority_host), false, false,
+     "https://login.microsoftonline.com", 0, 0, is_endpoint, "the Entra authority URL"},
+    {"BATCH_OFFLOAD_IMDS_ENDPOINT", TEXT, FIELD(imds_endpoint), false, false,
+     "http://169.254.169.254", 0, 0, is_endpoint, "the instance metadata service URL"},
     {"BATCH_OFFLOAD_JOB_UID", TEXT, FIELD(job_uid), false, false, NULL, 0, 0, NULL, ""},
     {"BATCH_OFFLOAD_NAMESPACE", TEXT, FIELD(namespace_name), false, false, NULL, 0, 0, NULL, ""},
     {"BATCH_OFFLOAD_JOB_NAME", TEXT, FIELD(job_name), false, false, NULL, 0, 0, NULL, ""},
     {"BATCH_OFFLOAD_API_VERSION", TEXT, FIELD(api_version), false, false, "2024-07-01.20.0", 0,
      0, is_api_version, "a Batch REST API version such as 2024-07-01.20.0"},
+    {"BATCH_OFFLOAD_POOL_IMAGE", TEXT, FIELD(pool_image), false, false,
+     "microsoft-dsvm:ubuntu-hpc:2204:latest", 0, 0, is_image_reference,
+     "an auto pool's VM image: publisher:offer:sku:version"},
+    {"BATCH_OFFLOAD_NODE_AGENT_SKU", TEXT, FIELD(node_agent_sku), false, false,
+     "batch.node.ubuntu 22.04", 0, 0, is_printable,
+     "the node agent SKU matching the image, such as \"batch.node.ubuntu 22.04\""},
+    {"BATCH_OFFLOAD_TASK_SLOTS_PER_NODE", VALUE_NUMBER, FIELD(task_slots_per_node), false, false,
+     "1", 1, 256, NULL, "a whole number from 1 to 256"},
+    {"BATCH_OFFLOAD_NODE_FILL_TYPE", TEXT, FIELD(node_fill_type), false, false, "spread", 0, 0,
+     is_fill_type, "spread or pack"},
+    {"BATCH_OFFLOAD_AUTOSCALE_FORMULA", TEXT, FIELD(autoscale_formula), false, false, NULL, 0, 0,
+     is_printable, "an autoscale formula (unset: follow the pending tasks)"},
+    {"BATCH_OFFLOAD_MAX_NODES", VALUE_NUMBER, FIELD(max_nodes), false, false, "20", 1, 10000,
+     NULL, "a whole number from 1 to 10000"},
     {"BATCH_OFFLOAD_RETRY_BUDGET_SECONDS", VALUE_NUMBER, FIELD(retry_budget_seconds), false,
      false, "300", 1, 86400, NULL, "seconds from 1 to 86400"},
     {"BATCH_OFFLOAD_POLL_MAX_SECONDS", VALUE_NUMBER, FIELD(poll_max_seconds), false, false, "30",
      1, 300, NULL, "seconds from 1 to 300"},
-    {"BATCH_OFFLOAD_MAX_NODES", VALUE_NUMBER, FIELD(max_nodes), false, false, "20", 1, 10000,
-     NULL, "a whole number from 1 to 10000"},
+    {"BATCH_OFFLOAD_QUOTA_WAIT_MAX_SECONDS", VALUE_NUMBER, FIELD(quota_wait_seconds), false,
+     false, "300", 1, 3600, NULL, "seconds from 1 to 3600"},
 };
 #define VARIABLE_COUNT (sizeof(variables) / sizeof(variables[0]))
 
@@ -219,36 +314,133 @@ static bool set_variable(offloader_config *c, const variable_spec *v, const char
     return false;
 }
 
+static void decode_key(azure_account *a)
+{
+    if (a->batch_key_text)
+        base64_decode(a->batch_key_text, strlen(a->batch_key_text), a->batch_key,
+                      sizeof(a->batch_key), &a->batch_key_len);
+    size_t len = a->batch_url ? strlen(a->batch_url) : 0;
+    while (len > 0 && a->batch_url[len - 1] == '/')
+        a->batch_url[--len] = '\0';
+}
+
+/* Picks the method: as told, or from what is set (a key first). */
+static void choose_auth(offloader_config *c, buffer *errors)
+{
+    static const struct {
+        const char *name;
+        auth_method method;
+    } methods[] = {{"shared-key", AUTH_SHARED_KEY},
+                   {"workload-identity", AUTH_WORKLOAD_IDENTITY},
+                   {"client-secret", AUTH_CLIENT_SECRET},
+                   {"managed-identity", AUTH_MANAGED_IDENTITY}};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (c->auth_text && strcmp(c->auth_text, methods[i].name) == 0) {
+            c->auth = methods[i].method;
+            return;
+        }
+    if (c->primary.batch_key_text)
+        c->auth = AUTH_SHARED_KEY;
+    else if (c->federated_token_file)
+        c->auth = AUTH_WORKLOAD_IDENTITY;
+    else if (c->client_secret)
+        c->auth = AUTH_CLIENT_SECRET;
+    else
+        buffer_append_str(errors, "no credentials: set BATCHPASSWORD (shared key), or use Entra "
+                                  "ID: workload identity (AZURE_CLIENT_ID, AZURE_TENANT_ID, "
+                                  "AZURE_FEDERATED_TOKEN_FILE), a client secret "
+                                  "(AZURE_CLIENT_SECRET), or BATCH_OFFLOAD_AUTH=managed-identity\n");
+}
+
+static void require(buffer *errors, bool present, const char *name, const char *why)
+{
+    if (!present)
+        buffer_appendf(errors, "%s is not set: %s\n", name, why);
+}
+
+/* What one account needs for the chosen method. */
+static void check_account(const offloader_config *c, const azure_account *a, const char *prefix,
+                          bool needs_storage, buffer *errors)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "%sBATCHNAME", prefix);
+    require(errors, a->batch_name != NULL, name, "it names the Batch account");
+    if (c->auth == AUTH_SHARED_KEY) {
+        snprintf(name, sizeof(name), "%sBATCHPASSWORD", prefix);
+        require(errors, a->batch_key_text != NULL, name, "shared key authentication needs it");
+    }
+    if (needs_storage) {
+        snprintf(name, sizeof(name), "%sSTORAGEACCOUNT", prefix);
+        require(errors, a->storage_account != NULL, name,
+                "the other account has storage, so this one needs it too for failover");
+    }
+    if (a->storage_account && c->auth == AUTH_SHARED_KEY) {
+        snprintf(name, sizeof(name), "%sSTORAGEKEY", prefix);
+        require(errors, a->storage_key_text != NULL, name,
+                "shared key authentication signs storage SAS with it");
+    }
+}
+
 /* Rules between variables. */
 static bool check_together(offloader_config *c, buffer *errors)
 {
     size_t before = errors->len;
+    c->primary.label = "primary";
+    c->secondary.label = "secondary";
+    choose_auth(c, errors);
+    require(errors, c->primary.batch_url != NULL, "BATCHCONNECTIONSTRING",
+            "it must be the Batch account URL: https://..., or http:// to a loopback emulator");
+    check_account(c, &c->primary, "", false, errors);
+    if (c->secondary.batch_url)
+        check_account(c, &c->secondary, "SECONDARY_", c->primary.storage_account != NULL,
+                      errors);
+    if (c->auth == AUTH_WORKLOAD_IDENTITY || c->auth == AUTH_CLIENT_SECRET) {
+        require(errors, c->tenant_id != NULL, "AZURE_TENANT_ID", "Entra ID needs the tenant");
+        require(errors, c->client_id != NULL, "AZURE_CLIENT_ID", "Entra ID needs the client ID");
+    }
+    if (c->auth == AUTH_WORKLOAD_IDENTITY) {
+        require(errors, c->federated_token_file != NULL, "AZURE_FEDERATED_TOKEN_FILE",
+                "workload identity reads the projected token from it");
+        if (c->federated_token_file && access(c->federated_token_file, R_OK) != 0)
+            buffer_appendf(errors, "AZURE_FEDERATED_TOKEN_FILE %s cannot be read: is the pod "
+                                   "labelled azure.workload.identity/use=true?\n",
+                           c->federated_token_file);
+    }
+    if (c->auth == AUTH_CLIENT_SECRET)
+        require(errors, c->client_secret != NULL, "AZURE_CLIENT_SECRET",
+                "client secret authentication needs it");
+    c->entra = (entra_settings){
+        .method = c->auth == AUTH_WORKLOAD_IDENTITY ? ENTRA_WORKLOAD_IDENTITY
+                  : c->auth == AUTH_CLIENT_SECRET   ? ENTRA_CLIENT_SECRET
+                                                    : ENTRA_MANAGED_IDENTITY,
+        .tenant_id = c->tenant_id,
+        .client_id = c->client_id,
+        .client_secret = c->client_secret,
+        .federated_token_file = c->federated_token_file,
+        .authority_host = c->authority_host,
+        .imds_endpoint = c->imds_endpoint,
+    };
     if (c->job_uid && !c->job_uid[0])
         buffer_append_str(errors, "BATCH_OFFLOAD_JOB_UID is empty: the pod has no "
                                   "batch.kubernetes.io/controller-uid label (Kubernetes 1.27 "
                                   "or newer sets it), so the Batch job ID cannot be derived\n");
-    if (c->job_uid && c->job_uid[0] && c->job_id && strcmp(c->job_id, "k8s-") == 0)
-        buffer_append_str(errors, "JOBID is \"k8s-\": the Job UID did not reach it\n");
     bool user = c->registry_username != NULL, password = c->registry_password != NULL;
     if (user != password || (user && !c->registry_server))
         buffer_append_str(errors, "REGISTRYNAME, REGISTRYUSERNAME and REGISTRYPASSWORD go "
                                   "together: set all three or none\n");
     if (c->aggregator_args && !c->aggregator_image)
         buffer_append_str(errors, "AGGREGATORARGS is set but AGGREGATORIMAGENAME is not\n");
-    bool account = c->storage_account != NULL, key = c->storage_key_text != NULL;
-    if (account != key)
-        buffer_append_str(errors, "STORAGEACCOUNT and STORAGEKEY go together: set both or "
-                                  "neither\n");
-    if (account && (!c->container || !c->blob_prefix))
+    if (c->primary.storage_account && (!c->container || !c->blob_prefix))
         buffer_append_str(errors, "STORAGEACCOUNT is set: CONTAINER and BLOBPREFIX must be "
                                   "set too\n");
-    if (c->batch_key_text)
-        base64_decode(c->batch_key_text, strlen(c->batch_key_text), c->batch_key,
-                      sizeof(c->batch_key), &c->batch_key_len);
-    size_t len = c->batch_url ? strlen(c->batch_url) : 0;
-    while (len > 0 && c->batch_url[len - 1] == '/')
-        c->batch_url[--len] = '\0';
+    decode_key(&c->primary);
+    decode_key(&c->secondary);
     return errors->len == before;
+}
+
+bool offloader_config_uses_entra(const offloader_config *c)
+{
+    return c->auth != AUTH_SHARED_KEY;
 }
 
 bool offloader_config_load(offloader_config *c, buffer *errors)
@@ -281,7 +473,8 @@ void offloader_config_free(offloader_config *c)
             free(*field);
             *field = NULL;
         }
-    memset(c->batch_key, 0, sizeof(c->batch_key));
+    memset(c->primary.batch_key, 0, sizeof(c->primary.batch_key));
+    memset(c->secondary.batch_key, 0, sizeof(c->secondary.batch_key));
 }
 
 void offloader_config_describe(buffer *out)

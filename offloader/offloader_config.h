@@ -10,43 +10,68 @@
 #include <stdint.h>
 
 #include "buffer.h"
+#include "entra_token.h"
+
+typedef enum {
+    AUTH_SHARED_KEY,        /* BATCHPASSWORD and STORAGEKEY */
+    AUTH_WORKLOAD_IDENTITY, /* AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE */
+    AUTH_CLIENT_SECRET,     /* AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET */
+    AUTH_MANAGED_IDENTITY,  /* IMDS; AZURE_CLIENT_ID for a user-assigned identity */
+} auth_method;
+
+/* One region's Batch and Storage accounts. */
+typedef struct azure_account {
+    const char *label;       /* "primary" or "secondary", for messages */
+    char *batch_url;         /* BATCHCONNECTIONSTRING, no trailing '/' */
+    char *batch_name;        /* BATCHNAME */
+    char *batch_key_text;    /* BATCHPASSWORD (base64), shared key only */
+    uint8_t batch_key[128];  /* decoded */
+    size_t batch_key_len;
+    char *storage_account;   /* STORAGEACCOUNT */
+    char *storage_key_text;  /* STORAGEKEY, shared key only */
+    char *blob_endpoint;     /* BLOBENDPOINT; default https://<account>.blob.core.windows.net */
+} azure_account;
 
 typedef struct offloader_config {
-    /* the Batch account */
-    char *batch_url;        /* BATCHCONNECTIONSTRING, no trailing '/' */
-    char *batch_account;    /* BATCHNAME */
-    char *batch_key_text;   /* BATCHPASSWORD (base64) */
-    uint8_t batch_key[128]; /* decoded */
-    size_t batch_key_len;
-    char *api_version;      /* BATCH_OFFLOAD_API_VERSION */
+    azure_account primary;
+    azure_account secondary;   /* SECONDARY_*; batch_url NULL when there is none */
+    auth_method auth;          /* BATCH_OFFLOAD_AUTH, or chosen from what is set */
+    char *auth_text;
+    entra_settings entra;      /* for the Entra methods */
+    char *tenant_id, *client_id, *client_secret, *federated_token_file, *authority_host,
+        *imds_endpoint;
+    char *api_version;         /* BATCH_OFFLOAD_API_VERSION */
     /* the Batch job */
-    char *job_id;           /* JOBID */
-    char *pool_id;          /* POOLID; NULL: an auto pool */
-    char *priority;         /* PRIORITY: spot or dedicated */
-    char *vm_size;          /* VMSIZE */
-    bool keep_batch_job;    /* KEEPBATCHJOB */
-    char *namespace_name;   /* BATCH_OFFLOAD_NAMESPACE (set in the pod) */
-    char *job_name;         /* BATCH_OFFLOAD_JOB_NAME */
-    char *job_uid;          /* BATCH_OFFLOAD_JOB_UID */
+    char *job_id;              /* JOBID */
+    char *pool_id;             /* POOLID; NULL: an auto pool */
+    char *priority;            /* PRIORITY: spot or dedicated */
+    char *vm_size;             /* VMSIZE */
+    bool keep_batch_job;       /* KEEPBATCHJOB */
+    char *namespace_name;      /* BATCH_OFFLOAD_NAMESPACE (set in the pod) */
+    char *job_name;            /* BATCH_OFFLOAD_JOB_NAME */
+    char *job_uid;             /* BATCH_OFFLOAD_JOB_UID */
     /* the work */
-    long completions;       /* COMPLETIONS */
-    char *worker_image;     /* WORKERIMAGENAME */
-    char *aggregator_image; /* AGGREGATORIMAGENAME; NULL: no aggregator */
-    char *aggregator_args;  /* AGGREGATORARGS: JSON array of strings */
-    char *worker_spec;      /* WORKERSPEC: JSON from the webhook */
-    char *registry_server;  /* REGISTRYNAME */
+    long completions;          /* COMPLETIONS */
+    char *worker_image;        /* WORKERIMAGENAME */
+    char *aggregator_image;    /* AGGREGATORIMAGENAME; NULL: no aggregator */
+    char *aggregator_args;     /* AGGREGATORARGS: JSON array of strings */
+    char *worker_spec;         /* WORKERSPEC: JSON from the webhook */
+    char *registry_server;     /* REGISTRYNAME */
     char *registry_username;
     char *registry_password;
-    /* storage */
-    char *storage_account;  /* STORAGEACCOUNT */
-    char *storage_key_text; /* STORAGEKEY */
-    char *container;        /* CONTAINER */
-    char *blob_prefix;      /* BLOBPREFIX */
-    char *blob_endpoint;    /* BLOBENDPOINT; default https://<account>.blob.core.windows.net */
+    char *container;           /* CONTAINER */
+    char *blob_prefix;         /* BLOBPREFIX */
+    /* auto pools */
+    char *pool_image;          /* BATCH_OFFLOAD_POOL_IMAGE publisher:offer:sku:version */
+    char *node_agent_sku;      /* BATCH_OFFLOAD_NODE_AGENT_SKU */
+    long task_slots_per_node;  /* BATCH_OFFLOAD_TASK_SLOTS_PER_NODE */
+    char *node_fill_type;      /* BATCH_OFFLOAD_NODE_FILL_TYPE: spread or pack */
+    char *autoscale_formula;   /* BATCH_OFFLOAD_AUTOSCALE_FORMULA; NULL: the default */
+    long max_nodes;            /* BATCH_OFFLOAD_MAX_NODES */
     /* behaviour */
     long retry_budget_seconds; /* BATCH_OFFLOAD_RETRY_BUDGET_SECONDS */
     long poll_max_seconds;     /* BATCH_OFFLOAD_POLL_MAX_SECONDS */
-    long max_nodes;            /* BATCH_OFFLOAD_MAX_NODES: auto pool size cap */
+    long quota_wait_seconds;   /* BATCH_OFFLOAD_QUOTA_WAIT_MAX_SECONDS: longest wait between tries */
 } offloader_config;
 
 /* Reads the environment. On a bad or missing value returns false with one
@@ -56,5 +81,6 @@ bool offloader_config_load(offloader_config *config, buffer *errors);
 void offloader_config_free(offloader_config *config);
 /* The variables, for --help. */
 void offloader_config_describe(buffer *out);
+bool offloader_config_uses_entra(const offloader_config *config);
 
 #endif

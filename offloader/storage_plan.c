@@ -7,11 +7,14 @@
 
 #include "base64.h"
 #include "sas.h"
+#include "user_delegation_key.h"
 #include "url.h"
 
 #define SAS_MARGIN_SECONDS 3600
 #define SAS_DEFAULT_LIFETIME_SECONDS (7 * 24 * 3600) /* Batch keeps tasks 7 days by default */
 #define CLOCK_SKEW_SECONDS 900
+
+#define DELEGATION_KEY_MAX_SECONDS (7 * 24 * 3600) /* the service's limit */
 
 static bool is_loopback_http(const char *url)
 {
@@ -23,61 +26,119 @@ void storage_plan_init(storage_plan *s)
 {
     memset(s, 0, sizeof(*s));
     buffer_init(&s->container_url, 0);
+    buffer_init(&s->service_url, 0);
     buffer_init(&s->read_sas, 0);
     buffer_init(&s->write_sas, 0);
     buffer_init(&s->prefix, 0);
 }
 
-bool storage_plan_build(storage_plan *s, const offloader_config *c, int64_t deadline_seconds,
-                        buffer *errors)
+void storage_plan_free(storage_plan *s)
 {
-    if (!c->storage_account)
-        return true; /* no storage: tasks get no files */
-    s->enabled = true;
-    if (c->blob_endpoint)
-        buffer_append_str(&s->container_url, c->blob_endpoint);
-    else
-        buffer_appendf(&s->container_url, "https://%s.blob.core.windows.net", c->storage_account);
-    while (s->container_url.len && s->container_url.data[s->container_url.len - 1] == '/')
-        s->container_url.data[--s->container_url.len] = '\0';
-    buffer_appendf(&s->container_url, "/%s", c->container);
-    buffer_append_str(&s->prefix, c->blob_prefix);
+    buffer_free(&s->container_url);
+    buffer_free(&s->service_url);
+    buffer_free(&s->read_sas);
+    buffer_free(&s->write_sas);
+    buffer_free(&s->prefix);
+}
 
-    uint8_t key[128];
-    size_t key_len = 0;
-    if (!base64_decode(c->storage_key_text, strlen(c->storage_key_text), key, sizeof(key),
-                       &key_len)) {
-        buffer_append_str(errors, "STORAGEKEY is not valid base64\n");
-        return false;
-    }
-    time_t now = time(NULL);
-    int64_t lifetime = deadline_seconds > 0 ? deadline_seconds + SAS_MARGIN_SECONDS
-                                            : SAS_DEFAULT_LIFETIME_SECONDS;
-    sas_grant grant = {
-        .account = c->storage_account,
-        .key = key,
-        .key_len = key_len,
-        .container = c->container,
-        .start = now - CLOCK_SKEW_SECONDS,
-        .expiry = now + (time_t)lifetime,
-        .allow_http = is_loopback_http(buffer_cstr(&s->container_url)),
-    };
-    grant.permissions = "rl";
-    bool ok = sas_query_string(&grant, &s->read_sas);
-    grant.permissions = "cw";
-    ok = ok && sas_query_string(&grant, &s->write_sas);
-    memset(key, 0, sizeof(key));
+void storage_plan_layout(storage_plan *s, const offloader_config *c, const azure_account *a)
+{
+    storage_plan_free(s);
+    storage_plan_init(s);
+    if (!a->storage_account)
+        return; /* no storage: tasks get no files */
+    s->enabled = true;
+    if (a->blob_endpoint)
+        buffer_append_str(&s->service_url, a->blob_endpoint);
+    else
+        buffer_appendf(&s->service_url, "https://%s.blob.core.windows.net", a->storage_account);
+    while (s->service_url.len && s->service_url.data[s->service_url.len - 1] == '/')
+        s->service_url.data[--s->service_url.len] = '\0';
+    buffer_appendf(&s->container_url, "%s/%s", buffer_cstr(&s->service_url), c->container);
+    buffer_append_str(&s->prefix, c->blob_prefix);
+}
+
+/* The two grants every job needs, differing only in permissions. */
+static bool sign_both(storage_plan *s, sas_grant *grant, buffer *errors)
+{
+    buffer_reset(&s->read_sas);
+    buffer_reset(&s->write_sas);
+    grant->permissions = "rl";
+    bool ok = sas_query_string(grant, &s->read_sas);
+    grant->permissions = "cw";
+    ok = ok && sas_query_string(grant, &s->write_sas);
     if (!ok)
         buffer_append_str(errors, "cannot sign the storage SAS\n");
     return ok;
 }
 
-void storage_plan_free(storage_plan *s)
+static sas_grant grant_for(const storage_plan *s, const offloader_config *c,
+                           const azure_account *a, int64_t deadline)
 {
-    buffer_free(&s->container_url);
-    buffer_free(&s->read_sas);
-    buffer_free(&s->write_sas);
-    buffer_free(&s->prefix);
+    time_t now = time(NULL);
+    int64_t lifetime = deadline > 0 ? deadline + SAS_MARGIN_SECONDS : SAS_DEFAULT_LIFETIME_SECONDS;
+    return (sas_grant){
+        .account = a->storage_account,
+        .container = c->container,
+        .start = now - CLOCK_SKEW_SECONDS,
+        .expiry = now + (time_t)lifetime,
+        .allow_http = is_loopback_http(buffer_cstr(&s->container_url)),
+    };
+}
+
+bool storage_plan_sign_with_key(storage_plan *s, const offloader_config *c,
+                                const azure_account *a, int64_t deadline, buffer *errors)
+{
+    if (!s->enabled)
+        return true;
+    uint8_t key[128];
+    size_t key_len = 0;
+    if (!a->storage_key_text ||
+        !base64_decode(a->storage_key_text, strlen(a->storage_key_text), key, sizeof(key),
+                       &key_len)) {
+        buffer_appendf(errors, "the %s storage account key is missing or not base64\n",
+                       a->label);
+        return false;
+    }
+    sas_grant grant = grant_for(s, c, a, deadline);
+    grant.key = key;
+    grant.key_len = key_len;
+    bool ok = sign_both(s, &grant, errors);
+    memset(key, 0, sizeof(key));
+    return ok;
+}
+
+bool storage_plan_sign_with_identity(storage_plan *s, const offloader_config *c,
+                                     const azure_account *a, int64_t deadline,
+                                     http_client *http, entra_tokens *tokens, buffer *errors)
+{
+    if (!s->enabled)
+        return true;
+    char error[256];
+    const char *token = entra_token_for(tokens, &ENTRA_STORAGE, error, sizeof(error));
+    if (!token) {
+        buffer_appendf(errors, "no Entra ID token for storage: %s\n", error);
+        return false;
+    }
+    sas_grant grant = grant_for(s, c, a, deadline);
+    if (grant.expiry - time(NULL) > DELEGATION_KEY_MAX_SECONDS)
+        grant.expiry = time(NULL) + DELEGATION_KEY_MAX_SECONDS - 60;
+    user_delegation_key key;
+    if (!user_delegation_key_request(http, buffer_cstr(&s->service_url), token, grant.start,
+                                     grant.expiry, &key, errors))
+        return false;
+    grant.delegation = &key;
+    bool ok = sign_both(s, &grant, errors);
+    memset(&key, 0, sizeof(key));
+    return ok;
+}
+
+void storage_plan_sign_placeholder(storage_plan *s)
+{
+    buffer_reset(&s->read_sas);
+    buffer_reset(&s->write_sas);
+    buffer_append_str(&s->read_sas, "user-delegation-SAS-made-at-run-time&sp=rl");
+    buffer_append_str(&s->write_sas, "user-delegation-SAS-made-at-run-time&sp=cw");
 }
 
 void storage_location(const storage_plan *s, const char *part, buffer *out)

@@ -4,7 +4,8 @@
  *   <container>/<prefix>/output/aggregate/ the aggregator's result
  *   <container>/<prefix>/logs/<task id>/   stdout.txt and stderr.txt of every task
  * Each SAS carries only the permissions of its use, HTTPS only (plain HTTP
- * only to a loopback emulator), and expires with the job plus a margin. */
+ * only to a loopback emulator), and expires with the job plus a margin. With
+ * a key they are service SAS; with Entra ID, user delegation SAS. */
 #ifndef STORAGE_PLAN_H
 #define STORAGE_PLAN_H
 
@@ -12,12 +13,14 @@
 #include <stdint.h>
 
 #include "buffer.h"
+#include "entra_token.h"
 #include "http_client.h"
 #include "offloader_config.h"
 
 typedef struct storage_plan {
     bool enabled;
     buffer container_url; /* without a SAS */
+    buffer service_url;   /* the account's Blob service */
     buffer read_sas;      /* query string: read + list */
     buffer write_sas;     /* query string: create + write */
     buffer prefix;        /* BLOBPREFIX */
@@ -25,10 +28,19 @@ typedef struct storage_plan {
 
 /* An empty plan (storage disabled), safe to free. */
 void storage_plan_init(storage_plan *s);
-/* deadline_seconds: the job's wall-clock limit, or -1. Call on an empty plan. */
-bool storage_plan_build(storage_plan *s, const offloader_config *config, int64_t deadline_seconds,
-                        buffer *errors);
 void storage_plan_free(storage_plan *s);
+/* Where the job's data is in the account's storage; disabled when the
+ * account has none. Replaces whatever the plan held. */
+void storage_plan_layout(storage_plan *s, const offloader_config *c, const azure_account *a);
+/* Service SAS signed with the account key (no request). deadline: seconds, or -1. */
+bool storage_plan_sign_with_key(storage_plan *s, const offloader_config *c,
+                                const azure_account *a, int64_t deadline, buffer *errors);
+/* User delegation SAS: a storage token, then a delegation key from the account. */
+bool storage_plan_sign_with_identity(storage_plan *s, const offloader_config *c,
+                                     const azure_account *a, int64_t deadline,
+                                     http_client *http, entra_tokens *tokens, buffer *errors);
+/* --dry-run with Entra ID: the SAS can only be made at run time. */
+void storage_plan_sign_placeholder(storage_plan *s);
 
 typedef enum {
     INPUTS_PRESENT,
