@@ -1,6 +1,8 @@
 /* Retry policy; see retry_policy.h. Full jitter (a random wait between 0 and
- * the exponential cap) spreads many clients' retries apart; a server's
- * Retry-After is a floor, since asking earlier only earns another 429. */
+ * the exponential cap) spreads many clients' retries apart. A server's
+ * Retry-After is followed as given: asking earlier only earns another 429,
+ * and waiting for a later backoff step only loses time (a throttled 429
+ * storm with "Retry-After: 1" would otherwise wait up to max_delay_ms). */
 #include "retry_policy.h"
 
 #include <stdlib.h>
@@ -33,14 +35,20 @@ int64_t retry_delay_ms(const retry_policy *policy, int attempt, uint64_t elapsed
 {
     if (attempt >= policy->max_attempts || elapsed_ms >= policy->budget_ms)
         return -1;
+    uint64_t delay;
+    if (retry_after_ms >= 0) {
+        /* The server said when: come back then, not at some later backoff
+         * step, spread by up to a tenth so clients told alike do not return
+         * in the same instant. */
+        delay = (uint64_t)retry_after_ms + random_below((uint64_t)retry_after_ms / 10 + 1);
+        return elapsed_ms + delay > policy->budget_ms ? -1 : (int64_t)delay;
+    }
     uint64_t cap = policy->base_delay_ms;
     for (int i = 1; i < attempt && cap < policy->max_delay_ms; i++)
         cap *= 2;
     if (cap > policy->max_delay_ms)
         cap = policy->max_delay_ms;
-    uint64_t delay = random_below(cap + 1);
-    if (retry_after_ms >= 0 && (uint64_t)retry_after_ms > delay)
-        delay = (uint64_t)retry_after_ms;
+    delay = random_below(cap + 1);
     if (elapsed_ms + delay > policy->budget_ms)
         return -1; /* the answer would come after the budget anyway */
     return (int64_t)delay;
