@@ -19,11 +19,14 @@
 
 #define PATCH_LIMIT (4 * 1024 * 1024)
 
-/* The offloader reads these keys of the credentials Secret (DESIGN.md). */
+/* The offloader reads these keys of the credentials Secret (DESIGN.md), the
+ * SECONDARY_ ones for failover to a second region. */
 static const char *const credential_keys[] = {
-    "BATCHCONNECTIONSTRING", "BATCHNAME",    "BATCHPASSWORD",    "STORAGEACCOUNT",
-    "STORAGEKEY",            "BLOBENDPOINT", "REGISTRYNAME",     "REGISTRYUSERNAME",
-    "REGISTRYPASSWORD",
+    "BATCHCONNECTIONSTRING",           "BATCHNAME",           "BATCHPASSWORD",
+    "STORAGEACCOUNT",                  "STORAGEKEY",          "BLOBENDPOINT",
+    "REGISTRYNAME",                    "REGISTRYUSERNAME",    "REGISTRYPASSWORD",
+    "SECONDARY_BATCHCONNECTIONSTRING", "SECONDARY_BATCHNAME", "SECONDARY_BATCHPASSWORD",
+    "SECONDARY_STORAGEACCOUNT",        "SECONDARY_STORAGEKEY", "SECONDARY_BLOBENDPOINT",
 };
 
 /* Job fields the offloader maps to Batch settings, copied into WORKERSPEC. */
@@ -247,6 +250,34 @@ static void write_pull_secret_refs(json_writer *w, const job_view *v)
     }
 }
 
+/* The platform's settings for auth and auto pools, only where it set them
+ * (the offloader's defaults are documented in its --help). */
+static void write_platform_overrides(json_writer *w, const platform_settings *p)
+{
+    const char *const texts[][2] = {
+        {"BATCH_OFFLOAD_AUTH", p->offloader_auth},
+        {"BATCH_OFFLOAD_POOL_IMAGE", p->pool_image},
+        {"BATCH_OFFLOAD_NODE_AGENT_SKU", p->node_agent_sku},
+        {"BATCH_OFFLOAD_NODE_FILL_TYPE", p->node_fill_type},
+        {"BATCH_OFFLOAD_AUTOSCALE_FORMULA", p->autoscale_formula},
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        if (texts[i][1] && texts[i][1][0])
+            write_env_literal(w, texts[i][0], texts[i][1]);
+    const struct {
+        const char *name;
+        long value;
+    } numbers[] = {{"BATCH_OFFLOAD_TASK_SLOTS_PER_NODE", p->task_slots_per_node},
+                   {"BATCH_OFFLOAD_MAX_NODES", p->max_nodes}};
+    for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+        if (numbers[i].value <= 0)
+            continue;
+        char text[24];
+        snprintf(text, sizeof(text), "%ld", numbers[i].value);
+        write_env_literal(w, numbers[i].name, text);
+    }
+}
+
 static void write_offloader_env(json_writer *w, const job_view *v)
 {
     const platform_settings *p = v->platform;
@@ -299,6 +330,7 @@ static void write_offloader_env(json_writer *w, const job_view *v)
     if (vm_size[0])
         write_env_literal(w, "VMSIZE", vm_size);
     write_env_literal(w, "KEEPBATCHJOB", a->keep_batch_job ? a->keep_batch_job : "false");
+    write_platform_overrides(w, p);
 
     buffer spec;
     buffer_init(&spec, PATCH_LIMIT);

@@ -115,6 +115,13 @@ int main(int argc, char **argv)
         .offloader_service_account = config.offloader_service_account,
         .workload_identity = config.workload_identity,
         .offloader_backoff_limit = config.offloader_backoff_limit,
+        .offloader_auth = config.offloader_auth,
+        .pool_image = config.pool_image,
+        .node_agent_sku = config.node_agent_sku,
+        .task_slots_per_node = config.task_slots_per_node,
+        .node_fill_type = config.node_fill_type,
+        .autoscale_formula = config.autoscale_formula,
+        .max_nodes = config.max_nodes,
     };
     webhook_context context = {.platform = &platform, .tls_library = tls_backend_version()};
     atomic_init(&context.ready, true);

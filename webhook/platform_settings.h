@@ -17,6 +17,14 @@ typedef struct platform_settings {
     const char *offloader_service_account; /* "" = the namespace default, token not mounted */
     bool workload_identity;                /* Entra workload identity for offloader pods */
     long offloader_backoff_limit;          /* pod retries for infrastructure failures */
+    const char *offloader_auth;            /* BATCH_OFFLOAD_AUTH for offloader pods; "" = auto */
+    /* auto pools: "" or 0 keeps the offloader's default */
+    const char *pool_image;                /* publisher:offer:sku:version */
+    const char *node_agent_sku;
+    long task_slots_per_node;
+    const char *node_fill_type;            /* spread or pack */
+    const char *autoscale_formula;
+    long max_nodes;
 } platform_settings;
 
 /* Whether item is one of the comma-separated entries of list. */

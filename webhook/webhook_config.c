@@ -54,6 +54,19 @@ static const option_spec options[] = {
     {"offloader-backoff-limit",
      NUMBER(offloader_backoff_limit, "3", 0, 100,
             "offloader pod retries after infrastructure failures (exit code 3)")},
+    {"offloader-auth",
+     TEXT(offloader_auth, "", "how offloader pods authenticate: shared-key, workload-identity, "
+                              "client-secret, managed-identity (empty: from what is set)")},
+    {"pool-image", TEXT(pool_image, "", "auto pools' VM image publisher:offer:sku:version "
+                                        "(empty: microsoft-dsvm:ubuntu-hpc:2204:latest)")},
+    {"node-agent-sku", TEXT(node_agent_sku, "", "node agent SKU matching --pool-image (empty: "
+                                                "batch.node.ubuntu 22.04)")},
+    {"task-slots-per-node",
+     NUMBER(task_slots_per_node, "0", 0, 256, "tasks per auto pool node at once (0: 1)")},
+    {"node-fill-type", TEXT(node_fill_type, "", "spread or pack tasks over nodes (empty: spread)")},
+    {"autoscale-formula",
+     TEXT(autoscale_formula, "", "auto pools' autoscale formula (empty: follow pending tasks)")},
+    {"max-nodes", NUMBER(max_nodes, "0", 0, 10000, "largest auto pool (0: the offloader's 20)")},
     {"threads", NUMBER(threads, "0", 0, 64, "worker threads (0: one per CPU)")},
     {"max-connections", NUMBER(max_connections, "1024", 1, 100000, "open connections at most")},
     {"header-timeout",
@@ -167,6 +180,22 @@ static bool check_list(const char *list, bool (*valid)(const char *), const char
     return ok;
 }
 
+/* A Marketplace image reference: four non-empty parts. */
+static bool pool_image_is_valid(const char *s)
+{
+    int parts = 1;
+    for (const char *c = s; *c; c++) {
+        if (*c == ':') {
+            if (c == s || c[1] == ':' || c[1] == '\0')
+                return false;
+            parts++;
+        } else if (!isalnum((unsigned char)*c) && !strchr("-_.", *c)) {
+            return false;
+        }
+    }
+    return parts == 4;
+}
+
 /* A DNS-1123 label: how Kubernetes names namespaces. */
 static bool is_dns_label(const char *s)
 {
@@ -246,6 +275,25 @@ static bool check_config(webhook_config *c, FILE *err)
     if (!azure_container_name_is_valid(c->default_storage_container)) {
         fprintf(err, "offload-webhook: --default-storage-container: \"%.64s\" is not a Blob "
                      "container name\n", c->default_storage_container);
+        return false;
+    }
+    static const char *const auth[] = {"", "shared-key", "workload-identity", "client-secret",
+                                       "managed-identity"};
+    bool auth_ok = false;
+    for (size_t i = 0; i < sizeof(auth) / sizeof(auth[0]); i++)
+        auth_ok |= strcmp(c->offloader_auth, auth[i]) == 0;
+    if (!auth_ok) {
+        fprintf(err, "offload-webhook: --offloader-auth: expected shared-key, workload-identity, "
+                     "client-secret or managed-identity\n");
+        return false;
+    }
+    if (c->node_fill_type[0] && strcmp(c->node_fill_type, "spread") != 0 &&
+        strcmp(c->node_fill_type, "pack") != 0) {
+        fprintf(err, "offload-webhook: --node-fill-type: expected spread or pack\n");
+        return false;
+    }
+    if (c->pool_image[0] && !pool_image_is_valid(c->pool_image)) {
+        fprintf(err, "offload-webhook: --pool-image: expected publisher:offer:sku:version\n");
         return false;
     }
     static const char *const levels[] = {"debug", "info", "warn", "error"};

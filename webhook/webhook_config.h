@@ -33,6 +33,13 @@ typedef struct webhook_config {
     char *offloader_service_account;
     bool workload_identity;
     long offloader_backoff_limit;
+    char *offloader_auth;
+    char *pool_image;
+    char *node_agent_sku;
+    long task_slots_per_node;
+    char *node_fill_type;
+    char *autoscale_formula;
+    long max_nodes;
 } webhook_config;
 
 typedef enum {

@@ -29,7 +29,11 @@ def test_help_lists_every_option_with_its_variable(build):
                              ("--default-storage-container",
                               "BATCH_OFFLOAD_DEFAULT_STORAGE_CONTAINER"),
                              ("--allowed-namespaces", "BATCH_OFFLOAD_ALLOWED_NAMESPACES"),
-                             ("--drain-timeout", "BATCH_OFFLOAD_DRAIN_TIMEOUT")]:
+                             ("--drain-timeout", "BATCH_OFFLOAD_DRAIN_TIMEOUT"),
+                             ("--offloader-auth", "BATCH_OFFLOAD_OFFLOADER_AUTH"),
+                             ("--pool-image", "BATCH_OFFLOAD_POOL_IMAGE"),
+                             ("--autoscale-formula", "BATCH_OFFLOAD_AUTOSCALE_FORMULA"),
+                             ("--max-nodes", "BATCH_OFFLOAD_MAX_NODES")]:
         assert option in result.stdout and variable in result.stdout
 
 
@@ -59,6 +63,12 @@ def test_version_names_the_tls_library(build):
     (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE,
       "--allowed-namespaces", "Bad_NS"], {}, '"Bad_NS" is not a namespace'),
     (["--workload-identity=maybe"], {}, "expected true or false"),
+    (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--offloader-auth",
+      "password"], {}, "--offloader-auth: expected shared-key, workload-identity"),
+    (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--pool-image",
+      "ubuntu"], {}, "--pool-image: expected publisher:offer:sku:version"),
+    (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--node-fill-type",
+      "random"], {}, "--node-fill-type: expected spread or pack"),
     (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--log-level", "loud"],
      {}, "--log-level: expected debug, info, warn or error"),
 ])

@@ -496,6 +496,39 @@ static void test_workload_identity_labels_the_pod(void **state)
     run_free(&r);
 }
 
+static void test_platform_auto_pool_and_auth_settings_reach_the_offloader(void **state)
+{
+    (void)state;
+    platform_settings custom = default_platform;
+    custom.offloader_auth = "workload-identity";
+    custom.pool_image = "canonical:ubuntu-24_04-lts:server:latest";
+    custom.node_agent_sku = "batch.node.ubuntu 24.04";
+    custom.task_slots_per_node = 4;
+    custom.node_fill_type = "pack";
+    custom.autoscale_formula = "$TargetDedicatedNodes = 2;";
+    custom.max_nodes = 50;
+    run r;
+    run_fixture(&r, "kubectl-job", &custom);
+    assert_env(&r, "BATCH_OFFLOAD_AUTH", "workload-identity");
+    assert_env(&r, "BATCH_OFFLOAD_POOL_IMAGE", "canonical:ubuntu-24_04-lts:server:latest");
+    assert_env(&r, "BATCH_OFFLOAD_NODE_AGENT_SKU", "batch.node.ubuntu 24.04");
+    assert_env(&r, "BATCH_OFFLOAD_TASK_SLOTS_PER_NODE", "4");
+    assert_env(&r, "BATCH_OFFLOAD_NODE_FILL_TYPE", "pack");
+    assert_env(&r, "BATCH_OFFLOAD_MAX_NODES", "50");
+    /* "$" doubled: the kubelet must not expand the formula's variables. */
+    assert_env(&r, "BATCH_OFFLOAD_AUTOSCALE_FORMULA", "$$TargetDedicatedNodes = 2;");
+    int secondary = env_entry(&r, "SECONDARY_BATCHPASSWORD");
+    assert_member_string(&r.patch, json_lookup(&r.patch, secondary, "valueFrom", "secretKeyRef",
+                                               NULL),
+                         "key", "SECONDARY_BATCHPASSWORD");
+    run_free(&r);
+    /* Unset, the offloader's own defaults apply: nothing is written. */
+    run_fixture(&r, "kubectl-job", &default_platform);
+    assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_AUTH"), -1);
+    assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_MAX_NODES"), -1);
+    run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_platform_limits_are_enforced),
         cmocka_unit_test(test_aggregator_args_need_an_image),
         cmocka_unit_test(test_workload_identity_labels_the_pod),
+        cmocka_unit_test(test_platform_auto_pool_and_auth_settings_reach_the_offloader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
