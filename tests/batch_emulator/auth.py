@@ -1,5 +1,5 @@
-# Request authentication: one verifier per Authorization scheme. Shared Key is implemented here;
-# an Entra ID (Bearer) verifier can be registered beside it without touching the server.
+# Request authentication: one verifier per Authorization scheme the account allows (Shared Key,
+# Entra ID Bearer tokens); a known scheme the account does not allow is refused as such.
 #
 # Shared Key as Batch checks it (FACTS.md section 5, learn.microsoft.com/rest/api/batchservice/
 # authenticate-requests-to-the-azure-batch-service, and @azure/batch 10.2.0's BatchSharedKeyCredentials):
@@ -12,15 +12,28 @@
 #   - CanonicalizedResource: "/" + account + the path as sent, then "\nname:value" for each query
 #     parameter sorted by name, names and values URL-decoded (names are not lowercased).
 #   - The request time (ocp-date, else Date) must be within 15 minutes of the server's clock.
+#
+# Bearer (learn.microsoft.com/azure/batch/batch-aad-auth): Authorization: Bearer <access token> from
+# Entra ID for the resource https://batch.core.windows.net/. Refusals are 401 AuthenticationFailed with
+# the message and AuthenticationErrorDetail the service sends for a wrong audience ("It should exactly
+# match (including forward slash)", AzureAD/microsoft-authentication-library-for-js#1735,
+# Azure/azure-sdk-for-net#8026); the details for other refusals were not found and are marked (guess).
 import base64
 import hashlib
 import hmac
 import time
 from email.utils import parsedate_to_datetime
 
+import json_web_token
 from errors import BatchError
 
 MAX_CLOCK_SKEW_SECONDS = 15 * 60
+BATCH_AUDIENCE = "https://batch.core.windows.net/"
+# Choice: tokens are accepted this long after exp. Stricter than services built on Microsoft.IdentityModel
+# (5 minutes by default), so that tests with short token lifetimes see expired tokens refused quickly.
+TOKEN_CLOCK_SKEW_SECONDS = 5
+# Schemes a Batch account may allow (allowedAuthenticationModes): the canonical name for the refusal.
+KNOWN_SCHEMES = {"sharedkey": "SharedKey", "bearer": "Bearer"}
 
 _SIGNED_STANDARD_HEADERS = ("Content-Encoding", "Content-Language", "Content-Length", "Content-MD5",
                             "Content-Type", "Date", "If-Modified-Since", "If-Match", "If-None-Match",
@@ -81,6 +94,33 @@ def _check_request_time(request):
         raise authentication_failed(f"Request date header is in the future: '{stamp}'")
 
 
+def token_refused(detail):
+    return BatchError(401, "AuthenticationFailed", [("AuthenticationErrorDetail", detail)],
+                      message="Server failed to authenticate the request. Make sure the value of Authorization "
+                              "header is formed correctly.")
+
+
+class BearerVerifier:
+    scheme = "Bearer"
+
+    def __init__(self, public_key):
+        self.public_key = public_key        # the key of the emulator's TokenIssuer
+
+    def verify(self, request, credentials):
+        try:
+            claims = json_web_token.verified_claims(credentials, self.public_key)
+        except json_web_token.MalformedToken:
+            raise token_refused("The access token is malformed.") from None                     # (guess)
+        except json_web_token.BadSignature:
+            raise token_refused("The access token signature is invalid.") from None             # (guess)
+        if claims.get("aud") != BATCH_AUDIENCE:
+            raise token_refused(f"The access token has been obtained from wrong audience or resource "
+                                f"'{claims.get('aud')}'. It should exactly match (including forward slash) "
+                                f"with one of the allowed audiences '{BATCH_AUDIENCE}'")
+        if time.time() > claims.get("exp", 0) + TOKEN_CLOCK_SKEW_SECONDS:
+            raise token_refused("Lifetime validation failed. The token is expired.")     # (guess: Storage's)
+
+
 class Authenticator:
     """Dispatches on the Authorization scheme to the verifier registered for it."""
 
@@ -91,6 +131,10 @@ class Authenticator:
         authorization = request.header("Authorization")
         scheme, _, credentials = authorization.partition(" ")
         verifier = self.verifiers.get(scheme.lower())
+        if verifier is None and scheme.lower() in KNOWN_SCHEMES:
+            # The service's detail when the account does not allow the mode (Azure/BatchExplorer#239).
+            raise authentication_failed(f"The specified type of authentication {KNOWN_SCHEMES[scheme.lower()]} "
+                                        f"is not allowed for this account.")
         if verifier is None:
             raise authentication_failed("The Authorization header is missing or uses an unsupported scheme.")
         verifier.verify(request, credentials.strip())

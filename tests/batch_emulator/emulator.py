@@ -3,7 +3,9 @@
 #
 #   /usr/bin/python3 tests/batch_emulator/emulator.py --account NAME --key BASE64KEY [--host 127.0.0.1]
 #       [--port 0] [--port-file PATH] [--image-map PATH] [--work-dir DIR] [--slots N]
-#       [--tls-cert PEM --tls-key PEM]
+#       [--tls-cert PEM --tls-key PEM] [--auth sharedkey,bearer]
+#       [--entra-tenant TENANT --entra-client CLIENT_ID[:SECRET]... [--entra-token-lifetime SECONDS]
+#        [--entra-federated-issuer URL --entra-federated-subject SUBJECT --entra-federated-key PEM]]
 #
 # Prints "batch-emulator listening on http://HOST:PORT account=NAME" once ready; stops cleanly on
 # SIGTERM or SIGINT, killing the task processes it started. See README.md.
@@ -15,11 +17,14 @@ import tempfile
 import threading
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+
 from account import Account
-from auth import Authenticator, SharedKeyVerifier
+from auth import Authenticator, BearerVerifier, SharedKeyVerifier
 from batch_api import BatchApi
 from container_images import ImageMap
 from control_api import ControlApi
+from entra import Directory, EntraService, FederatedCredential, TokenIssuer
 from faults import FaultInjector
 from http_frontend import BatchHTTPServer, tls_context
 from node import Node
@@ -46,12 +51,50 @@ def parse_arguments(argv):
     parser.add_argument("--slots", type=int, default=8, help="tasks running at once (pool capacity)")
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", help="private key of --tls-cert (PEM)")
+    parser.add_argument("--auth", help="comma-separated schemes Batch requests may use: sharedkey, bearer "
+                                       "(default: sharedkey, and bearer too with --entra-tenant)")
+    parser.add_argument("--entra-tenant", help="serve Entra ID tokens for this tenant id")
+    parser.add_argument("--entra-client", action="append", default=[], metavar="CLIENT_ID[:SECRET]",
+                        help="an application (or managed identity) of the tenant; repeatable")
+    parser.add_argument("--entra-token-lifetime", type=int, default=3600, help="access token lifetime, seconds")
+    parser.add_argument("--entra-federated-issuer", help="trust assertions from this issuer (workload identity)")
+    parser.add_argument("--entra-federated-subject", help="... about this subject")
+    parser.add_argument("--entra-federated-key", help="... signed with this RSA key (PEM public key)")
     arguments = parser.parse_args(argv)
     if bool(arguments.tls_cert) != bool(arguments.tls_key):
         parser.error("--tls-cert and --tls-key go together")
     if arguments.slots < 1:
         parser.error("--slots must be at least 1")
+    if bool(arguments.entra_tenant) != bool(arguments.entra_client):
+        parser.error("--entra-tenant needs at least one --entra-client, and --entra-client needs --entra-tenant")
+    federated = (arguments.entra_federated_issuer, arguments.entra_federated_subject, arguments.entra_federated_key)
+    if any(federated) and not (all(federated) and arguments.entra_tenant):
+        parser.error("--entra-federated-issuer, --entra-federated-subject and --entra-federated-key go together, "
+                     "with --entra-tenant")
+    if arguments.entra_token_lifetime < 1:
+        parser.error("--entra-token-lifetime must be at least 1")
+    schemes = arguments.auth or ("sharedkey,bearer" if arguments.entra_tenant else "sharedkey")
+    arguments.auth = set(filter(None, schemes.lower().split(",")))
+    if not arguments.auth or arguments.auth - {"sharedkey", "bearer"}:
+        parser.error("--auth takes sharedkey, bearer or both, comma-separated")
+    if "bearer" in arguments.auth and not arguments.entra_tenant:
+        parser.error("--auth bearer needs --entra-tenant (the emulator checks the tokens it issues)")
     return arguments
+
+
+def token_service(arguments, stats):
+    """The Entra ID token service the arguments describe, or None."""
+    if not arguments.entra_tenant:
+        return None
+    federated = None
+    if arguments.entra_federated_issuer:
+        issuer_key = serialization.load_pem_public_key(Path(arguments.entra_federated_key).read_bytes())
+        federated = FederatedCredential(arguments.entra_federated_issuer, arguments.entra_federated_subject,
+                                        issuer_key)
+    clients = {client: secret or None for client, _, secret in
+               (option.partition(":") for option in arguments.entra_client)}
+    directory = Directory(arguments.entra_tenant, clients, federated)
+    return EntraService(directory, TokenIssuer(arguments.entra_tenant, arguments.entra_token_lifetime), stats)
 
 
 def main(argv):
@@ -68,9 +111,11 @@ def main(argv):
     nodes = [Node(f"tvmps_emulator{index:04d}_d", os.path.join(work_dir, "nodes", f"node{index}"), image_map)
              for index in range(arguments.slots)]
     scheduler = Scheduler(account, nodes)
-    server.service = BatchService(operations, BatchApi(account, validator, stats),
-                                  Authenticator([SharedKeyVerifier(arguments.account, arguments.key)]),
-                                  faults, stats, ControlApi(scheduler, faults, stats))
+    entra = token_service(arguments, stats)
+    verifiers = ([SharedKeyVerifier(arguments.account, arguments.key)] if "sharedkey" in arguments.auth else []) + \
+                ([BearerVerifier(entra.issuer.public_key)] if "bearer" in arguments.auth else [])
+    server.service = BatchService(operations, BatchApi(account, validator, stats), Authenticator(verifiers),
+                                  faults, stats, ControlApi(scheduler, faults, stats), entra)
 
     stop_requested = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):

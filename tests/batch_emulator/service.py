@@ -5,7 +5,8 @@
 # gets InvalidQueryParameterValue with Reason "The specified api version string is invalid."
 # (Azure/azure-batch-software-entitlement, src/Microsoft.Azure.Batch.SoftwareEntitlement.Server/readme.md).
 # Every response carries request-id and DataServiceVersion; client-request-id is echoed when
-# return-client-request-id is true. /_emulator/* goes to the control endpoint instead.
+# return-client-request-id is true. /_emulator/* goes to the control endpoint instead, and the Entra ID
+# and IMDS token paths (entra.py) to the token service when one is configured.
 import sys
 import time
 import traceback
@@ -30,18 +31,22 @@ def _check_api_version(request):
 
 
 class BatchService:
-    def __init__(self, operations, api, authenticator, faults, stats, control):
+    def __init__(self, operations, api, authenticator, faults, stats, control, entra=None):
         self.operations = operations
         self.api = api
         self.authenticator = authenticator
         self.faults = faults
         self.stats = stats
         self.control = control
+        self.entra = entra
 
     def handle(self, request):
         """A Response, or DROP_CONNECTION when a fault says to close the connection unanswered."""
         if request.raw_path.startswith("/_emulator/"):
             return self.control.handle(request)
+        token_answer = self.entra.handle(request) if self.entra is not None else None
+        if token_answer is not None:
+            return token_answer
         request.request_id = new_request_id()
         try:
             operation, params = self._route(request)
