@@ -202,11 +202,22 @@ bool batch_get_job(batch_client *b, job_info *job, batch_result *r)
         job->state = parse_state(&doc, json_object_get(&doc, 0, "state"));
         job->finishes_when_done = json_string_equals(
             &doc, json_object_get(&doc, 0, "onAllTasksComplete"), "terminatejob");
-        char *reason = json_string_dup(&doc, json_lookup(&doc, 0, "executionInfo",
-                                                         "terminateReason", NULL));
+        int execution = json_object_get(&doc, 0, "executionInfo");
+        char *reason = json_string_dup(&doc, json_object_get(&doc, execution, "terminateReason"));
+        char *pool = json_string_dup(&doc, json_object_get(&doc, execution, "poolId"));
+        int scheduling = json_object_get(&doc, execution, "schedulingError");
+        char *code = json_string_dup(&doc, json_object_get(&doc, scheduling, "code"));
+        char *message = json_string_dup(&doc, json_object_get(&doc, scheduling, "message"));
         snprintf(job->terminate_reason, sizeof(job->terminate_reason), "%s",
                  reason ? reason : "");
+        snprintf(job->pool_id, sizeof(job->pool_id), "%s", pool ? pool : "");
+        if (code)
+            snprintf(job->scheduling_error, sizeof(job->scheduling_error), "%s: %s", code,
+                     message ? message : "");
         free(reason);
+        free(pool);
+        free(code);
+        free(message);
         json_document_free(&doc);
     }
     http_exchange_free(&x);
@@ -277,6 +288,38 @@ bool batch_get_task_counts(batch_client *b, task_counts *counts, batch_result *r
                 snprintf(r->transport, sizeof(r->transport), "task counts missing in the answer");
             }
         }
+    }
+    http_exchange_free(&x);
+    return finished;
+}
+
+bool batch_get_pool_errors(batch_client *b, const char *pool_id, buffer *errors,
+                           batch_result *r)
+{
+    buffer path;
+    buffer_init(&path, 0);
+    buffer_append_str(&path, "/pools/");
+    url_encode_into(&path, pool_id, false);
+    http_exchange x;
+    batch_exchange_init(b, &x, "GET", buffer_cstr(&path), "%24select=id,resizeErrors");
+    buffer_free(&path);
+    bool finished = run(b, &x, r);
+    json_document doc;
+    char error[64];
+    if (finished && batch_result_ok(r) &&
+        json_document_parse(&doc, x.response.data, x.response.len, 65536, error,
+                            sizeof(error))) {
+        json_iterator it = json_iterate(&doc, json_object_get(&doc, 0, "resizeErrors"));
+        int e;
+        while (json_iterator_next(&it, &e)) {
+            char *code = json_string_dup(&doc, json_object_get(&doc, e, "code"));
+            char *message = json_string_dup(&doc, json_object_get(&doc, e, "message"));
+            buffer_appendf(errors, "%s%s: %s", errors->len ? "; " : "", code ? code : "?",
+                           message ? message : "");
+            free(code);
+            free(message);
+        }
+        json_document_free(&doc);
     }
     http_exchange_free(&x);
     return finished;

@@ -45,6 +45,8 @@ typedef struct job_info {
     batch_job_state state;
     bool finishes_when_done; /* onAllTasksComplete is terminatejob */
     char terminate_reason[64];
+    char pool_id[72];          /* executionInfo.poolId: the pool it runs on (auto pools too) */
+    char scheduling_error[320]; /* executionInfo.schedulingError: why it cannot run */
 } job_info;
 
 /* Prepares x for method and path (percent-encoded, under the account URL)
@@ -63,6 +65,9 @@ bool batch_update_job(batch_client *b, const buffer *body, batch_result *r);
 bool batch_terminate_job(batch_client *b, const char *reason, batch_result *r);
 bool batch_delete_job(batch_client *b, batch_result *r);
 bool batch_get_task_counts(batch_client *b, task_counts *counts, batch_result *r);
+/* The pool's resize errors ("code: message; ..."), empty when it can grow. */
+bool batch_get_pool_errors(batch_client *b, const char *pool_id, buffer *errors,
+                           batch_result *r);
 
 /* Calls visit(id) for each task of the job (all pages). */
 bool batch_list_task_ids(batch_client *b, void (*visit)(void *context, const char *id),

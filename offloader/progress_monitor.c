@@ -53,8 +53,35 @@ static void explain_end(const job_info *job, char *out, size_t size)
                  job->terminate_reason[0] ? job->terminate_reason : "none given");
 }
 
-/* Did the job end without its tasks? (cancelled: a stop was requested) */
-static bool job_ended_early(batch_client *b, progress_report *report, bool *cancelled)
+/* Why tasks wait when nothing moves: the job cannot be scheduled, or its
+ * pool cannot grow (a core quota, no spot capacity). Said once per distinct
+ * reason; the offloader keeps waiting, as Batch keeps trying. */
+static void explain_wait(batch_client *b, const job_info *job, char *said, size_t said_size)
+{
+    buffer reason;
+    buffer_init(&reason, said_size - 1);
+    if (job->scheduling_error[0])
+        buffer_appendf(&reason, "the job cannot be scheduled: %s", job->scheduling_error);
+    if (job->pool_id[0]) {
+        buffer errors;
+        buffer_init(&errors, said_size);
+        batch_result r;
+        if (batch_get_pool_errors(b, job->pool_id, &errors, &r) && errors.len)
+            buffer_appendf(&reason, "%spool %s cannot grow: %s", reason.len ? "; " : "",
+                           job->pool_id, buffer_cstr(&errors));
+        buffer_free(&errors);
+    }
+    if (reason.len && strcmp(buffer_cstr(&reason), said) != 0) {
+        log_warn("waiting for nodes", LOG_STR("reason", buffer_cstr(&reason)));
+        snprintf(said, said_size, "%s", buffer_cstr(&reason));
+    }
+    buffer_free(&reason);
+}
+
+/* Did the job end without its tasks? If not, why do they wait? (cancelled:
+ * a stop was requested; said: the last reason for waiting told) */
+static bool job_ended_early(batch_client *b, progress_report *report, bool *cancelled,
+                            char *said, size_t said_size)
 {
     job_info job;
     batch_result r;
@@ -66,8 +93,12 @@ static bool job_ended_early(batch_client *b, progress_report *report, bool *canc
                  "the Batch job was deleted while its tasks were running");
         return true;
     }
-    if (!batch_result_ok(&r) || job.state == JOB_STATE_ACTIVE || job.state == JOB_STATE_OTHER)
+    if (!batch_result_ok(&r))
         return false;
+    if (job.state == JOB_STATE_ACTIVE || job.state == JOB_STATE_OTHER) {
+        explain_wait(b, &job, said, said_size);
+        return false;
+    }
     explain_end(&job, report->reason, sizeof(report->reason));
     return true;
 }
@@ -101,6 +132,7 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
                                ? started + (uint64_t)plan->max_wall_clock_seconds * 1000
                                : UINT64_MAX;
     task_counts previous = {-1, -1, -1, -1, -1};
+    char wait_reason[640] = ""; /* the last reason for waiting that was said */
     memset(report, 0, sizeof(*report));
     for (;;) {
         batch_result r;
@@ -148,7 +180,7 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
         uint64_t quiet_limit = now >= deadline_at ? PAST_DEADLINE_CHECK_MS : STALL_CHECK_MS;
         if (now - last_change >= quiet_limit || (now >= deadline_at && last_change < deadline_at)) {
             bool cancelled;
-            if (job_ended_early(b, report, &cancelled))
+            if (job_ended_early(b, report, &cancelled, wait_reason, sizeof(wait_reason)))
                 return WORK_FAILED;
             if (cancelled)
                 return WORK_CANCELLED;
