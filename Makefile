@@ -171,7 +171,7 @@ demo: deps
 
 # Container images FROM scratch, built with buildah (no Docker daemon; needs root) into OCI
 # archives build/images/offload-webhook.tar and build/images/batch-offloader.tar; prints their
-# sizes. WEBHOOK_TLS=openssl|wolfssl (default wolfssl), OFFLOADER_TLS (default openssl).
+# sizes. WEBHOOK_TLS=openssl|wolfssl (default openssl), OFFLOADER_TLS (default openssl).
 images:
 	VERSION=$(VERSION) MAKE="$(MAKE)" tools/build-images.sh
 

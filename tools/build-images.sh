@@ -16,7 +16,8 @@
 # Run through `make images`. Needs root (buildah with vfs and chroot isolation) and the
 # Debian packages buildah, binutils (strip) and dpkg. Environment:
 #   VERSION         image tag and org.opencontainers.image.version (make passes the Makefile's)
-#   WEBHOOK_TLS     openssl or wolfssl (default wolfssl: the smallest webhook image)
+#   WEBHOOK_TLS     openssl or wolfssl (default openssl: Apache-2.0; wolfssl is smaller but
+#                   Debian's is GPL-2.0-or-later, and the image links it statically)
 #   OFFLOADER_TLS   openssl or wolfssl (default openssl: libcurl needs OpenSSL anyway)
 #   IMAGE_PREFIX    image names' prefix (default ghcr.io/batch-offload, the chart's default)
 #   MAKE            the make to build the programs with (make passes itself)
@@ -24,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VERSION=${VERSION:-0.1.0}
-WEBHOOK_TLS=${WEBHOOK_TLS:-wolfssl}
+WEBHOOK_TLS=${WEBHOOK_TLS:-openssl}
 OFFLOADER_TLS=${OFFLOADER_TLS:-openssl}
 IMAGE_PREFIX=${IMAGE_PREFIX:-ghcr.io/batch-offload}
 MAKE=${MAKE:-make}
