@@ -70,6 +70,13 @@ bool buffer_append_str(buffer *b, const char *s)
 
 bool buffer_append_char(buffer *b, char c)
 {
+    /* JSON and header writers append byte by byte: skip the general path
+     * while there is room (len + 1 stays below cap, so the NUL fits too). */
+    if (b->len + 1 < b->cap && !b->failed && (!b->limit || b->len < b->limit)) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return true;
+    }
     return buffer_append(b, &c, 1);
 }
 

@@ -81,15 +81,28 @@ static size_t utf8_length(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Printable ASCII other than '"' and '\\' goes out as it is: the scan for
+ * the next byte that needs care is the hot loop, everything else is rare. */
+static bool is_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
 void json_escape_into(buffer *out, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t run = 0; /* bytes copied verbatim in one append */
-    for (size_t i = 0; i < n;) {
+    size_t i = 0;
+    while (i < n) {
+        size_t start = i;
+        while (i < n && is_plain(p[i]))
+            i++;
+        buffer_append(out, s + start, i - start);
+        if (i == n)
+            break;
         unsigned char c = p[i];
-        const char *escape = NULL;
-        char hex[8];
         size_t take = 1;
+        char hex[8];
+        const char *escape;
         if (c == '"')
             escape = "\\\"";
         else if (c == '\\')
@@ -100,26 +113,21 @@ void json_escape_into(buffer *out, const char *s, size_t n)
             escape = "\\r";
         else if (c == '\t')
             escape = "\\t";
-        else if (c < 0x20 || c == 0x7F) {
+        else if (c < 0x80) { /* other controls and DEL */
             snprintf(hex, sizeof(hex), "\\u%04x", c);
             escape = hex;
-        } else if (c >= 0x80) {
-            take = utf8_length(p + i, n - i);
-            if (take == 0) {
-                escape = "\xEF\xBF\xBD"; /* U+FFFD */
-                take = 1;
-            }
-        }
-        if (escape) {
-            buffer_append(out, s + i - run, run);
-            run = 0;
-            buffer_append_str(out, escape);
+        } else if ((take = utf8_length(p + i, n - i)) > 0) {
+            escape = NULL; /* well-formed UTF-8: verbatim */
         } else {
-            run += take;
+            escape = "\xEF\xBF\xBD"; /* U+FFFD */
+            take = 1;
         }
+        if (escape)
+            buffer_append_str(out, escape);
+        else
+            buffer_append(out, s + i, take);
         i += take;
     }
-    buffer_append(out, s + n - run, run);
 }
 
 void json_key(json_writer *w, const char *key)
