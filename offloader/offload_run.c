@@ -203,7 +203,8 @@ static int place_job(run *r)
                  LOG_STR("secondary", r->secondary.account->batch_url));
         target = &r->secondary;
     }
-    uint64_t wait_ms = QUOTA_FIRST_WAIT_MS;
+    uint64_t cap = (uint64_t)r->config->quota_wait_seconds * 1000;
+    uint64_t wait_ms = QUOTA_FIRST_WAIT_MS < cap ? QUOTA_FIRST_WAIT_MS : cap;
     for (;;) {
         int code = prepare_storage(r, target);
         if (code < 0)
@@ -241,7 +242,6 @@ static int place_job(run *r)
         clock_sleep_ms(wait_ms, (volatile const int *)r->stop);
         if (*r->stop)
             return EXIT_TERMINATED;
-        uint64_t cap = (uint64_t)r->config->quota_wait_seconds * 1000;
         wait_ms = wait_ms * 2 > cap ? cap : wait_ms * 2;
     }
 }
