@@ -10,7 +10,8 @@
  * Where the services differ:
  *   Content-Length  Batch signs the header as sent, "0" included; Storage
  *                   signs "" for a zero length (version 2015-02-21 on).
- *   headers         Batch canonicalizes ocp-*, Storage x-ms-*.
+ *   headers         Batch canonicalizes ocp-*, sorted ordinally by name;
+ *                   Storage x-ms-*, sorted the service's own way (below).
  *   query names     Batch keeps them as sent; Storage lowercases them and
  *                   joins repeated names' values with ','.
  * In both, query values are URL-decoded and parameters sorted by name. */
@@ -38,39 +39,107 @@ static const char *header_value(const signed_request *r, const char *name)
     return "";
 }
 
-static int compare_strings(const void *a, const void *b)
+/* One canonicalized header: the lowercased name, and the value as sent. */
+typedef struct canonical_header {
+    char *name;
+    const char *value;
+} canonical_header;
+
+/* Batch orders ocp-* names ordinally (its SDKs sort the names). */
+static int compare_ordinal(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(((const canonical_header *)a)->name, ((const canonical_header *)b)->name);
 }
 
-/* "name:value\n" for each header with the service's prefix, sorted. */
+/* Storage orders x-ms-* names as the service does, with a culture-aware
+ * comparison that its SDKs port as tables (@azure/storage-common
+ * SharedKeyComparator): at the first level '-' and '\'' are ignored and
+ * '_' < digits < letters; '-' and '\'' only break ties at the last level.
+ * So "x-ms-meta-a_b" < "x-ms-meta-a0" < "x-ms-meta-ac" < "x-ms-meta-a-d",
+ * which ordinal order gets wrong. Weight 0: skipped at that level; a
+ * name's end weighs 1. Names are lowercase ASCII here. */
+static unsigned storage_weight(int level, unsigned char c)
+{
+    static const unsigned short primary[128] = {
+        ['!'] = 1820, ['#'] = 1823, ['$'] = 1825, ['%'] = 1827, ['&'] = 1829, ['*'] = 1837,
+        ['+'] = 2051, ['.'] = 1843, ['0'] = 3331, ['1'] = 3354, ['2'] = 3356, ['3'] = 3358,
+        ['4'] = 3360, ['5'] = 3362, ['6'] = 3364, ['7'] = 3366, ['8'] = 3368, ['9'] = 3370,
+        ['^'] = 1859, ['_'] = 1860, ['`'] = 1864, ['|'] = 1868, ['~'] = 1872,
+        ['a'] = 3586, ['b'] = 3593, ['c'] = 3594, ['d'] = 3610, ['e'] = 3617, ['f'] = 3619,
+        ['g'] = 3621, ['h'] = 3628, ['i'] = 3634, ['j'] = 3637, ['k'] = 3638, ['l'] = 3656,
+        ['m'] = 3665, ['n'] = 3696, ['o'] = 3708, ['p'] = 3710, ['q'] = 3721, ['r'] = 3722,
+        ['s'] = 3729, ['t'] = 3737, ['u'] = 3743, ['v'] = 3746, ['w'] = 3748, ['x'] = 3750,
+        ['y'] = 3751, ['z'] = 3753,
+    };
+    if (c >= 128)
+        return 0;
+    if (level == 0)
+        return c >= 'A' && c <= 'Z' ? primary[c + 32] : primary[c];
+    if (level == 1)
+        return c >= 'A' && c <= 'Z' ? 18 : 0; /* case */
+    return c == '\'' ? 32786 : c == '-' ? 33298 : 0;
+}
+
+static bool storage_name_less(const char *lhs, const char *rhs)
+{
+    size_t lhs_len = strlen(lhs), rhs_len = strlen(rhs), i = 0, j = 0;
+    for (int level = 0; level < 3;) {
+        if (level == 2 && i != j)
+            return i > j;
+        unsigned w1 = i < lhs_len ? storage_weight(level, (unsigned char)lhs[i]) : 1;
+        unsigned w2 = j < rhs_len ? storage_weight(level, (unsigned char)rhs[j]) : 1;
+        if (w1 == 1 && w2 == 1) {
+            i = j = 0;
+            level++;
+        } else if (w1 == w2) {
+            i++;
+            j++;
+        } else if (w1 == 0) {
+            i++;
+        } else if (w2 == 0) {
+            j++;
+        } else {
+            return w1 < w2;
+        }
+    }
+    return false;
+}
+
+static int compare_storage(const void *a, const void *b)
+{
+    const char *x = ((const canonical_header *)a)->name, *y = ((const canonical_header *)b)->name;
+    return storage_name_less(x, y) ? -1 : storage_name_less(y, x) ? 1 : strcmp(x, y);
+}
+
+/* "name:value\n" for each header with the service's prefix and a value, in
+ * the service's order of names. */
 static bool canonical_headers(shared_key_service service, const signed_request *r, buffer *out)
 {
     const char *prefix = service == SHARED_KEY_BATCH ? "ocp-" : "x-ms-";
     size_t prefix_len = strlen(prefix);
-    char **lines = calloc(r->header_count + 1, sizeof(char *));
+    canonical_header *headers = calloc(r->header_count + 1, sizeof(*headers));
     size_t n = 0;
-    bool ok = lines != NULL;
+    bool ok = headers != NULL;
     for (size_t i = 0; ok && i < r->header_count; i++) {
         const request_header *h = &r->headers[i];
         if (strncasecmp(h->name, prefix, prefix_len) != 0 || !h->value[0])
             continue;
-        buffer line;
-        buffer_init(&line, 0);
-        for (const char *c = h->name; *c; c++)
-            buffer_append_char(&line, (char)((*c >= 'A' && *c <= 'Z') ? *c + 32 : *c));
-        buffer_appendf(&line, ":%s\n", h->value);
-        ok = buffer_ok(&line);
-        lines[n++] = line.data;
+        char *name = strdup(h->name);
+        ok = name != NULL;
+        for (char *c = name; ok && *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c + 32);
+        headers[n++] = (canonical_header){name, h->value};
     }
     if (ok) {
-        qsort(lines, n, sizeof(char *), compare_strings);
+        qsort(headers, n, sizeof(*headers),
+              service == SHARED_KEY_BATCH ? compare_ordinal : compare_storage);
         for (size_t i = 0; i < n; i++)
-            buffer_append_str(out, lines[i]);
+            buffer_appendf(out, "%s:%s\n", headers[i].name, headers[i].value);
     }
     for (size_t i = 0; i < n; i++)
-        free(lines[i]);
-    free(lines);
+        free(headers[i].name);
+    free(headers);
     return ok;
 }
 
