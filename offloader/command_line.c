@@ -3,6 +3,25 @@
 
 #include <string.h>
 
+/* Length of the valid UTF-8 sequence at s (at most avail bytes), 0 if
+ * invalid: what Go's utf8.DecodeRuneInString accepts (no overlong forms,
+ * no surrogates, nothing above U+10FFFF). */
+static size_t utf8_sequence_length(const unsigned char *s, size_t avail)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
+    if (n == 0 || s[0] > 0xF4 || n > avail)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) ||
+        (s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return n;
+}
+
 void kubelet_expand(const char *input, const env_list *env, buffer *out)
 {
     size_t len = strlen(input);
@@ -19,13 +38,7 @@ void kubelet_expand(const char *input, const env_list *env, buffer *out)
             const char *close = strchr(rest + 1, ')');
             if (close) {
                 size_t name_len = (size_t)(close - rest - 1);
-                char name[1024];
-                const char *value = NULL;
-                if (name_len < sizeof(name)) {
-                    memcpy(name, rest + 1, name_len);
-                    name[name_len] = '\0';
-                    value = env_list_get(env, name);
-                }
+                const char *value = env_list_get_n(env, rest + 1, name_len);
                 if (value)
                     buffer_append_str(out, value);
                 else
@@ -35,8 +48,15 @@ void kubelet_expand(const char *input, const env_list *env, buffer *out)
                 buffer_append_str(out, "$("); /* incomplete reference */
             }
         } else {
+            /* "$" and the next character, kept; Go decodes it as a rune, so
+             * a byte that starts no valid UTF-8 sequence becomes U+FFFD. */
+            size_t n = utf8_sequence_length((const unsigned char *)rest, len - cursor - 1);
             buffer_append_char(out, '$');
-            buffer_append_char(out, rest[0]);
+            if (n > 0)
+                buffer_append(out, rest, n);
+            else
+                buffer_append_str(out, "\xEF\xBF\xBD");
+            advance = n > 0 ? n : 1;
         }
         cursor += advance;
         checkpoint = cursor + 1;

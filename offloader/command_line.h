@@ -9,7 +9,9 @@
 
 /* Kubernetes expansion (k8s.io/kubernetes third_party/forked/golang/expansion):
  * "$(NAME)" becomes the value of NAME when env defines it and stays as written
- * otherwise; "$$" becomes "$"; any other "$" is kept. */
+ * otherwise; "$$" becomes "$"; any other "$" is kept with the character after
+ * it (a byte that starts no valid UTF-8 character becomes U+FFFD, as Go's
+ * rune decoding makes it). */
 void kubelet_expand(const char *input, const env_list *env, buffer *out);
 
 /* Appends word so that POSIX word splitting gives it back unchanged: plain

@@ -38,8 +38,14 @@ bool env_list_set(env_list *list, const char *name, const char *value)
 
 const char *env_list_get(const env_list *list, const char *name)
 {
+    return env_list_get_n(list, name, strlen(name));
+}
+
+const char *env_list_get_n(const env_list *list, const char *name, size_t name_len)
+{
     for (size_t i = 0; i < list->count; i++)
-        if (strcmp(list->items[i].name, name) == 0)
+        if (strncmp(list->items[i].name, name, name_len) == 0 &&
+            list->items[i].name[name_len] == '\0')
             return list->items[i].value;
     return NULL;
 }

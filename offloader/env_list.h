@@ -19,6 +19,8 @@ typedef struct env_list {
 
 bool env_list_set(env_list *list, const char *name, const char *value);
 const char *env_list_get(const env_list *list, const char *name);
+/* The same for a name that is the first name_len bytes of a longer text. */
+const char *env_list_get_n(const env_list *list, const char *name, size_t name_len);
 void env_list_free(env_list *list);
 
 #endif
