@@ -50,7 +50,12 @@ def certificates(tmp_path):
 # checks that), with a short shutdown delay so stopping stays quick.
 EVERY_FLAG_VALUES = {
     "offload": {"namespaces": ["team-a", "team-b"], "defaultPool": "pool-1", "allowedPools": ["pool-1", "pool_2"],
-                "maxCompletions": 5000, "defaultStorageContainer": "jobs-data", "defaultVmSize": "Standard_D2s_v3"},
+                "maxCompletions": 5000, "defaultStorageContainer": "jobs-data", "defaultVmSize": "Standard_D2s_v3",
+                "offloaderAuth": "workload-identity",
+                "autoPool": {"image": "canonical:ubuntu-24_04-lts:server:latest",
+                             "nodeAgentSku": "batch.node.ubuntu 24.04", "taskSlotsPerNode": 4,
+                             "nodeFillType": "pack", "autoscaleFormula": "$TargetDedicatedNodes = 2;",
+                             "maxNodes": 50}},
     "credentials": {"workloadIdentity": {"enabled": True}},
     "webhook": {"logLevel": "debug", "shutdownDelaySeconds": 1},
 }

@@ -29,6 +29,29 @@ flags win and keep `kubectl describe pod` showing the whole configuration in one
 - --offloader-service-account={{ .Values.credentials.workloadIdentity.serviceAccountName }}
 - --workload-identity
 {{- end }}
+{{- with .Values.offload.offloaderAuth }}
+- --offloader-auth={{ . }}
+{{- end }}
+{{- with .Values.offload.autoPool }}
+{{- with .image }}
+- --pool-image={{ . }}
+{{- end }}
+{{- with .nodeAgentSku }}
+- --node-agent-sku={{ . }}
+{{- end }}
+{{- if .taskSlotsPerNode }}
+- --task-slots-per-node={{ int .taskSlotsPerNode }}
+{{- end }}
+{{- with .nodeFillType }}
+- --node-fill-type={{ . }}
+{{- end }}
+{{- with .autoscaleFormula }}
+- --autoscale-formula={{ . }}
+{{- end }}
+{{- if .maxNodes }}
+- --max-nodes={{ int .maxNodes }}
+{{- end }}
+{{- end }}
 - --offloader-backoff-limit={{ int .Values.offloader.backoffLimit }}
 - --shutdown-delay={{ int .Values.webhook.shutdownDelaySeconds }}
 - --drain-timeout={{ int .Values.webhook.drainTimeoutSeconds }}
