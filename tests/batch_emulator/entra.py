@@ -34,9 +34,12 @@ DEFAULT_SCOPE_SUFFIX = "/.default"
 # The resources (App ID URIs) the emulated tenant knows. A client credentials scope is the URI plus
 # "/.default" and the token's aud is the URI as asked, so "https://batch.core.windows.net//.default" gives
 # aud "https://batch.core.windows.net/" and "https://batch.core.windows.net/.default" gives the slashless
-# one, which Batch then refuses (Azure/azure-sdk-for-net#8026).
+# one, which Batch then refuses (Azure/azure-sdk-for-net#8026). Resource Manager is there because clients
+# ask for it by mistake (@azure/batch 10.2.0 given an @azure/identity credential, Azure/azure-sdk-for-js#26244)
+# and Batch refuses its tokens.
 KNOWN_RESOURCES = frozenset({"https://batch.core.windows.net/", "https://batch.core.windows.net",
-                             "https://storage.azure.com", "https://storage.azure.com/"})
+                             "https://storage.azure.com", "https://storage.azure.com/",
+                             "https://management.azure.com/", "https://management.azure.com"})
 _TOKEN_PATH = re.compile(r"^/([^/]+)/oauth2/v2\.0/token$")
 _DISCOVERY_PATH = re.compile(r"^/([^/]+)/v2\.0/\.well-known/openid-configuration$")
 _KEYS_PATH = re.compile(r"^/([^/]+)/discovery/v2\.0/keys$")

@@ -49,7 +49,7 @@ DEV_STORAGE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6
                    "K1SZFPTOtr/KBHBeksoGMGw==")
 STORAGE_VERSION = "2022-11-02"
 # The emulated Entra ID tenant and its applications (emulator flags --entra-tenant, --entra-client).
-TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+TENANT = "b1596887-375b-4c90-a28e-7b971bbe80c7"
 SECRET_CLIENT, CLIENT_SECRET = "4b1e0d2a-0c43-4bb4-8e4e-2ba3e1b2f001", "emulator~secret.value_1"
 WORKLOAD_CLIENT = "6d8f3c1e-5a7b-4f2d-9c3e-1a2b3c4d5e02"       # federated credential and IMDS identity
 BATCH_SCOPE, BATCH_RESOURCE = "https://batch.core.windows.net//.default", "https://batch.core.windows.net/"

@@ -1,9 +1,11 @@
 # Entra ID in the emulator: the token service (client secret, workload identity assertion, IMDS) with
-# Entra's answers and refusals, Bearer tokens on Batch requests beside Shared Key, and storage tokens
-# that Azurite (--oauth basic, HTTPS) accepts for a user delegation key, whose user delegation SAS a
-# task then uses to read its input and write its output.
+# Entra's answers and refusals, Bearer tokens on Batch requests beside Shared Key, the official
+# @azure/identity and @azure/batch clients against both (tests/node/entra_fidelity.js), and storage
+# tokens that Azurite (--oauth basic, HTTPS) accepts for a user delegation key, whose user delegation
+# SAS a task then uses to read its input and write its output.
 import base64
 import json
+import os
 import subprocess
 import sys
 import time
@@ -18,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from batch_emulator.testing import (  # noqa: E402,F401  (fixtures too)
-    BATCH_RESOURCE, BATCH_SCOPE, CLIENT_SECRET, DEV_STORAGE_ACCOUNT, EMULATOR, KEY, PYTHON, SECRET_CLIENT,
+    BATCH_RESOURCE, BATCH_SCOPE, CLIENT_SECRET, DEV_STORAGE_ACCOUNT, EMULATOR, KEY, NODE_DIR, PYTHON, SECRET_CLIENT,
     STORAGE_RESOURCE, STORAGE_SCOPE, TENANT, WORKLOAD_CLIENT, Azurite, Emulator, azurite_oauth, entra_emulator,
     entra_emulator_args, federated_issuer, imds_token, make_jwt, request_token, server_tls, token_claims,
     user_delegation_sas, wait_until)
@@ -313,6 +315,41 @@ def test_inconsistent_entra_flags_are_refused(arguments):
     result = subprocess.run([PYTHON, str(EMULATOR), "--account", "a", "--key", KEY, *arguments],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2 and "error:" in result.stderr
+
+
+# ----- the official clients -----
+
+@pytest.fixture(scope="module")
+def sdk_report(entra_emulator, server_tls, federated_issuer, tmp_path_factory):
+    token_file = tmp_path_factory.mktemp("workload") / "azure-identity-token"
+    token_file.write_text(federated_issuer.assertion())
+    environment = {**os.environ, "BATCH_URL": entra_emulator.url, "NODE_EXTRA_CA_CERTS": str(server_tls.ca),
+                   "ENTRA_TENANT": TENANT, "SECRET_CLIENT": SECRET_CLIENT, "CLIENT_SECRET": CLIENT_SECRET,
+                   "WORKLOAD_CLIENT": WORKLOAD_CLIENT, "FEDERATED_TOKEN_FILE": str(token_file)}
+    finished = subprocess.run(["node", "entra_fidelity.js"], cwd=NODE_DIR, env=environment, capture_output=True,
+                              text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    return json.loads(finished.stdout)
+
+
+def test_azure_identity_gets_tokens_of_every_kind(sdk_report):
+    assert sdk_report["clientSecret"] == {"aud": BATCH_RESOURCE, "appid": SECRET_CLIENT, "lifetimeSeconds": 3600}
+    assert sdk_report["workloadIdentity"] == {"aud": STORAGE_RESOURCE, "appid": WORKLOAD_CLIENT, "lifetimeSeconds": 3600}
+    managed = sdk_report["managedIdentity"]
+    assert managed["aud"] == BATCH_RESOURCE and managed["appid"] == WORKLOAD_CLIENT
+    assert 3590 <= managed["lifetimeSeconds"] <= 3600
+    # MSAL parsed the error body: code, timestamp, description, trace and correlation ids.
+    assert sdk_report["badSecret"]["message"].startswith("invalid_client: Error(s): 7000215 - Timestamp: ")
+    assert "Description: AADSTS7000215: Invalid client secret provided." in sdk_report["badSecret"]["message"]
+
+
+def test_azure_batch_sends_the_tokens_and_sees_refusals(sdk_report):
+    assert sdk_report["batchScoped"] == {"state": "active"}
+    assert sdk_report["batchStaticToken"] == {"jobs": ["entra-job"]}
+    assert sdk_report["batchDefaultScope"] == {"statusCode": 401, "code": "AuthenticationFailed",
+                                               "detail": WRONG_AUDIENCE.format("https://management.azure.com")}
+    assert sdk_report["batchStorageToken"] == {"statusCode": 401, "code": "AuthenticationFailed",
+                                               "detail": WRONG_AUDIENCE.format(STORAGE_RESOURCE)}
 
 
 # ----- Storage: Azurite with OAuth, user delegation key and SAS -----
