@@ -152,21 +152,15 @@ class EntraService:
     # ----- OpenID discovery -----
 
     def _discovery(self, request):
+        """The discovery document's fields MSAL reads (authorization_endpoint is required there, though
+        no interactive flow is served)."""
         base = f"{request.base_url}/{self.directory.tenant}"
         return _json(200, {"token_endpoint": f"{base}/oauth2/v2.0/token",
-                           "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt",
-                                                                     "client_secret_basic"],
+                           "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
                            "jwks_uri": f"{base}/discovery/v2.0/keys",
-                           "response_modes_supported": ["query", "fragment", "form_post"],
-                           "subject_types_supported": ["pairwise"],
                            "id_token_signing_alg_values_supported": ["RS256"],
-                           "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-                           "scopes_supported": ["openid", "profile", "email", "offline_access"],
                            "issuer": f"{base}/v2.0",
-                           "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-                           "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-                           "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
-                           "tenant_region_scope": None, "cloud_instance_name": "microsoftonline.com"})
+                           "authorization_endpoint": f"{base}/oauth2/v2.0/authorize"})
 
     def _keys(self, _request):
         return _json(200, self.issuer.jwks())
