@@ -161,14 +161,18 @@ bool job_plan_build(job_plan *plan, const offloader_config *config, const worker
     else
         snprintf(plan->display_name, sizeof(plan->display_name), "%s", config->job_id);
     for (size_t i = 0; i < spec->env.count; i++)
-        if (!env_list_set(&plan->job_env, spec->env.items[i].name, spec->env.items[i].value))
+        if (!env_list_set(&plan->job_env, spec->env.items[i].name, spec->env.items[i].value)) {
+            job_plan_free(plan);
             return false;
+        }
     /* Every task can tell how many workers share the work (a worker picks
      * its shard with JOB_COMPLETION_INDEX of BATCH_OFFLOAD_WORKER_COUNT). */
     char workers[24];
     snprintf(workers, sizeof(workers), "%ld", config->completions);
-    if (!env_list_set(&plan->job_env, "BATCH_OFFLOAD_WORKER_COUNT", workers))
+    if (!env_list_set(&plan->job_env, "BATCH_OFFLOAD_WORKER_COUNT", workers)) {
+        job_plan_free(plan);
         return false;
+    }
     plan->worker.image = config->worker_image;
     plan->worker.has_registry =
         registry_credentials_for(config, config->worker_image, environ_list,
@@ -185,8 +189,11 @@ bool job_plan_build(job_plan *plan, const offloader_config *config, const worker
                                                                     : config->max_nodes;
     /* Storage is laid out and signed for the account the job goes to, when
      * the run knows which (offload_run.c). */
-    return apply_job_fields(plan, spec, errors) && plan_worker(plan, spec) &&
-           plan_aggregator(plan, errors);
+    if (apply_job_fields(plan, spec, errors) && plan_worker(plan, spec) &&
+        plan_aggregator(plan, errors))
+        return true;
+    job_plan_free(plan); /* a failed build leaves nothing to free */
+    return false;
 }
 
 void job_plan_free(job_plan *plan)

@@ -43,7 +43,8 @@ typedef struct job_plan {
     long auto_pool_nodes; /* starting size and cap */
 } job_plan;
 
-/* Builds the plan; false with reasons (naming variables) in errors. */
+/* Builds the plan; false with reasons (naming variables) in errors, and
+ * then nothing to free. */
 bool job_plan_build(job_plan *plan, const offloader_config *config, const worker_spec *spec,
                     char **environ_list, buffer *errors);
 void job_plan_free(job_plan *plan);
