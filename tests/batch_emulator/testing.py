@@ -368,7 +368,7 @@ class StorageClient:
         self.endpoint, self.account, self.key = endpoint.rstrip("/"), account, key
         self.tls_context = tls_context
 
-    def _signed(self, method, path, query=None, data=b"", headers=None, token=None):
+    def _send(self, method, path, query=None, data=b"", headers=None, token=None):
         """Sends the request signed with Shared Key, or with Authorization: Bearer token when given."""
         query = query or {}
         url = self.endpoint + quote(path) + ("?" + urlencode(query) if query else "")
@@ -407,22 +407,22 @@ class StorageClient:
         expiry = _sas_time(now + timedelta(seconds=expires_in))
         body = (f'<?xml version="1.0" encoding="utf-8"?><KeyInfo><Start>{start}</Start>'
                 f'<Expiry>{expiry}</Expiry></KeyInfo>').encode()
-        answer = self._signed("POST", "/", {"restype": "service", "comp": "userdelegationkey"}, body,
+        answer = self._send("POST", "/", {"restype": "service", "comp": "userdelegationkey"}, body,
                               {"Content-Type": "application/xml"}, token=token)
         return {element.tag: element.text for element in ElementTree.fromstring(answer)}
 
     def create_container(self, container):
-        self._signed("PUT", f"/{container}", {"restype": "container"})
+        self._send("PUT", f"/{container}", {"restype": "container"})
 
     def put_blob(self, container, name, data):
-        self._signed("PUT", f"/{container}/{name}", data=data, headers={"x-ms-blob-type": "BlockBlob",
+        self._send("PUT", f"/{container}/{name}", data=data, headers={"x-ms-blob-type": "BlockBlob",
                                                                        "Content-Type": "application/octet-stream"})
 
     def get_blob(self, container, name):
-        return self._signed("GET", f"/{container}/{name}")
+        return self._send("GET", f"/{container}/{name}")
 
     def blob_names(self, container, prefix=""):
-        listing = self._signed("GET", f"/{container}", {"restype": "container", "comp": "list", "prefix": prefix})
+        listing = self._send("GET", f"/{container}", {"restype": "container", "comp": "list", "prefix": prefix})
         return re.findall(r"<Name>([^<]*)</Name>", listing.decode())
 
     def container_sas_url(self, container, permissions, expires_in=3600, start_offset=-300):
