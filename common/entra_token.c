@@ -33,7 +33,7 @@ const entra_resource ENTRA_STORAGE = {"https://storage.azure.com/.default",
 typedef struct cached_token {
     const entra_resource *resource;
     char *token;
-    time_t expires_at;
+    time_t refresh_at; /* 5 minutes, or half its lifetime, before it expires */
 } cached_token;
 
 struct entra_tokens {
@@ -184,7 +184,9 @@ static bool read_answer(const http_exchange *x, cached_token *entry, char *error
             redact_register_secret(token);
             free(entry->token);
             entry->token = token;
-            entry->expires_at = time(NULL) + (time_t)lifetime;
+            int64_t margin = lifetime / 2 < REFRESH_MARGIN_SECONDS ? lifetime / 2
+                                                                    : REFRESH_MARGIN_SECONDS;
+            entry->refresh_at = time(NULL) + (time_t)(lifetime - margin);
             ok = true;
         } else {
             free(token);
@@ -204,8 +206,9 @@ static bool read_answer(const http_exchange *x, cached_token *entry, char *error
 }
 
 const char *entra_token_for(entra_tokens *t, const entra_resource *r, char *error,
-                            size_t error_size)
+                            size_t error_size, bool *refused)
 {
+    *refused = false;
     cached_token *entry = NULL;
     for (size_t i = 0; i < CACHED_RESOURCES && !entry; i++)
         if (t->cache[i].resource == r || !t->cache[i].resource)
@@ -215,7 +218,7 @@ const char *entra_token_for(entra_tokens *t, const entra_resource *r, char *erro
         return NULL;
     }
     entry->resource = r;
-    if (entry->token && entry->expires_at - time(NULL) > REFRESH_MARGIN_SECONDS)
+    if (entry->token && time(NULL) < entry->refresh_at)
         return entry->token;
     http_exchange x;
     memset(&x, 0, sizeof(x));
@@ -223,6 +226,7 @@ const char *entra_token_for(entra_tokens *t, const entra_resource *r, char *erro
     t->requests++;
     if (!build_request(t, r, &x, error, error_size)) {
         http_exchange_free(&x);
+        *refused = true; /* the token file cannot be read: not something a retry fixes */
         return NULL;
     }
     if (!http_client_run_one(t->http, &x))
@@ -231,6 +235,8 @@ const char *entra_token_for(entra_tokens *t, const entra_resource *r, char *erro
         snprintf(error, error_size, "the token endpoint did not answer: %s", x.error);
     else if (read_answer(&x, entry, error, error_size))
         result = entry->token;
+    else
+        *refused = x.status >= 400 && x.status < 500 && x.status != 408 && x.status != 429;
     http_exchange_free(&x);
     return result;
 }

@@ -45,7 +45,9 @@ static bool sign_batch_request(http_exchange *x, void *context)
     http_exchange_set_header(x, "ocp-date", date);
     if (b->tokens) {
         char error[256];
-        const char *token = entra_token_for(b->tokens, &ENTRA_BATCH, error, sizeof(error));
+        bool refused;
+        const char *token =
+            entra_token_for(b->tokens, &ENTRA_BATCH, error, sizeof(error), &refused);
         if (!token) {
             snprintf(x->error, sizeof(x->error), "no Entra ID token: %.200s", error);
             return false;

@@ -465,6 +465,24 @@ static void describe_start(const run *r)
              LOG_STR("on", pool), LOG_STR("auth", c->auth_text));
 }
 
+/* With Entra ID, the identity is tried before anything else: refused, it is
+ * bad configuration (exit 2), never retried; unanswered, Azure is unavailable. */
+static int check_identity(run *r)
+{
+    if (!r->tokens)
+        return -1;
+    char error[320];
+    bool refused;
+    if (entra_token_for(r->tokens, &ENTRA_BATCH, error, sizeof(error), &refused))
+        return -1;
+    if (*r->stop)
+        return EXIT_TERMINATED;
+    log_error(refused ? "Entra ID refused the offloader's identity"
+                      : "cannot reach Entra ID for a token",
+              LOG_STR("auth", r->config->auth_text), LOG_STR("reason", error));
+    return refused ? EXIT_BAD_CONFIGURATION : EXIT_AZURE_UNAVAILABLE;
+}
+
 static bool start_clients(run *r)
 {
     const offloader_config *c = r->config;
@@ -489,7 +507,9 @@ int offload_run(job_plan *plan, volatile sig_atomic_t *stop)
     }
     describe_start(&r);
     job_start start = JOB_NEW;
-    code = locate_job(&r, &start);
+    code = check_identity(&r);
+    if (code < 0)
+        code = locate_job(&r, &start);
     if (code < 0 && r.active) /* re-attached: storage for its account, without signing anew */
         storage_plan_layout(&plan->storage, r.config, r.active->account);
     if (code < 0 && r.active && (start == JOB_ADOPTED)) /* tasks may still be added: sign */

@@ -115,7 +115,8 @@ bool storage_plan_sign_with_identity(storage_plan *s, const offloader_config *c,
     if (!s->enabled)
         return true;
     char error[256];
-    const char *token = entra_token_for(tokens, &ENTRA_STORAGE, error, sizeof(error));
+    bool refused;
+    const char *token = entra_token_for(tokens, &ENTRA_STORAGE, error, sizeof(error), &refused);
     if (!token) {
         buffer_appendf(errors, "no Entra ID token for storage: %s\n", error);
         return false;
