@@ -70,7 +70,7 @@ MALFORMED = [
     ("BATCH_OFFLOAD_POLL_MAX_SECONDS", "0", {}),
     ("BATCH_OFFLOAD_POLL_MAX_SECONDS", "301", {}),
     ("BATCH_OFFLOAD_API_VERSION", "latest", {}),
-    ("STORAGEACCOUNT", "devstoreaccount1", {}),                           # without its key
+    ("STORAGEACCOUNT", "devstoreaccount1", {}),                           # without CONTAINER, BLOBPREFIX
 ]
 
 

@@ -1,0 +1,132 @@
+/* The worker container from WORKERSPEC (offloader/worker_spec.c): its
+ * environment resolved in the kubelet's order (envFrom sources, later ones
+ * winning, then env entries in order, each value expanded with what is
+ * defined so far; valueFrom values as the kubelet resolved them in the
+ * offloader pod, never expanded), command, args and limits; a spec that
+ * cannot be read is refused with a reason and nothing left allocated. */
+#include "test_support.h"
+
+#include "buffer.h"
+#include "redact.h"
+#include "worker_spec.h"
+
+static const char *get(const worker_spec *spec, const char *name)
+{
+    return env_list_get(&spec->env, name);
+}
+
+static void test_environment_in_the_kubelets_order(void **state)
+{
+    (void)state;
+    const char *json =
+        "{\"container\":{\"name\":\"w\","
+        "\"envFrom\":[{\"configMapRef\":{\"name\":\"a\"}},{\"secretRef\":{\"name\":\"b\"}}],"
+        "\"env\":["
+        "{\"name\":\"A\",\"value\":\"from-env\"},"
+        "{\"name\":\"B\",\"value\":\"$(A)-$(SHARED)-$(LATER)-$$(A)\"},"
+        "{\"name\":\"SECRET\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"s\",\"key\":\"k\"}}},"
+        "{\"name\":\"RAW\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"metadata.name\"}}},"
+        "{\"name\":\"MISSING\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"x\",\"key\":\"y\","
+        "\"optional\":true}}},"
+        "{\"name\":\"MEM_MI\",\"valueFrom\":{\"resourceFieldRef\":{\"resource\":\"limits.memory\","
+        "\"divisor\":\"1Mi\"}}},"
+        "{\"name\":\"LATER\",\"value\":\"late\"},"
+        "{\"name\":\"A\",\"value\":\"again-$(A)\"},"
+        "{\"name\":\"EMPTY\"}],"
+        "\"resources\":{\"limits\":{\"cpu\":\"1500m\",\"memory\":\"100Mi\"}},"
+        "\"command\":[\"/bin/run\"],\"args\":[\"--x\",\"$(A)\"],\"workingDir\":\"/data\"},"
+        "\"imagePullSecrets\":[{\"name\":\"pull-1\"},{\"name\":\"pull-2\"}]}";
+    char *environ_list[] = {
+        "BATCH_OFFLOAD_WORKER_ENVFROM_0_SHARED=from-config-map",
+        "BATCH_OFFLOAD_WORKER_ENVFROM_0_A=from-config-map",
+        "BATCH_OFFLOAD_WORKER_ENVFROM_1_SHARED=from-secret",
+        "BATCH_OFFLOAD_WORKER_ENV_2=s3cret-$(A)",
+        "BATCH_OFFLOAD_WORKER_ENV_3=pod-name",
+        "BATCH_OFFLOAD_WORKER_ENV_10=not-an-env-entry",
+        "UNRELATED=1",
+        NULL,
+    };
+    worker_spec spec;
+    buffer errors;
+    buffer_init(&errors, 0);
+    assert_true(worker_spec_read(&spec, json, environ_list, &errors));
+    assert_int_equal(errors.len, 0);
+    assert_string_equal(get(&spec, "SHARED"), "from-secret");       /* the later source wins */
+    assert_string_equal(get(&spec, "B"), "from-env-from-secret-$(LATER)-$(A)");
+    assert_string_equal(get(&spec, "SECRET"), "s3cret-$(A)");       /* not expanded */
+    assert_string_equal(get(&spec, "RAW"), "pod-name");
+    assert_null(get(&spec, "MISSING"));
+    assert_string_equal(get(&spec, "MEM_MI"), "100");
+    assert_string_equal(get(&spec, "A"), "again-from-env");          /* replaced, in place */
+    assert_string_equal(get(&spec, "EMPTY"), "");
+    assert_null(get(&spec, "UNRELATED"));
+    assert_string_equal(spec.env.items[0].name, "SHARED");          /* envFrom first */
+    assert_int_equal(spec.command.count, 1);
+    assert_string_equal(spec.args.items[1], "$(A)");                /* expanded later, by the plan */
+    assert_string_equal(spec.working_dir, "/data");
+    assert_true(spec.cpu_limit > 1.49 && spec.cpu_limit < 1.51);
+    assert_true(spec.memory_limit == 100.0 * 1024 * 1024);
+    assert_int_equal(spec.pull_secrets.count, 2);
+    assert_string_equal(spec.pull_secrets.items[1], "pull-2");
+    /* the secretKeyRef value is registered for redaction */
+    buffer out;
+    buffer_init(&out, 0);
+    redact_into(&out, "value s3cret-$(A) here", 22);
+    assert_string_equal(buffer_cstr(&out), "value REDACTED here");
+    buffer_free(&out);
+    worker_spec_free(&spec);
+    buffer_free(&errors);
+}
+
+static void test_without_a_spec(void **state)
+{
+    (void)state;
+    worker_spec spec;
+    buffer errors;
+    buffer_init(&errors, 0);
+    assert_true(worker_spec_read(&spec, NULL, NULL, &errors));
+    assert_int_equal(spec.container, -1);
+    assert_int_equal(spec.env.count, 0);
+    worker_spec_free(&spec);
+    buffer_free(&errors);
+}
+
+/* Refused with a reason; under ASan, also nothing leaked (the caller frees
+ * only a spec that was read). */
+static void test_unreadable_specs_are_refused_cleanly(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"{not json", "not valid JSON"},
+        {"{\"container\":{\"command\":\"/bin/x\"}}", "command and args"},
+        {"{\"container\":{\"args\":[\"a\",1]}}", "command and args"},
+        {"{\"container\":{\"env\":[{\"name\":\"A\",\"value\":\"a\"},{\"value\":\"b\"}]}}",
+         "env[1] has no name"},
+        {"{\"container\":{\"resources\":{\"limits\":{\"memory\":\"lots\"}},"
+         "\"env\":[{\"name\":\"A\",\"value\":\"a\"}],\"args\":[\"x\"]}}",
+         "limits.memory"},
+    };
+    char *environ_list[] = {NULL};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        worker_spec spec;
+        buffer errors;
+        buffer_init(&errors, 0);
+        assert_false(worker_spec_read(&spec, cases[i][0], environ_list, &errors));
+        if (!strstr(buffer_cstr(&errors), cases[i][1]))
+            fail_msg("case %zu: \"%s\" not in \"%s\"", i, cases[i][1], buffer_cstr(&errors));
+        assert_true(strncmp(buffer_cstr(&errors), "WORKERSPEC", 10) == 0);
+        buffer_free(&errors);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_environment_in_the_kubelets_order),
+        cmocka_unit_test(test_without_a_spec),
+        cmocka_unit_test(test_unreadable_specs_are_refused_cleanly),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    redact_forget_secrets();
+    return failed;
+}
