@@ -98,6 +98,38 @@ void batch_exchange_init(batch_client *b, http_exchange *x, const char *method, 
     x->prepare_context = b;
 }
 
+void batch_error_read(const json_document *doc, int error, batch_result *r)
+{
+    char *code = json_string_dup(doc, json_object_get(doc, error, "code"));
+    int message = json_object_get(doc, error, "message");
+    char *text = json_string_dup(doc, json_type_of(doc, message) == JSON_OBJECT
+                                          ? json_object_get(doc, message, "value")
+                                          : message);
+    snprintf(r->code, sizeof(r->code), "%s", code ? code : "");
+    buffer details;
+    buffer_init(&details, 0);
+    if (text) /* the service appends "RequestId:... Time:..." on new lines */
+        buffer_append(&details, text, strcspn(text, "\r\n"));
+    /* values say which property and why: often the only useful part */
+    json_iterator it = json_iterate(doc, json_object_get(doc, error, "values"));
+    int value;
+    for (size_t n = 0; json_iterator_next(&it, &value); n++) {
+        char *key = json_string_dup(doc, json_object_get(doc, value, "key"));
+        char *item = json_string_dup(doc, json_object_get(doc, value, "value"));
+        if (key && item)
+            buffer_appendf(&details, "%s%s: %.*s", n == 0 ? " (" : "; ", key,
+                           (int)strcspn(item, "\r\n"), item);
+        free(key);
+        free(item);
+        if (json_length(doc, json_object_get(doc, error, "values")) == (int)n + 1)
+            buffer_append_char(&details, ')');
+    }
+    snprintf(r->message, sizeof(r->message), "%s", buffer_ok(&details) ? buffer_cstr(&details) : "");
+    buffer_free(&details);
+    free(code);
+    free(text);
+}
+
 void batch_result_read(const http_exchange *x, batch_result *r)
 {
     memset(r, 0, sizeof(*r));
@@ -111,16 +143,7 @@ void batch_result_read(const http_exchange *x, batch_result *r)
     if (!json_document_parse(&doc, x->response.data, x->response.len, 4096, error,
                              sizeof(error)))
         return;
-    char *code = json_string_dup(&doc, json_object_get(&doc, 0, "code"));
-    int message = json_object_get(&doc, 0, "message");
-    char *text = json_string_dup(&doc, json_type_of(&doc, message) == JSON_OBJECT
-                                           ? json_object_get(&doc, message, "value")
-                                           : message);
-    snprintf(r->code, sizeof(r->code), "%s", code ? code : "");
-    if (text) /* the service appends "RequestId:... Time:..." on new lines */
-        snprintf(r->message, sizeof(r->message), "%.*s", (int)strcspn(text, "\r\n"), text);
-    free(code);
-    free(text);
+    batch_error_read(&doc, 0, r);
     json_document_free(&doc);
 }
 

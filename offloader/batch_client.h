@@ -10,6 +10,7 @@
 #include "buffer.h"
 #include "entra_token.h"
 #include "http_client.h"
+#include "json_reader.h"
 #include "offloader_config.h"
 
 typedef struct batch_client {
@@ -55,6 +56,9 @@ void batch_exchange_init(batch_client *b, http_exchange *x, const char *method, 
                          const char *query);
 /* Fills result from a finished exchange. */
 void batch_result_read(const http_exchange *x, batch_result *result);
+/* Code and message of a BatchError object (token error of doc), with its
+ * values ("PropertyName: x; Reason: y") after the message's first line. */
+void batch_error_read(const json_document *doc, int error, batch_result *result);
 bool batch_result_ok(const batch_result *r);
 /* "403 AuthenticationFailed: <message>" or the transport error, redacted by the logger. */
 void batch_result_describe(const batch_result *r, buffer *out);

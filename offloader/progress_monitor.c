@@ -103,8 +103,9 @@ static bool job_ended_early(batch_client *b, progress_report *report, bool *canc
     return true;
 }
 
-/* Tasks failed: because of themselves, or because the job's deadline
- * stopped them? Only the job's terminate reason tells. */
+/* Tasks failed: because of themselves, or because the job was ended under
+ * them (its deadline, someone terminating it)? Only the job's terminate
+ * reason tells. */
 static void explain_failed_tasks(batch_client *b, const task_counts *counts,
                                  progress_report *report, bool *cancelled)
 {
@@ -114,10 +115,13 @@ static void explain_failed_tasks(batch_client *b, const task_counts *counts,
     job_info job;
     batch_result r;
     *cancelled = !batch_get_job(b, &job, &r);
-    if (!*cancelled && batch_result_ok(&r) &&
-        strcmp(job.terminate_reason, "MaxWallClockTimeExpiry") == 0)
+    bool ended = !*cancelled && batch_result_ok(&r) &&
+                 (job.state == JOB_STATE_TERMINATING || job.state == JOB_STATE_COMPLETED);
+    if (ended && job.terminate_reason[0] && strcmp(job.terminate_reason, "TaskFailed") != 0 &&
+        strcmp(job.terminate_reason, "AllTasksComplete") != 0)
         explain_end(&job, report->reason, sizeof(report->reason));
 }
+
 work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_ended,
                              progress_report *report)
 {

@@ -172,13 +172,7 @@ static void read_results(submitter *s, chunk *c)
             mark_present(s, id, true);
         } else if (json_string_equals(&doc, status, "clienterror")) {
             batch_result r = {.status = 400};
-            char *text = json_string_dup(&doc, code);
-            char *message = json_string_dup(&doc, json_lookup(&doc, result, "error", "message",
-                                                              "value", NULL));
-            snprintf(r.code, sizeof(r.code), "%s", text ? text : "");
-            snprintf(r.message, sizeof(r.message), "%s", message ? message : "");
-            free(text);
-            free(message);
+            batch_error_read(&doc, json_object_get(&doc, result, "error"), &r);
             buffer what;
             buffer_init(&what, 0);
             buffer_appendf(&what, "Batch refused task %ld", id);

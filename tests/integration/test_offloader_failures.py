@@ -37,7 +37,8 @@ def test_failing_worker_fails_the_run_and_stops_the_rest(offloader, batch):
     assert job["state"] == "completed" and job["executionInfo"]["terminateReason"] == "TaskFailed"
     tasks = {t["id"]: t for t in list_tasks(batch, job_id)}
     assert all(tasks[str(i)]["state"] == "completed" for i in range(6))
-    assert tasks["aggregator"]["state"] == "active"  # never ran
+    # never ran (or, when 9 failed before it was added, never added: the job had ended)
+    assert tasks.get("aggregator", {"state": "active"})["state"] == "active"
     assert "succeeded" not in "".join(run.lines("all tasks"))
 
 
@@ -100,3 +101,27 @@ def test_active_deadline_while_nothing_could_start(offloader, batch):
     run.expect(1, 60)
     assert run.seconds < 30, run.stdout
     assert "activeDeadlineSeconds" in run.stdout, run.stdout
+
+
+def test_an_image_the_nodes_cannot_pull(offloader, batch):
+    # a pre-processing failure: not retried, no stderr.txt, the failure code says why
+    run = offloader.start(2, WORKERIMAGENAME="no-such-image:1", WORKERSPEC=spec({}, backoffLimit=3)).expect(1, 60)
+    lines = run.lines("task failed")
+    assert lines and "ContainerInvalidImage" in lines[0] and "exit_code=none" in lines[0], run.stdout
+
+
+def test_job_deleted_by_someone_else(offloader, batch, tmp_path):
+    run = offloader.start(2, WORKERSPEC=spec({"PROBE_SLEEP_SECONDS": 120}))
+    run.wait_for_output(r"[1-9]\d* running", timeout=60)
+    batch.ok(202, "DELETE", f"/jobs/{run.env['JOBID']}")
+    run.expect(1, 60)
+    assert "deleted" in "".join(run.lines("the work failed")), run.stdout
+
+
+def test_job_terminated_by_someone_else(offloader, batch):
+    run = offloader.start(2, KEEPBATCHJOB="true", WORKERSPEC=spec({"PROBE_SLEEP_SECONDS": 120}))
+    run.wait_for_output(r"[1-9]\d* running", timeout=60)
+    batch.ok(202, "POST", f"/jobs/{run.env['JOBID']}/terminate", {"terminateReason": "operator said stop"})
+    run.expect(1, 60)
+    reason = "".join(run.lines("the work failed"))
+    assert "operator said stop" in reason, run.stdout

@@ -162,3 +162,13 @@ def test_sigterm_before_any_request_is_answered(offloader, batch):
     run.send_signal(signal.SIGTERM)
     run.expect(143, timeout=60)
     assert run.ended - sent < 10
+
+
+def test_sigterm_while_waiting_out_throttling(offloader, batch):
+    faults(batch, {"status": 429, "count": 5, "retryAfter": 60, "operations": ["Jobs_GetJob"]})
+    run = offloader.start(2)
+    wait_until(lambda: operation_count(batch, "Jobs_GetJob") >= 1, 30, "the first request")
+    sent = time.monotonic()
+    run.send_signal(signal.SIGTERM)
+    run.expect(143, timeout=60)
+    assert run.ended - sent < 10
