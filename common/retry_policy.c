@@ -2,7 +2,9 @@
  * the exponential cap) spreads many clients' retries apart. A server's
  * Retry-After is followed as given: asking earlier only earns another 429,
  * and waiting for a later backoff step only loses time (a throttled 429
- * storm with "Retry-After: 1" would otherwise wait up to max_delay_ms). */
+ * storm with "Retry-After: 1" would otherwise wait up to max_delay_ms).
+ * Only "come back at once" is stretched to base_delay_ms: a server that
+ * keeps saying it must not be answered with a request loop. */
 #include "retry_policy.h"
 
 #include <stdlib.h>
@@ -33,10 +35,13 @@ static uint64_t random_below(uint64_t bound)
 int64_t retry_delay_ms(const retry_policy *policy, int attempt, uint64_t elapsed_ms,
                        int64_t retry_after_ms)
 {
-    if (attempt >= policy->max_attempts || elapsed_ms >= policy->budget_ms)
+    if ((policy->max_attempts > 0 && attempt >= policy->max_attempts) ||
+        elapsed_ms >= policy->budget_ms)
         return -1;
     uint64_t delay;
     if (retry_after_ms >= 0) {
+        if ((uint64_t)retry_after_ms < policy->base_delay_ms)
+            retry_after_ms = (int64_t)policy->base_delay_ms;
         /* The server said when: come back then, not at some later backoff
          * step, spread by up to a tenth so clients told alike do not return
          * in the same instant. */

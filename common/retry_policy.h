@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 typedef struct retry_policy {
-    int max_attempts;     /* including the first */
+    int max_attempts;     /* including the first; 0: only the budget bounds them */
     uint64_t base_delay_ms;
     uint64_t max_delay_ms;
     uint64_t budget_ms;   /* no new attempt after this long since the first */
@@ -24,7 +24,8 @@ typedef enum {
 attempt_outcome retry_classify(long status, bool transport_failed);
 
 /* The wait before attempt number `attempt` (1 = the first retry), or -1 to
- * give up. retry_after_ms < 0 when the server gave none. */
+ * give up. retry_after_ms < 0 when the server gave none; a Retry-After
+ * shorter than base_delay_ms is waited as base_delay_ms. */
 int64_t retry_delay_ms(const retry_policy *policy, int attempt, uint64_t elapsed_ms,
                        int64_t retry_after_ms);
 

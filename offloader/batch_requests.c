@@ -311,11 +311,22 @@ void batch_worker_task_write(const job_plan *plan, long index, json_writer *w)
 {
     char id[24];
     snprintf(id, sizeof(id), "%ld", index);
+    task_plan scratch;
+    const task_plan *worker = job_plan_worker_task(plan, index, &scratch);
+    if (!worker) {
+        w->failed = true;
+        return;
+    }
     json_object_begin(w);
     json_member_string(w, "id", id);
-    json_member_string(w, "commandLine", buffer_cstr(&plan->worker.command_line));
-    write_container_settings(w, &plan->worker);
-    write_task_env(w, plan, "JOB_COMPLETION_INDEX", id, "input");
+    json_member_string(w, "commandLine", buffer_cstr(&worker->command_line));
+    write_container_settings(w, worker);
+    if (worker == &scratch)
+        task_plan_free(&scratch);
+    /* A container that sets JOB_COMPLETION_INDEX itself keeps its own value,
+     * as on Kubernetes. */
+    bool own_index = env_list_get(&plan->job_env, COMPLETION_INDEX_VARIABLE) != NULL;
+    write_task_env(w, plan, own_index ? NULL : COMPLETION_INDEX_VARIABLE, id, "input");
     if (plan->storage.enabled) {
         char output_part[40];
         snprintf(output_part, sizeof(output_part), "output/%s", id);

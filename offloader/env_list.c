@@ -47,7 +47,7 @@ const char *env_list_get_n(const env_list *list, const char *name, size_t name_l
         if (strncmp(list->items[i].name, name, name_len) == 0 &&
             list->items[i].name[name_len] == '\0')
             return list->items[i].value;
-    return NULL;
+    return list->fallback ? env_list_get_n(list->fallback, name, name_len) : NULL;
 }
 
 void env_list_free(env_list *list)

@@ -15,6 +15,7 @@ typedef struct env_list {
     env_var *items;
     size_t count;
     size_t cap;
+    const struct env_list *fallback; /* consulted for names this list lacks; not owned */
 } env_list;
 
 bool env_list_set(env_list *list, const char *name, const char *value);

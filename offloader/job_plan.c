@@ -82,11 +82,10 @@ static void append_option(buffer *out, const char *option, const char *value)
     command_line_append_word(out, value);
 }
 
-/* The worker task: command, args, working directory and limits. */
-static bool plan_worker(job_plan *plan, const worker_spec *spec)
+/* The worker task's command line and docker options: command, args (with
+ * $(VAR) expanded against env), working directory and limits. */
+static bool plan_worker(task_plan *w, const worker_spec *spec, const env_list *env)
 {
-    task_plan *w = &plan->worker;
-    const env_list *env = &spec->env;
     buffer word;
     buffer_init(&word, 0);
     for (size_t i = 0; i < spec->command.count + spec->args.count; i++) {
@@ -113,6 +112,48 @@ static bool plan_worker(job_plan *plan, const worker_spec *spec)
         append_option(&w->run_options, "--memory", bytes);
     }
     return buffer_ok(&w->command_line) && buffer_ok(&w->run_options);
+}
+
+/* The Job controller gives an Indexed pod JOB_COMPLETION_INDEX after the
+ * container's own env, unless the container sets it itself; every worker
+ * task has it. Only command and args can see it, since env entries are
+ * expanded against the ones before them. */
+static bool varies_by_index(const worker_spec *spec)
+{
+    if (env_list_get(&spec->env, COMPLETION_INDEX_VARIABLE))
+        return false;
+    const char *reference = "$(" COMPLETION_INDEX_VARIABLE ")";
+    for (size_t i = 0; i < spec->command.count + spec->args.count; i++) {
+        const char *raw = i < spec->command.count ? spec->command.items[i]
+                                                  : spec->args.items[i - spec->command.count];
+        if (strstr(raw, reference))
+            return true;
+    }
+    return false;
+}
+
+const task_plan *job_plan_worker_task(const job_plan *plan, long index, task_plan *scratch)
+{
+    if (!plan->worker_varies_by_index)
+        return &plan->worker;
+    char name[] = COMPLETION_INDEX_VARIABLE;
+    char value[24];
+    snprintf(value, sizeof(value), "%ld", index);
+    env_var variable = {name, value};
+    const env_list env = {&variable, 1, 1, &plan->spec->env};
+    *scratch = plan->worker;
+    buffer_init(&scratch->command_line, 0);
+    buffer_init(&scratch->run_options, 0);
+    if (plan_worker(scratch, plan->spec, &env))
+        return scratch;
+    task_plan_free(scratch);
+    return NULL;
+}
+
+void task_plan_free(task_plan *task)
+{
+    buffer_free(&task->command_line);
+    buffer_free(&task->run_options);
 }
 
 static bool plan_aggregator(job_plan *plan, buffer *errors)
@@ -146,6 +187,7 @@ bool job_plan_build(job_plan *plan, const offloader_config *config, const worker
 {
     memset(plan, 0, sizeof(*plan));
     plan->config = config;
+    plan->spec = spec;
     plan->completions = config->completions;
     plan->max_parallel_tasks = -1;
     plan->max_wall_clock_seconds = -1;
@@ -189,7 +231,8 @@ bool job_plan_build(job_plan *plan, const offloader_config *config, const worker
                                                                     : config->max_nodes;
     /* Storage is laid out and signed for the account the job goes to, when
      * the run knows which (offload_run.c). */
-    if (apply_job_fields(plan, spec, errors) && plan_worker(plan, spec) &&
+    plan->worker_varies_by_index = varies_by_index(spec);
+    if (apply_job_fields(plan, spec, errors) && plan_worker(&plan->worker, spec, &spec->env) &&
         plan_aggregator(plan, errors))
         return true;
     job_plan_free(plan); /* a failed build leaves nothing to free */
@@ -200,10 +243,8 @@ void job_plan_free(job_plan *plan)
 {
     storage_plan_free(&plan->storage);
     env_list_free(&plan->job_env);
-    buffer_free(&plan->worker.command_line);
-    buffer_free(&plan->worker.run_options);
-    buffer_free(&plan->aggregator.command_line);
-    buffer_free(&plan->aggregator.run_options);
+    task_plan_free(&plan->worker);
+    task_plan_free(&plan->aggregator);
     memset(&plan->worker.registry, 0, sizeof(plan->worker.registry));
     memset(&plan->aggregator.registry, 0, sizeof(plan->aggregator.registry));
 }

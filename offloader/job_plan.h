@@ -16,6 +16,7 @@
 #include "worker_spec.h"
 
 #define AGGREGATOR_TASK_ID "aggregator"
+#define COMPLETION_INDEX_VARIABLE "JOB_COMPLETION_INDEX"
 
 typedef struct task_plan {
     const char *image;
@@ -27,6 +28,7 @@ typedef struct task_plan {
 
 typedef struct job_plan {
     const offloader_config *config;
+    const worker_spec *spec; /* outlives the plan */
     char display_name[160];
     long completions;
     /* job settings mapped from the Kubernetes Job (see the table) */
@@ -35,6 +37,9 @@ typedef struct job_plan {
     int64_t max_task_retry_count;   /* -1: unlimited */
     env_list job_env;               /* the worker container's environment */
     task_plan worker;
+    /* The worker's command or args refer to $(JOB_COMPLETION_INDEX), which
+     * each task has its own value of: see job_plan_worker_task. */
+    bool worker_varies_by_index;
     task_plan aggregator;
     bool has_aggregator;
     storage_plan storage; /* inputs, outputs and logs: set up by the run for its account */
@@ -48,5 +53,11 @@ typedef struct job_plan {
 bool job_plan_build(job_plan *plan, const offloader_config *config, const worker_spec *spec,
                     char **environ_list, buffer *errors);
 void job_plan_free(job_plan *plan);
+
+/* The worker task for completion `index`: &plan->worker, or, when the
+ * command line varies by index, `scratch` filled in for this index (free
+ * it with task_plan_free). NULL when out of memory. */
+const task_plan *job_plan_worker_task(const job_plan *plan, long index, task_plan *scratch);
+void task_plan_free(task_plan *task);
 
 #endif

@@ -426,7 +426,21 @@ static void guard_primary(run *r)
         remove_copy(&r->primary, "the job ran in the secondary account");
 }
 
-/* Stop requested: the Batch job must not run on with nobody following it. */
+/* The job must not run on: its tasks stopped, then the job deleted unless
+ * KEEPBATCHJOB keeps it for a look. */
+static void end_job(batch_client *b, const job_plan *plan, const char *reason)
+{
+    batch_result res;
+    if (batch_terminate_job(b, reason, &res) &&
+        (batch_result_ok(&res) || res.status == 404 || res.status == 409))
+        log_info("terminated the Batch job", LOG_STR("job", plan->config->job_id));
+    else
+        log_failure("could not terminate the Batch job", b, &res);
+    finish(b, plan);
+}
+
+/* Stop requested: the Batch job must not run on with nobody following it.
+ * The run's own client gives up at once once stop is set: a short one. */
 static int cancel(run *r)
 {
     if (!r->active)
@@ -434,17 +448,15 @@ static int cancel(run *r)
     retry_policy quick = {.max_attempts = 4, .base_delay_ms = 200, .max_delay_ms = 1000,
                           .budget_ms = CLEANUP_BUDGET_MS / 2};
     http_client *http = http_client_new(&quick, NULL);
-    batch_client b = *r->active;
-    b.http = http;
-    batch_result res;
     log_info("stop requested: terminating the Batch job", LOG_STR("job", r->config->job_id));
-    if (http && batch_terminate_job(&b, "batch-offload: the Kubernetes Job was stopped", &res) &&
-        (batch_result_ok(&res) || res.status == 404 || res.status == 409))
-        log_info("terminated the Batch job", LOG_STR("job", r->config->job_id));
-    else
-        log_failure("could not terminate the Batch job", &b, &res);
-    if (http)
-        finish(&b, r->plan);
+    if (http) {
+        batch_client b = *r->active;
+        b.http = http;
+        end_job(&b, r->plan, "batch-offload: the Kubernetes Job was stopped");
+    } else {
+        log_error("cannot start the HTTP client: the Batch job is left running",
+                  LOG_STR("job", r->config->job_id));
+    }
     http_client_free(http);
     return EXIT_TERMINATED;
 }
@@ -486,7 +498,9 @@ static int check_identity(run *r)
 static bool start_clients(run *r)
 {
     const offloader_config *c = r->config;
-    retry_policy policy = {.max_attempts = 12, .base_delay_ms = 500, .max_delay_ms = 30000,
+    /* BATCH_OFFLOAD_RETRY_BUDGET_SECONDS alone says how long Azure may be
+     * unavailable before the run gives up (exit 3): no count of attempts. */
+    retry_policy policy = {.max_attempts = 0, .base_delay_ms = 500, .max_delay_ms = 30000,
                            .budget_ms = (uint64_t)c->retry_budget_seconds * 1000};
     r->http = http_client_new(&policy, (volatile const int *)r->stop);
     if (offloader_config_uses_entra(c))
@@ -517,8 +531,11 @@ int offload_run(job_plan *plan, volatile sig_atomic_t *stop)
     if (code < 0 && !r.active)
         code = place_job(&r);
     bool ended = start == JOB_FINISHED;
-    if (code < 0 && (start == JOB_NEW || start == JOB_ADOPTED))
+    if (code < 0 && (start == JOB_NEW || start == JOB_ADOPTED)) {
         code = submit(r.active, plan, start, &ended);
+        if (code == EXIT_BAD_CONFIGURATION) /* refused: what was added would wait forever */
+            end_job(r.active, plan, "batch-offload: Batch refused the tasks");
+    }
     if (code < 0)
         code = follow(r.active, plan, ended);
     if (*stop)

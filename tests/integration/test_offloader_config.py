@@ -147,8 +147,6 @@ def test_worker_spec_from_the_webhook_shape_is_accepted(offloader, batch):
     offloader.start(2, WORKERSPEC=json.dumps(spec)).expect(0, timeout=60)
 
 
-@pytest.mark.xfail(strict=True, reason="offloader/offload_run.c leaves the Batch job it created behind when "
-                                       "the service refuses the tasks (exit 2): see the report")
 def test_tasks_refused_by_the_pool_exit_2_and_leave_nothing_behind(offloader, batch):
     # a pool without containerConfiguration refuses container tasks one by one (clienterror)
     batch.create_pool("plain-pool")

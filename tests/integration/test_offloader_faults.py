@@ -47,9 +47,6 @@ def test_throttled_task_collections(offloader, batch):
     assert run.seconds < 30, run.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="offloader/offload_run.c caps every request at 12 attempts "
-                                       "(retry_policy.max_attempts), so throttling that lasts 13 answers "
-                                       "exits 3 long before BATCH_OFFLOAD_RETRY_BUDGET_SECONDS: see the report")
 def test_throttling_within_the_budget_is_ridden_out(offloader, batch):
     # "come back at once", thirteen times: no time at all, far inside a 120 s budget
     faults(batch, {"status": 429, "count": 13, "retryAfter": 0, "operations": ["taskcounts"]})

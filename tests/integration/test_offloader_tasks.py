@@ -188,12 +188,19 @@ def test_job_settings_from_the_job_fields(offloader, batch):
     assert all(t["constraints"]["maxTaskRetryCount"] == 4 for t in tasks)
 
 
-@pytest.mark.xfail(strict=True, reason="offloader/job_plan.c expands $(JOB_COMPLETION_INDEX) once for all "
-                                       "workers, where the Job controller gives each Indexed pod its own "
-                                       "JOB_COMPLETION_INDEX env entry first: see the report")
 def test_indexed_job_expands_the_completion_index_per_worker(offloader, batch):
     spec = json.dumps({"completions": 3, "completionMode": "Indexed", "container": {
         "name": "w", "args": ["--shard=$(JOB_COMPLETION_INDEX)", "$(JOB_COMPLETION_INDEX)"]}})
     run, job_id = run_kept(offloader, 3, spec)
     for index in range(3):
         assert task_report(batch, job_id, str(index))["argv"] == [f"--shard={index}", str(index)]
+
+
+def test_a_container_that_sets_the_completion_index_itself_keeps_it(offloader, batch):
+    # the Job controller adds JOB_COMPLETION_INDEX only when the container does not set it
+    spec = json.dumps({"completions": 2, "container": {
+        "name": "w", "args": ["$(JOB_COMPLETION_INDEX)"], "env": [{"name": "JOB_COMPLETION_INDEX", "value": "7"}]}})
+    run, job_id = run_kept(offloader, 2, spec)
+    for index in range(2):
+        report = task_report(batch, job_id, str(index))
+        assert report["argv"] == ["7"] and report["env"]["JOB_COMPLETION_INDEX"] == "7", report

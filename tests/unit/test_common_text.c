@@ -86,6 +86,7 @@ static void test_redaction(void **state)
 {
     (void)state;
     redact_register_secret("hunter2-password");
+    redact_register_secret("pa\"ss\\word\nline-two");
     static const char *const cases[][2] = {
         {"GET https://a.blob.core.windows.net/c?sv=2022-11-02&sp=r&sig=abc%2Bdef&se=x",
          "GET https://a.blob.core.windows.net/c?sv=2022-11-02&sp=r&sig=REDACTED&se=x"},
@@ -100,6 +101,13 @@ static void test_redaction(void **state)
         {"client_secret=s3cr3t&scope=x", "client_secret=REDACTED&scope=x"},
         {"nothing to hide here", "nothing to hide here"},
         {"SIG=UPPER", "SIG=REDACTED"},
+        {"Client_Assertion=eyJh.b.c", "Client_Assertion=REDACTED"},
+        /* a JSON value runs to its closing quote, not to an escaped one */
+        {"{\"password\":\"a\\\"b\\\\\",\"u\":1}", "{\"password\":\"REDACTED\",\"u\":1}"},
+        /* a registered secret as written and as a JSON string carries it */
+        {"x pa\"ss\\word\nline-two y", "x REDACTED y"},
+        {"{\"v\":\"pa\\\"ss\\\\word\\nline-two\"}", "{\"v\":\"REDACTED\"}"},
+        {"", ""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         buffer out;

@@ -53,7 +53,10 @@ static void test_retry_after_is_followed_as_given(void **state)
         int64_t delay = retry_delay_ms(&policy, 1, 0, 20000); /* above the first cap: still 20 s */
         assert_true(delay >= 20000 && delay <= 22000);
     }
-    assert_int_equal(retry_delay_ms(&policy, 3, 0, 0), 0); /* "come back now" */
+    for (int i = 0; i < 50; i++) { /* "come back now": after the shortest backoff step */
+        int64_t delay = retry_delay_ms(&policy, 3, 0, 0);
+        assert_true(delay >= 500 && delay <= 550);
+    }
 }
 
 static void test_budgets(void **state)
@@ -63,6 +66,10 @@ static void test_budgets(void **state)
     assert_int_equal(retry_delay_ms(&policy, 2, 300000, -1), -1);  /* time used up */
     assert_int_equal(retry_delay_ms(&policy, 2, 299500, 1000), -1); /* the wait would pass it */
     assert_true(retry_delay_ms(&policy, 2, 298000, 1000) >= 1000);
+    retry_policy budget_only = policy;
+    budget_only.max_attempts = 0;
+    assert_true(retry_delay_ms(&budget_only, 1000, 0, -1) >= 0);       /* no count limit */
+    assert_int_equal(retry_delay_ms(&budget_only, 1000, 300000, -1), -1); /* but the budget */
 }
 
 static void test_retry_after_parse(void **state)
