@@ -1,21 +1,36 @@
 /* Base64; see base64.h. */
 #include "base64.h"
 
+#include <pthread.h>
+#include <string.h>
+
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Two output characters per lookup: every 12-bit value's pair, built once.
+ * An admission response is mostly its base64 patch, so this loop matters. */
+static char pairs[4096][2];
+static pthread_once_t pairs_once = PTHREAD_ONCE_INIT;
+
+static void build_pairs(void)
+{
+    for (unsigned v = 0; v < 4096; v++) {
+        pairs[v][0] = alphabet[v >> 6];
+        pairs[v][1] = alphabet[v & 63];
+    }
+}
 
 void base64_encode_into(buffer *out, const void *data, size_t len)
 {
-    const uint8_t *p = data;
+    const uint8_t *restrict p = data;
     if (!buffer_reserve(out, (len + 2) / 3 * 4))
         return;
-    char *w = out->data + out->len;
+    pthread_once(&pairs_once, build_pairs);
+    char *restrict w = out->data + out->len;
     size_t i = 0;
-    for (; i + 2 < len; i += 3) {
+    for (; i + 2 < len; i += 3, w += 4) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *w++ = alphabet[v >> 18];
-        *w++ = alphabet[(v >> 12) & 63];
-        *w++ = alphabet[(v >> 6) & 63];
-        *w++ = alphabet[v & 63];
+        memcpy(w, pairs[v >> 12], 2);
+        memcpy(w + 2, pairs[v & 4095], 2);
     }
     if (i < len) {
         uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
@@ -64,7 +79,8 @@ bool base64_decode(const char *text, size_t len, uint8_t *out, size_t out_cap, s
             if (v[j] < 0)
                 return false;
         }
-        uint32_t bits = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        uint32_t bits =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         size_t bytes = 3 - (size_t)pad;
         if (n + bytes > out_cap)
             return false;

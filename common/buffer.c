@@ -68,16 +68,15 @@ bool buffer_append_str(buffer *b, const char *s)
     return buffer_append(b, s, strlen(s));
 }
 
-bool buffer_append_char(buffer *b, char c)
+bool buffer_append_uint(buffer *b, uint64_t v)
 {
-    /* JSON and header writers append byte by byte: skip the general path
-     * while there is room (len + 1 stays below cap, so the NUL fits too). */
-    if (b->len + 1 < b->cap && !b->failed && (!b->limit || b->len < b->limit)) {
-        b->data[b->len++] = c;
-        b->data[b->len] = '\0';
-        return true;
-    }
-    return buffer_append(b, &c, 1);
+    char digits[20];
+    char *d = digits + sizeof(digits);
+    do {
+        *--d = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return buffer_append(b, d, (size_t)(digits + sizeof(digits) - d));
 }
 
 bool buffer_vappendf(buffer *b, const char *fmt, va_list ap)

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct buffer {
     char *data;   /* always NUL-terminated when non-NULL */
@@ -22,7 +23,8 @@ void buffer_reset(buffer *b);
 bool buffer_reserve(buffer *b, size_t extra);
 bool buffer_append(buffer *b, const void *data, size_t len);
 bool buffer_append_str(buffer *b, const char *s);
-bool buffer_append_char(buffer *b, char c);
+/* Decimal digits of v, without printf (hot paths: HTTP heads, JSON numbers). */
+bool buffer_append_uint(buffer *b, uint64_t v);
 bool buffer_appendf(buffer *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool buffer_vappendf(buffer *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Drops the first n bytes, keeping the rest (a pipelined request, say). */
@@ -30,6 +32,18 @@ void buffer_consume(buffer *b, size_t n);
 /* Gives the memory back when a big request left a big buffer behind. */
 void buffer_shrink(buffer *b, size_t keep_cap);
 static inline bool buffer_ok(const buffer *b) { return !b->failed; }
+
+/* JSON and header writers append byte by byte: inline, skipping the general
+ * path while there is room (len + 1 stays below cap, so the NUL fits too). */
+static inline bool buffer_append_char(buffer *b, char c)
+{
+    if (b->len + 1 < b->cap && !b->failed && (!b->limit || b->len < b->limit)) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return true;
+    }
+    return buffer_append(b, &c, 1);
+}
 static inline const char *buffer_cstr(const buffer *b) { return b->data ? b->data : ""; }
 
 #endif

@@ -14,6 +14,7 @@
 #include "json_reader.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,16 +157,40 @@ static int utf8_sequence_length(const unsigned char *s, int n)
     return len;
 }
 
+/* True when none of the 8 bytes of w needs a closer look: no control byte,
+ * nothing outside ASCII, no backslash (the classic "has byte less than"
+ * and "has zero byte" word tricks). */
+static bool word_is_plain(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t control = (w - ones * 0x20) & ~w & highs;
+    uint64_t x = w ^ (ones * '\\');
+    uint64_t backslash = (x - ones) & ~x & highs;
+    return ((w & highs) | control | backslash) == 0;
+}
+
 /* Checks string contents: no raw control bytes, valid escapes with paired
- * surrogates, valid UTF-8. Returns the offset of the first fault or -1. */
-static int string_fault(const char *text, int start, int end)
+ * surrogates, valid UTF-8. Returns the offset of the first fault or -1, and
+ * says whether there were escapes. */
+static int string_fault(const char *text, int start, int end, uint8_t *has_escapes)
 {
     int i = start;
+    *has_escapes = 0;
     while (i < end) {
+        uint64_t word;
+        if (end - i >= 8 && (memcpy(&word, text + i, 8), word_is_plain(word))) {
+            i += 8; /* strings are mostly plain ASCII: eight bytes at a time */
+            continue;
+        }
         unsigned char c = (unsigned char)text[i];
+        if (c >= 0x20 && c < 0x80 && c != '\\') { /* the common case, checked first */
+            i++;
+            continue;
+        }
         if (c < 0x20)
             return i;
         if (c == '\\') {
+            *has_escapes = 1;
             if (i + 1 >= end)
                 return i;
             char e = text[i + 1];
@@ -234,7 +259,10 @@ static bool run_jsmn(json_document *doc, int max_tokens, char *error, size_t err
         return lone > 0;
     jsmn_parser parser;
     jsmn_init(&parser);
-    int capacity = max_tokens < 64 ? max_tokens : 64;
+    /* Room for a typical density (a token per ten bytes or so) at once:
+     * every regrowth re-runs part of the parse. */
+    size_t guess = doc->length / 8 + 16;
+    int capacity = guess < (size_t)max_tokens ? (int)guess : max_tokens;
     for (;;) {
         jsmntok_t *grown = realloc(doc->tokens, sizeof(jsmntok_t) * (size_t)capacity);
         if (!grown) {
@@ -267,11 +295,14 @@ static bool validate(json_document *doc, char *error, size_t error_size)
     const char *text = doc->text;
     jsmntok_t *tok = (jsmntok_t *)doc->tokens;
     int n = doc->count;
-    int *last_child = malloc(sizeof(int) * (size_t)n);
+    /* One block: subtree ends (as last children while walking), then the
+     * escape flags that let string comparisons skip decoding. */
+    int *last_child = malloc((sizeof(int) + 1) * (size_t)n);
     if (!last_child) {
         set_error(error, error_size, 0, "out of memory");
         return false;
     }
+    uint8_t *escaped = (uint8_t *)(last_child + n);
     for (int i = 0; i < n; i++)
         last_child[i] = -1;
 
@@ -295,9 +326,11 @@ static bool validate(json_document *doc, char *error, size_t error_size)
         if (t->type == JSMN_PRIMITIVE && !primitive_is_valid(text + t->start, t->end - t->start))
             FAIL(t->start, "invalid literal or number");
         if (t->type == JSMN_STRING) {
-            int fault = string_fault(text, t->start, t->end);
+            int fault = string_fault(text, t->start, t->end, &escaped[k]);
             if (fault >= 0)
                 FAIL(fault, "invalid string contents");
+        } else {
+            escaped[k] = 0;
         }
         if ((t->type == JSMN_OBJECT || t->type == JSMN_ARRAY) && t->end < 0)
             FAIL(doc->length, "unterminated container");
@@ -346,6 +379,7 @@ static bool validate(json_document *doc, char *error, size_t error_size)
     for (int k = n - 1; k >= 0; k--)
         last_child[k] = last_child[k] < 0 ? k + 1 : last_child[last_child[k]];
     doc->subtree_end = last_child;
+    doc->escaped = escaped;
     return true;
 }
 
@@ -379,6 +413,7 @@ void json_document_free(json_document *doc)
     free(doc->subtree_end);
     doc->tokens = NULL;
     doc->subtree_end = NULL;
+    doc->escaped = NULL;
     doc->count = 0;
 }
 
@@ -510,20 +545,21 @@ static int decode_char(const char *text, int *i, char out[4])
 }
 
 /* Compares the decoded string with expected[0..n); prefix allows a longer string. */
-static bool string_matches(const json_document *doc, int token, const char *expected, bool prefix)
+/* Whether string token equals (or, with prefix, starts with) expected, of
+ * want bytes. Text without escapes is its own decoded form: one memcmp. */
+static bool string_matches(const json_document *doc, int token, const char *expected,
+                           size_t want, bool prefix)
 {
     const jsmntok_t *t = token_at(doc, token);
     if (!t || t->type != JSMN_STRING)
         return false;
-    size_t want = strlen(expected);
+    size_t have = (size_t)(t->end - t->start);
+    if (have < want) /* escapes only make the decoded string shorter */
+        return false;
+    if (!doc->escaped[token])
+        return (prefix || have == want) && memcmp(doc->text + t->start, expected, want) == 0;
     size_t at = 0;
     int i = t->start;
-    /* Fast path: no escapes means a plain memcmp. */
-    if (!memchr(doc->text + t->start, '\\', (size_t)(t->end - t->start))) {
-        size_t have = (size_t)(t->end - t->start);
-        return (prefix ? have >= want : have == want) &&
-               memcmp(doc->text + t->start, expected, want) == 0;
-    }
     while (i < t->end) {
         char out[4];
         int n = decode_char(doc->text, &i, out);
@@ -539,22 +575,23 @@ static bool string_matches(const json_document *doc, int token, const char *expe
 
 bool json_string_equals(const json_document *doc, int token, const char *expected)
 {
-    return string_matches(doc, token, expected, false);
+    return string_matches(doc, token, expected, strlen(expected), false);
 }
 
 bool json_string_has_prefix(const json_document *doc, int token, const char *prefix)
 {
-    return string_matches(doc, token, prefix, true);
+    return string_matches(doc, token, prefix, strlen(prefix), true);
 }
 
 int json_object_get(const json_document *doc, int object, const char *key)
 {
     if (json_type_of(doc, object) != JSON_OBJECT)
         return -1;
+    size_t key_len = strlen(key);
     json_iterator it = json_iterate(doc, object);
     int k;
     while (json_iterator_next(&it, &k))
-        if (json_string_equals(doc, k, key))
+        if (string_matches(doc, k, key, key_len, false))
             return k + 1;
     return -1;
 }
@@ -576,6 +613,8 @@ long json_string_length(const json_document *doc, int token)
     const jsmntok_t *t = token_at(doc, token);
     if (!t || t->type != JSMN_STRING)
         return -1;
+    if (!doc->escaped[token])
+        return t->end - t->start;
     long len = 0;
     int i = t->start;
     while (i < t->end) {
@@ -594,6 +633,11 @@ char *json_string_dup(const json_document *doc, int token)
     if (!s)
         return NULL;
     const jsmntok_t *t = token_at(doc, token);
+    if (!doc->escaped[token]) { /* no escapes, so no "\u0000" either */
+        memcpy(s, doc->text + t->start, (size_t)len);
+        s[len] = '\0';
+        return s;
+    }
     size_t at = 0;
     int i = t->start;
     while (i < t->end) {

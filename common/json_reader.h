@@ -27,6 +27,7 @@ typedef struct json_document {
     size_t length;
     struct json_token *tokens;
     int *subtree_end; /* index of the first token after each token's subtree */
+    uint8_t *escaped; /* per token: a string whose text holds escapes (same block) */
     int count;
 } json_document;
 

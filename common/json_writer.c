@@ -1,8 +1,6 @@
 /* JSON writer; see json_writer.h. */
 #include "json_writer.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 void json_writer_init(json_writer *w, buffer *out)
@@ -81,52 +79,66 @@ static size_t utf8_length(const unsigned char *s, size_t n)
     return len;
 }
 
-/* Printable ASCII other than '"' and '\\' goes out as it is: the scan for
- * the next byte that needs care is the hot loop, everything else is rare. */
-static bool is_plain(unsigned char c)
+/* Bytes that go out as they are: printable ASCII other than '"' and '\\'.
+ * The scan for the next byte that needs care is the hot loop (a patch is
+ * mostly keys and plain values), everything else is rare. */
+#define PLAIN(c) ((c) >= 0x20 && (c) < 0x7F && (c) != '"' && (c) != '\\')
+#define PLAIN_4(c) PLAIN(c), PLAIN((c) + 1), PLAIN((c) + 2), PLAIN((c) + 3)
+#define PLAIN_16(c) PLAIN_4(c), PLAIN_4((c) + 4), PLAIN_4((c) + 8), PLAIN_4((c) + 12)
+#define PLAIN_64(c) PLAIN_16(c), PLAIN_16((c) + 16), PLAIN_16((c) + 32), PLAIN_16((c) + 48)
+static const bool plain_byte[256] = {PLAIN_64(0), PLAIN_64(64), PLAIN_64(128), PLAIN_64(192)};
+
+/* Writes the escape for the byte(s) at p into w (room for 6 bytes); returns
+ * how many bytes it wrote and sets *taken to how many it consumed. */
+static size_t escape_at(const unsigned char *p, size_t avail, char *w, size_t *taken)
 {
-    return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+    static const char hex[] = "0123456789abcdef";
+    unsigned char c = p[0];
+    *taken = 1;
+    switch (c) {
+    case '"': memcpy(w, "\\\"", 2); return 2;
+    case '\\': memcpy(w, "\\\\", 2); return 2;
+    case '\n': memcpy(w, "\\n", 2); return 2;
+    case '\r': memcpy(w, "\\r", 2); return 2;
+    case '\t': memcpy(w, "\\t", 2); return 2;
+    default: break;
+    }
+    if (c < 0x80) { /* other controls and DEL */
+        memcpy(w, "\\u00", 4);
+        w[4] = hex[c >> 4];
+        w[5] = hex[c & 15];
+        return 6;
+    }
+    size_t n = utf8_length(p, avail);
+    if (n > 0) { /* well-formed UTF-8: verbatim */
+        memcpy(w, p, n);
+        *taken = n;
+        return n;
+    }
+    memcpy(w, "\xEF\xBF\xBD", 3); /* U+FFFD */
+    return 3;
 }
 
 void json_escape_into(buffer *out, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
-    while (i < n) {
+    /* Room for the rest as it is plus one escape: the writes below fit. */
+    while (buffer_reserve(out, n - i + 6)) {
+        char *w = out->data + out->len;
         size_t start = i;
-        while (i < n && is_plain(p[i]))
+        while (i < n && plain_byte[p[i]])
             i++;
-        buffer_append(out, s + start, i - start);
-        if (i == n)
-            break;
-        unsigned char c = p[i];
-        size_t take = 1;
-        char hex[8];
-        const char *escape;
-        if (c == '"')
-            escape = "\\\"";
-        else if (c == '\\')
-            escape = "\\\\";
-        else if (c == '\n')
-            escape = "\\n";
-        else if (c == '\r')
-            escape = "\\r";
-        else if (c == '\t')
-            escape = "\\t";
-        else if (c < 0x80) { /* other controls and DEL */
-            snprintf(hex, sizeof(hex), "\\u%04x", c);
-            escape = hex;
-        } else if ((take = utf8_length(p + i, n - i)) > 0) {
-            escape = NULL; /* well-formed UTF-8: verbatim */
-        } else {
-            escape = "\xEF\xBF\xBD"; /* U+FFFD */
-            take = 1;
+        memcpy(w, s + start, i - start);
+        out->len += i - start;
+        if (i < n) {
+            size_t taken;
+            out->len += escape_at(p + i, n - i, out->data + out->len, &taken);
+            i += taken;
         }
-        if (escape)
-            buffer_append_str(out, escape);
-        else
-            buffer_append(out, s + i, take);
-        i += take;
+        out->data[out->len] = '\0';
+        if (i == n)
+            return;
     }
 }
 
@@ -143,12 +155,27 @@ void json_key(json_writer *w, const char *key)
     w->after_key = true;
 }
 
-void json_string_n(json_writer *w, const char *s, size_t n)
+void json_string_begin(json_writer *w)
 {
     before_value(w);
     buffer_append_char(w->out, '"');
+}
+
+void json_string_part(json_writer *w, const char *s, size_t n)
+{
     json_escape_into(w->out, s, n);
+}
+
+void json_string_end(json_writer *w)
+{
     buffer_append_char(w->out, '"');
+}
+
+void json_string_n(json_writer *w, const char *s, size_t n)
+{
+    json_string_begin(w);
+    json_escape_into(w->out, s, n);
+    json_string_end(w);
 }
 
 void json_string(json_writer *w, const char *s)
@@ -159,7 +186,9 @@ void json_string(json_writer *w, const char *s)
 void json_int(json_writer *w, int64_t v)
 {
     before_value(w);
-    buffer_appendf(w->out, "%" PRId64, v);
+    if (v < 0)
+        buffer_append_char(w->out, '-');
+    buffer_append_uint(w->out, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
 }
 
 void json_bool(json_writer *w, bool v)

@@ -33,6 +33,11 @@ void json_string_n(json_writer *w, const char *s, size_t n);
 void json_int(json_writer *w, int64_t v);
 void json_bool(json_writer *w, bool v);
 void json_null(json_writer *w);
+/* A string written in pieces, each split between characters (never inside
+ * a UTF-8 sequence): json_string_begin, json_string_part..., json_string_end. */
+void json_string_begin(json_writer *w);
+void json_string_part(json_writer *w, const char *s, size_t n);
+void json_string_end(json_writer *w);
 /* Inserts text that is already one valid JSON value (from json_raw). */
 void json_raw_value(json_writer *w, const char *text, size_t n);
 

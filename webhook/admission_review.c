@@ -126,6 +126,8 @@ void admission_response_encode(buffer *out, const admission_request *r,
 {
     json_writer w;
     json_writer_init(&w, out);
+    /* Grown once, not doubled up to size: mostly the patch in base64. */
+    buffer_reserve(out, 512 + response->patch_len / 3 * 4 + 4);
     json_object_begin(&w);
     json_member_string(&w, "apiVersion", api_versions[r->version]);
     json_member_string(&w, "kind", "AdmissionReview");

@@ -11,60 +11,64 @@
 
 typedef struct dropped_field {
     const char *name;
+    size_t name_len;
     const char *why; /* what the user should know, after "is not carried to Azure Batch" */
 } dropped_field;
 
+#define FIELD(name, why) {name, sizeof(name) - 1, why}
+
 static const dropped_field job_fields[] = {
-    {"podFailurePolicy", ": the offloader's own policy replaces it; retries follow backoffLimit"},
-    {"successPolicy", ": every worker task must succeed"},
-    {"maxFailedIndexes", ": the first failed worker task ends the Batch job"},
+    FIELD("podFailurePolicy",
+          ": the offloader's own policy replaces it; retries follow backoffLimit"),
+    FIELD("successPolicy", ": every worker task must succeed"),
+    FIELD("maxFailedIndexes", ": the first failed worker task ends the Batch job"),
 };
 
 static const dropped_field pod_fields[] = {
-    {"volumes", ": Batch tasks get files from Blob storage instead"},
-    {"initContainers", ""},
-    {"ephemeralContainers", ""},
-    {"nodeSelector", ": use batch-offload.io/pool or batch-offload.io/vm-size"},
-    {"nodeName", ""},
-    {"affinity", ""},
-    {"tolerations", ""},
-    {"topologySpreadConstraints", ""},
-    {"schedulingGates", ""},
-    {"resourceClaims", ""},
-    {"runtimeClassName", ""},
-    {"priorityClassName", ""},
-    {"preemptionPolicy", ""},
-    {"overhead", ""},
-    {"hostNetwork", ""},
-    {"hostPID", ""},
-    {"hostIPC", ""},
-    {"hostUsers", ""},
-    {"shareProcessNamespace", ""},
-    {"hostAliases", ""},
-    {"hostname", ""},
-    {"subdomain", ""},
-    {"dnsConfig", ""},
-    {"readinessGates", ""},
-    {"os", ""},
-    {"securityContext", ""},
-    {"activeDeadlineSeconds", ": use the Job's spec.activeDeadlineSeconds"},
-    {"serviceAccountName", ""},
+    FIELD("volumes", ": Batch tasks get files from Blob storage instead"),
+    FIELD("initContainers", ""),
+    FIELD("ephemeralContainers", ""),
+    FIELD("nodeSelector", ": use batch-offload.io/pool or batch-offload.io/vm-size"),
+    FIELD("nodeName", ""),
+    FIELD("affinity", ""),
+    FIELD("tolerations", ""),
+    FIELD("topologySpreadConstraints", ""),
+    FIELD("schedulingGates", ""),
+    FIELD("resourceClaims", ""),
+    FIELD("runtimeClassName", ""),
+    FIELD("priorityClassName", ""),
+    FIELD("preemptionPolicy", ""),
+    FIELD("overhead", ""),
+    FIELD("hostNetwork", ""),
+    FIELD("hostPID", ""),
+    FIELD("hostIPC", ""),
+    FIELD("hostUsers", ""),
+    FIELD("shareProcessNamespace", ""),
+    FIELD("hostAliases", ""),
+    FIELD("hostname", ""),
+    FIELD("subdomain", ""),
+    FIELD("dnsConfig", ""),
+    FIELD("readinessGates", ""),
+    FIELD("os", ""),
+    FIELD("securityContext", ""),
+    FIELD("activeDeadlineSeconds", ": use the Job's spec.activeDeadlineSeconds"),
+    FIELD("serviceAccountName", ""),
 };
 
 static const dropped_field container_fields[] = {
-    {"ports", ""},
-    {"volumeMounts", ""},
-    {"volumeDevices", ""},
-    {"livenessProbe", ""},
-    {"readinessProbe", ""},
-    {"startupProbe", ""},
-    {"lifecycle", ""},
-    {"securityContext", ""},
-    {"stdin", ""},
-    {"stdinOnce", ""},
-    {"tty", ""},
-    {"resizePolicy", ""},
-    {"restartPolicy", ""},
+    FIELD("ports", ""),
+    FIELD("volumeMounts", ""),
+    FIELD("volumeDevices", ""),
+    FIELD("livenessProbe", ""),
+    FIELD("readinessProbe", ""),
+    FIELD("startupProbe", ""),
+    FIELD("lifecycle", ""),
+    FIELD("securityContext", ""),
+    FIELD("stdin", ""),
+    FIELD("stdinOnce", ""),
+    FIELD("tty", ""),
+    FIELD("resizePolicy", ""),
+    FIELD("restartPolicy", ""),
 };
 
 /* Whether a value says anything beyond the defaults: not null, false, "",
@@ -88,14 +92,36 @@ static bool is_meaningful(const json_document *doc, int value, const char *name)
     }
 }
 
+/* The table row a member name is, or NULL. Names are compared as written
+ * (lengths first); a name with escapes in it is decoded to compare. */
+static const dropped_field *row_for(const json_document *doc, int key, const dropped_field *table,
+                                    size_t count)
+{
+    const char *text;
+    size_t len;
+    json_raw(doc, key, &text, &len);
+    text++; /* inside the quotes */
+    len -= 2;
+    bool escaped = memchr(text, '\\', len) != NULL;
+    for (size_t i = 0; i < count; i++) {
+        if (escaped ? json_string_equals(doc, key, table[i].name)
+                    : table[i].name_len == len && memcmp(text, table[i].name, len) == 0)
+            return &table[i];
+    }
+    return NULL;
+}
+
+/* One pass over the object's members (not one lookup per row). */
 static void warn_table(const json_document *doc, int object, const char *path,
                        const dropped_field *table, size_t count, admission_warnings *warnings)
 {
-    for (size_t i = 0; i < count; i++) {
-        int value = json_object_get(doc, object, table[i].name);
-        if (is_meaningful(doc, value, table[i].name))
+    json_iterator it = json_iterate(doc, object);
+    int key;
+    while (json_iterator_next(&it, &key)) {
+        const dropped_field *row = row_for(doc, key, table, count);
+        if (row && is_meaningful(doc, key + 1, row->name))
             admission_warnings_add(warnings, "%s.%s is not carried to Azure Batch%s", path,
-                                   table[i].name, table[i].why);
+                                   row->name, row->why);
     }
 }
 

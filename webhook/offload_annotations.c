@@ -110,19 +110,24 @@ static bool check_boolean(const char *value, const platform_settings *platform, 
 }
 
 static const struct annotation_rule {
-    const char *name; /* after the prefix */
+    const char *name; /* the whole annotation name */
     ptrdiff_t field;  /* offset of the char* in offload_annotations, or -1 */
     annotation_check check;
 } rules[] = {
-    {"enabled", -1, check_any},
-    {"aggregator-image", offsetof(offload_annotations, aggregator_image), check_image},
-    {"aggregator-args", offsetof(offload_annotations, aggregator_args), check_string_array},
-    {"pool", offsetof(offload_annotations, pool), check_pool},
-    {"priority", offsetof(offload_annotations, priority), check_priority},
-    {"vm-size", offsetof(offload_annotations, vm_size), check_vm_size},
-    {"storage-container", offsetof(offload_annotations, storage_container), check_container},
-    {"blob-prefix", offsetof(offload_annotations, blob_prefix), check_blob_prefix},
-    {"keep-batch-job", offsetof(offload_annotations, keep_batch_job), check_boolean},
+    {ANNOTATION_PREFIX "enabled", -1, check_any},
+    {ANNOTATION_PREFIX "aggregator-image", offsetof(offload_annotations, aggregator_image),
+     check_image},
+    {ANNOTATION_PREFIX "aggregator-args", offsetof(offload_annotations, aggregator_args),
+     check_string_array},
+    {ANNOTATION_PREFIX "pool", offsetof(offload_annotations, pool), check_pool},
+    {ANNOTATION_PREFIX "priority", offsetof(offload_annotations, priority), check_priority},
+    {ANNOTATION_PREFIX "vm-size", offsetof(offload_annotations, vm_size), check_vm_size},
+    {ANNOTATION_PREFIX "storage-container", offsetof(offload_annotations, storage_container),
+     check_container},
+    {ANNOTATION_PREFIX "blob-prefix", offsetof(offload_annotations, blob_prefix),
+     check_blob_prefix},
+    {ANNOTATION_PREFIX "keep-batch-job", offsetof(offload_annotations, keep_batch_job),
+     check_boolean},
 };
 #define RULE_COUNT (sizeof(rules) / sizeof(rules[0]))
 
@@ -141,19 +146,16 @@ void append_quoted_value(buffer *out, const char *value)
 
 static const struct annotation_rule *rule_for(const json_document *doc, int key)
 {
-    for (size_t i = 0; i < RULE_COUNT; i++) {
-        char name[64] = ANNOTATION_PREFIX;
-        strcat(name, rules[i].name);
-        if (json_string_equals(doc, key, name))
+    for (size_t i = 0; i < RULE_COUNT; i++)
+        if (json_string_equals(doc, key, rules[i].name))
             return &rules[i];
-    }
     return NULL;
 }
 
 static void list_known_names(buffer *out)
 {
     for (size_t i = 0; i < RULE_COUNT; i++)
-        buffer_appendf(out, "%s%s%s", i ? ", " : "", ANNOTATION_PREFIX, rules[i].name);
+        buffer_appendf(out, "%s%s", i ? ", " : "", rules[i].name);
 }
 
 bool offload_annotations_read(offload_annotations *a, const json_document *doc, int annotations,
