@@ -21,14 +21,6 @@
 
 /* The offloader reads these keys of the credentials Secret (DESIGN.md), the
  * SECONDARY_ ones for failover to a second region. */
-static const char *const credential_keys[] = {
-    "BATCHCONNECTIONSTRING",           "BATCHNAME",           "BATCHPASSWORD",
-    "STORAGEACCOUNT",                  "STORAGEKEY",          "BLOBENDPOINT",
-    "REGISTRYNAME",                    "REGISTRYUSERNAME",    "REGISTRYPASSWORD",
-    "SECONDARY_BATCHCONNECTIONSTRING", "SECONDARY_BATCHNAME", "SECONDARY_BATCHPASSWORD",
-    "SECONDARY_STORAGEACCOUNT",        "SECONDARY_STORAGEKEY", "SECONDARY_BLOBENDPOINT",
-};
-
 /* Job fields the offloader maps to Batch settings, copied into WORKERSPEC. */
 static const char *const carried_job_fields[] = {
     "parallelism", "backoffLimit", "backoffLimitPerIndex", "activeDeadlineSeconds",
@@ -70,17 +62,13 @@ void job_mutation_free(job_mutation *m)
  * reads "$$" as a literal "$" and would otherwise expand "$(NAME)"). */
 static void write_literal_env_value(json_writer *w, const char *value)
 {
-    buffer escaped;
-    buffer_init(&escaped, PATCH_LIMIT);
-    for (const char *p = value; *p; p++) {
-        if (*p == '$')
-            buffer_append_char(&escaped, '$');
-        buffer_append_char(&escaped, *p);
+    json_string_begin(w);
+    for (const char *dollar; (dollar = strchr(value, '$')); value = dollar + 1) {
+        json_string_part(w, value, (size_t)(dollar - value));
+        json_string_part(w, "$$", 2);
     }
-    if (!buffer_ok(&escaped))
-        w->out->failed = true;
-    json_string_n(w, buffer_cstr(&escaped), escaped.len);
-    buffer_free(&escaped);
+    json_string_part(w, value, strlen(value));
+    json_string_end(w);
 }
 
 static void write_env_literal(json_writer *w, const char *name, const char *value)
@@ -201,6 +189,25 @@ static void write_worker_value_from(json_writer *w, const job_view *v)
         write_raw(w, v->doc, value_from);
         json_object_end(w);
     }
+}
+
+/* The credentials (BATCHNAME, BATCHPASSWORD, STORAGEKEY, REGISTRY*, their
+ * SECONDARY_ twins, ...) by reference to the platform's Secret, never as
+ * values. Optional, so a missing Secret ends in the offloader's clear
+ * "variable not set" error rather than a pod stuck in CreateContainerConfigError.
+ * It comes first: the worker's own sources are prefixed and cannot shadow it,
+ * and env entries (the offloader's settings) win over all of envFrom. */
+static void write_credentials_ref(json_writer *w, const platform_settings *p)
+{
+    if (!p->credentials_secret || !p->credentials_secret[0])
+        return;
+    json_object_begin(w);
+    json_key(w, "secretRef");
+    json_object_begin(w);
+    json_member_string(w, "name", p->credentials_secret);
+    json_member_bool(w, "optional", true);
+    json_object_end(w);
+    json_object_end(w);
 }
 
 /* Worker envFrom sources, each behind its own prefix so the offloader knows
@@ -340,10 +347,6 @@ static void write_offloader_env(json_writer *w, const job_view *v)
     write_env_literal(w, "WORKERSPEC", buffer_cstr(&spec));
     buffer_free(&spec);
 
-    /* Secrets only as references; optional so a missing Secret ends in the
-     * offloader's clear "variable not set" error, not a pod stuck pending. */
-    for (size_t i = 0; i < sizeof(credential_keys) / sizeof(credential_keys[0]); i++)
-        write_env_secret_ref(w, credential_keys[i], p->credentials_secret, credential_keys[i]);
     write_worker_value_from(w, v);
     write_pull_secret_refs(w, v);
     json_array_end(w);
@@ -383,12 +386,11 @@ static void write_offloader_container(json_writer *w, const job_view *v)
     json_member_string(w, "imagePullPolicy", "IfNotPresent");
     json_key(w, "env");
     write_offloader_env(w, v);
-    if (json_length(v->doc, json_object_get(v->doc, v->worker, "envFrom")) > 0) {
-        json_key(w, "envFrom");
-        json_array_begin(w);
-        write_worker_env_from(w, v);
-        json_array_end(w);
-    }
+    json_key(w, "envFrom");
+    json_array_begin(w);
+    write_credentials_ref(w, v->platform);
+    write_worker_env_from(w, v);
+    json_array_end(w);
     json_key(w, "resources");
     json_object_begin(w);
     json_key(w, "requests");
@@ -676,6 +678,7 @@ void job_mutate(job_mutation *m, const json_document *doc, int job, const char *
         dropped_fields_warn(doc, v.spec, v.pod_spec, &m->warnings);
         json_writer w;
         json_writer_init(&w, &m->patch);
+        buffer_reserve(&m->patch, 4096); /* a typical patch at once, not doubled up to */
         write_patch(&w, &v);
         if (json_writer_finish(&w)) {
             m->outcome = MUTATION_PATCHED;

@@ -75,6 +75,10 @@ def main() -> int:
             elif "secretKeyRef" in entry.get("valueFrom", {}):
                 ref = entry["valueFrom"]["secretKeyRef"]
                 say(f"     {entry['name']} from Secret {ref['name']} key {ref['key']}")
+        for source in container.get("envFrom", []):
+            if "secretRef" in source and "prefix" not in source:
+                say(f"     credentials (BATCHNAME, BATCHPASSWORD, STORAGEKEY, ...) from Secret "
+                    f"{source['secretRef']['name']}")
 
         say("\n== the offloader pod runs (its output is what kubectl logs shows)")
         env = platform.offloader_env(stored)

@@ -89,4 +89,4 @@ def test_environment_configures_and_flags_win(start_webhook):
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
     assert env["POOLID"]["value"] == "env-pool"
     assert env["CONTAINER"]["value"] == "from-flag"
-    assert env["BATCHPASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "team-batch-creds"
+    assert pod["containers"][0]["envFrom"][0]["secretRef"]["name"] == "team-batch-creds"

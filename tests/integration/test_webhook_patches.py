@@ -78,11 +78,11 @@ def test_patched_job_is_valid_for_the_api_server(webhook, name):
     # The user's own metadata survives the rewrite.
     assert job["metadata"] == original["metadata"]
     assert job["spec"]["template"]["metadata"]["annotations"]["batch-offload.io/offloader"]
-    # Nothing secret is inlined: credential variables are references only.
+    # Nothing secret is inlined: the credentials are the platform's Secret, by reference.
     env = {e["name"]: e for e in container["env"]}
     for secret in ("BATCHPASSWORD", "STORAGEKEY", "REGISTRYPASSWORD"):
-        assert "value" not in env[secret]
-        assert env[secret]["valueFrom"]["secretKeyRef"]["optional"] is True
+        assert secret not in env
+    assert container["envFrom"][0] == {"secretRef": {"name": "batch-offload-credentials", "optional": True}}
     # The worker spec the offloader reads is the original container, intact
     # once the kubelet has turned "$$" back into "$".
     spec = json.loads(env["WORKERSPEC"]["value"].replace("$$", "$"))

@@ -172,17 +172,17 @@ static void test_kubectl_job_becomes_offloader_pod(void **state)
     /* The UID the job id derives from comes in before JOBID uses it. */
     assert_true(env_entry(&r, "BATCH_OFFLOAD_JOB_UID") < env_entry(&r, "JOBID"));
 
-    /* Secrets are references, never values. */
+    /* Secrets are a reference to the platform's Secret, never values. */
     static const char *const secrets[] = {"BATCHPASSWORD", "STORAGEKEY", "REGISTRYPASSWORD",
-                                          "BATCHCONNECTIONSTRING"};
-    for (size_t i = 0; i < 4; i++) {
-        int entry = env_entry(&r, secrets[i]);
-        assert_true(entry >= 0);
-        assert_int_equal(json_object_get(&r.patch, entry, "value"), -1);
-        int ref = json_lookup(&r.patch, entry, "valueFrom", "secretKeyRef", NULL);
-        assert_member_string(&r.patch, ref, "name", "batch-offload-credentials");
-        assert_member_string(&r.patch, ref, "key", secrets[i]);
-    }
+                                          "BATCHCONNECTIONSTRING", "SECONDARY_BATCHPASSWORD"};
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+        assert_int_equal(env_entry(&r, secrets[i]), -1);
+    int env_from = json_object_get(&r.patch, offloader_container(&r), "envFrom");
+    assert_int_equal(json_length(&r.patch, env_from), 1);
+    int credentials = json_object_get(&r.patch, env_from + 1, "secretRef");
+    assert_member_string(&r.patch, credentials, "name", "batch-offload-credentials");
+    assert_true(json_is_true(&r.patch, json_object_get(&r.patch, credentials, "optional")));
+    assert_int_equal(json_object_get(&r.patch, env_from + 1, "prefix"), -1);
     /* The worker spec is carried verbatim. */
     int spec_entry = env_entry(&r, "WORKERSPEC");
     char *spec_text = json_string_dup(&r.patch, json_object_get(&r.patch, spec_entry, "value"));
@@ -264,10 +264,15 @@ static void test_env_sources_are_forwarded_by_index_and_dollars_escaped(void **s
     assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_WORKER_ENV_0"), -1);
     assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_WORKER_ENV_4"), -1);
 
+    /* The credentials first, then the worker's sources behind their prefixes. */
     int env_from = json_object_get(&r.patch, offloader_container(&r), "envFrom");
-    assert_int_equal(json_length(&r.patch, env_from), 2);
-    assert_member_string(&r.patch, env_from + 1, "prefix", "BATCH_OFFLOAD_WORKER_ENVFROM_0_");
-    int second = json_next(&r.patch, env_from + 1);
+    assert_int_equal(json_length(&r.patch, env_from), 3);
+    int credentials = env_from + 1;
+    assert_member_string(&r.patch, json_object_get(&r.patch, credentials, "secretRef"), "name",
+                         "batch-offload-credentials");
+    int first = json_next(&r.patch, credentials);
+    assert_member_string(&r.patch, first, "prefix", "BATCH_OFFLOAD_WORKER_ENVFROM_0_");
+    int second = json_next(&r.patch, first);
     assert_member_string(&r.patch, second, "prefix", "BATCH_OFFLOAD_WORKER_ENVFROM_1_DB_");
     assert_member_string(&r.patch, json_object_get(&r.patch, second, "secretRef"), "name", "db");
 
@@ -517,10 +522,6 @@ static void test_platform_auto_pool_and_auth_settings_reach_the_offloader(void *
     assert_env(&r, "BATCH_OFFLOAD_MAX_NODES", "50");
     /* "$" doubled: the kubelet must not expand the formula's variables. */
     assert_env(&r, "BATCH_OFFLOAD_AUTOSCALE_FORMULA", "$$TargetDedicatedNodes = 2;");
-    int secondary = env_entry(&r, "SECONDARY_BATCHPASSWORD");
-    assert_member_string(&r.patch, json_lookup(&r.patch, secondary, "valueFrom", "secretKeyRef",
-                                               NULL),
-                         "key", "SECONDARY_BATCHPASSWORD");
     run_free(&r);
     /* Unset, the offloader's own defaults apply: nothing is written. */
     run_fixture(&r, "kubectl-job", &default_platform);
