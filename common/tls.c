@@ -208,6 +208,8 @@ tls_io tls_connection_write(tls_connection *c, const void *buf, size_t len, size
     return backend->write(c->session, buf, len, sent);
 }
 
+bool tls_connection_has_buffered(tls_connection *c) { return backend->has_buffered(c->session); }
+
 const char *tls_connection_protocol(tls_connection *c) { return backend->protocol(c->session); }
 
 void tls_connection_free(tls_connection *c)

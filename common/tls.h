@@ -54,6 +54,9 @@ tls_connection *tls_connection_accept(tls_server *server, int fd);
 tls_io tls_connection_handshake(tls_connection *c);
 tls_io tls_connection_read(tls_connection *c, void *buf, size_t cap, size_t *got);
 tls_io tls_connection_write(tls_connection *c, const void *buf, size_t len, size_t *sent);
+/* Whether the session holds received bytes not yet read (read-ahead): then
+ * the socket may say nothing while a request waits here. */
+bool tls_connection_has_buffered(tls_connection *c);
 /* "TLSv1.3" once the handshake is done. */
 const char *tls_connection_protocol(tls_connection *c);
 /* Sends close_notify (best effort, never blocks) and frees the session. */

@@ -22,6 +22,7 @@ struct tls_backend {
     tls_io (*handshake)(void *session);
     tls_io (*read)(void *session, void *buf, size_t cap, size_t *got);
     tls_io (*write)(void *session, const void *buf, size_t len, size_t *sent);
+    bool (*has_buffered)(void *session); /* read but not yet handed out */
     const char *(*protocol)(void *session);
     void (*session_free)(void *session); /* sends close_notify first */
 

@@ -71,6 +71,8 @@ static void *openssl_context_new(const char *cert_path, const char *key_path, ch
     /* Idle keep-alive connections give their I/O buffers back. */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* A request's TLS record in one read(), not its header and body apart. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     SSL_CTX_sess_set_cache_size(ctx, 1024);
     SSL_CTX_set_num_tickets(ctx, 1);
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
@@ -161,6 +163,11 @@ static tls_io openssl_write(void *session, const void *buf, size_t len, size_t *
     return r == 1 ? TLS_IO_DONE : map_result(session, r);
 }
 
+static bool openssl_has_buffered(void *session)
+{
+    return SSL_has_pending(session) == 1;
+}
+
 static const char *openssl_protocol(void *session)
 {
     return SSL_get_version(session);
@@ -208,6 +215,7 @@ const struct tls_backend tls_backend_openssl = {
     .handshake = openssl_handshake,
     .read = openssl_read,
     .write = openssl_write,
+    .has_buffered = openssl_has_buffered,
     .protocol = openssl_protocol,
     .session_free = openssl_session_free,
     .sha256 = backend_sha256,

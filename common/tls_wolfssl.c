@@ -249,6 +249,11 @@ static tls_io wolfssl_write(void *session, const void *buf, size_t len, size_t *
     return map_result(session, r);
 }
 
+static bool wolfssl_has_buffered(void *session)
+{
+    return wolfSSL_has_pending(session) == 1;
+}
+
 static const char *wolfssl_protocol(void *session)
 {
     return wolfSSL_get_version(session);
@@ -306,6 +311,7 @@ const struct tls_backend tls_backend_wolfssl = {
     .handshake = wolfssl_handshake,
     .read = wolfssl_read,
     .write = wolfssl_write,
+    .has_buffered = wolfssl_has_buffered,
     .protocol = wolfssl_protocol,
     .session_free = wolfssl_session_free,
     .sha256 = backend_sha256,

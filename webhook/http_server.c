@@ -1,11 +1,13 @@
 /* The webhook's HTTPS server; see http_server.h.
  *
- * Each worker thread runs its own epoll loop over its own connections; all
- * share one listening socket (EPOLLEXCLUSIVE wakes one worker per
- * connection). A connection moves HANDSHAKE -> READ -> WRITE -> READ ... and
- * every blocking point is a wait for epoll, never a blocking call. Every
- * state has a deadline, checked a few times a second. Draining is announced
- * through an eventfd all workers watch. */
+ * Each worker thread runs its own epoll loop over its own connections and
+ * its own listening socket on the shared port (SO_REUSEPORT: the kernel
+ * spreads new connections over the workers; one shared socket lets a busy
+ * worker take them all, leaving the other cores idle). A connection moves
+ * HANDSHAKE -> READ -> WRITE -> READ ... and every blocking point is a wait
+ * for epoll, never a blocking call. Every state has a deadline, checked a
+ * few times a second. Draining is announced through an eventfd all workers
+ * watch. */
 #include "http_server.h"
 
 #include <arpa/inet.h>
@@ -33,6 +35,7 @@
 #define WRITE_TIMEOUT_MS 10000
 #define TIMER_SCAN_MS 200
 #define MAX_EVENTS 64
+#define ACCEPTS_PER_WAKEUP 16
 
 typedef enum { CONN_HANDSHAKE, CONN_READ, CONN_WRITE } connection_state;
 
@@ -52,6 +55,7 @@ typedef struct connection {
     bool head_method;       /* HEAD: answer without a body */
     bool interim;           /* `out` holds "100 Continue"; reading resumes after it */
     bool close_after_write;
+    bool answered;          /* an answer was just written: wait for epoll to read */
     uint64_t deadline_ms;
     uint64_t started_ns; /* first byte of the current request */
     char peer[64];
@@ -61,6 +65,7 @@ typedef struct worker {
     struct http_server *server;
     pthread_t thread;
     int epoll_fd;
+    int listen_fd;
     connection *connections;
     int connection_count;
     bool draining;
@@ -72,7 +77,6 @@ struct http_server {
     tls_server *tls;
     http_handler handler;
     void *context;
-    int listen_fd;
     int wake_fd; /* eventfd: written once to start draining, again to stop */
     int port;
     atomic_int connections;
@@ -128,13 +132,21 @@ static void queue_response(worker *wk, connection *c, http_response *res)
     if (!c->keep_alive)
         c->close_after_write = true;
     buffer_reset(&c->out);
-    buffer_appendf(&c->out,
-                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                   "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
-                   res->status, http_status_text(res->status),
-                   res->content_type ? res->content_type : "text/plain", res->body.len);
-    if (res->allow)
-        buffer_appendf(&c->out, "Allow: %s\r\n", res->allow);
+    buffer_reserve(&c->out, 256 + (c->head_method ? 0 : res->body.len));
+    buffer_append_str(&c->out, "HTTP/1.1 ");
+    buffer_append_uint(&c->out, (uint64_t)res->status);
+    buffer_append_char(&c->out, ' ');
+    buffer_append_str(&c->out, http_status_text(res->status));
+    buffer_append_str(&c->out, "\r\nContent-Type: ");
+    buffer_append_str(&c->out, res->content_type ? res->content_type : "text/plain");
+    buffer_append_str(&c->out, "\r\nContent-Length: ");
+    buffer_append_uint(&c->out, res->body.len);
+    buffer_append_str(&c->out, "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
+    if (res->allow) {
+        buffer_append_str(&c->out, "Allow: ");
+        buffer_append_str(&c->out, res->allow);
+        buffer_append_str(&c->out, "\r\n");
+    }
     buffer_append_str(&c->out, c->close_after_write ? "Connection: close\r\n\r\n"
                                                     : "Connection: keep-alive\r\n\r\n");
     if (!c->head_method)
@@ -229,25 +241,26 @@ static parse_result parse_request(worker *wk, connection *c)
     return PARSE_QUEUED;
 }
 
-/* Reads what TLS has for us, within the limit of what this request may use. */
-static tls_io read_available(http_server *s, connection *c)
+/* Reads once what TLS has for us, within the limit of what this request may
+ * use: the caller parses before asking for more, so a complete request
+ * costs no read() that can only say "nothing more". */
+static tls_io read_some(http_server *s, connection *c)
 {
     size_t limit = c->head_len ? c->head_len + c->body_len : s->config.max_header_bytes;
-    for (;;) {
-        if (c->in.len >= limit)
-            return TLS_IO_DONE;
-        size_t want = limit - c->in.len < READ_CHUNK ? limit - c->in.len : READ_CHUNK;
-        if (!buffer_reserve(&c->in, want))
-            return TLS_IO_ERROR;
-        size_t got = 0;
-        tls_io r = tls_connection_read(c->tls, c->in.data + c->in.len, want, &got);
-        if (r != TLS_IO_DONE)
-            return r;
-        if (c->in.len == 0)
-            c->started_ns = monotonic_ns();
-        c->in.len += got;
-        c->in.data[c->in.len] = '\0';
-    }
+    if (c->in.len >= limit)
+        return TLS_IO_WANT_READ; /* at the read limit without a request: wait */
+    size_t want = limit - c->in.len < READ_CHUNK ? limit - c->in.len : READ_CHUNK;
+    if (!buffer_reserve(&c->in, want))
+        return TLS_IO_ERROR;
+    size_t got = 0;
+    tls_io r = tls_connection_read(c->tls, c->in.data + c->in.len, want, &got);
+    if (r != TLS_IO_DONE)
+        return r;
+    if (c->in.len == 0)
+        c->started_ns = monotonic_ns();
+    c->in.len += got;
+    c->in.data[c->in.len] = '\0';
+    return TLS_IO_DONE;
 }
 
 /* After an answer: keep any pipelined bytes, forget the request. */
@@ -259,6 +272,7 @@ static void reset_for_next_request(http_server *s, connection *c)
     c->out_sent = 0;
     c->close_after_write = false;
     c->state = CONN_READ;
+    c->answered = true;
     if (c->in.len == 0) {
         buffer_free(&c->in); /* idle keep-alive connections hold no buffers */
         c->deadline_ms = now_ms() + (uint64_t)s->config.idle_timeout_ms;
@@ -285,16 +299,26 @@ static void connection_step(worker *wk, connection *c)
             }
             break;
         case CONN_READ:
-            r = read_available(s, c);
-            /* A complete request is answered even if the peer closed after it. */
-            if (parse_request(wk, c) == PARSE_QUEUED)
+            /* Parse before reading: pipelined bytes may hold the next request,
+             * and a complete request is answered even if the peer closed
+             * after it (the read that sees the close comes after). */
+            if (c->in.len > 0 && parse_request(wk, c) == PARSE_QUEUED)
+                continue;
+            /* After an answer with nothing buffered, the next request is
+             * epoll's to announce: a read() now would mostly say EAGAIN. */
+            if (c->answered && c->in.len == 0 && !tls_connection_has_buffered(c->tls)) {
+                c->answered = false;
+                r = TLS_IO_WANT_READ;
+                break;
+            }
+            c->answered = false;
+            r = read_some(s, c);
+            if (r == TLS_IO_DONE)
                 continue;
             if (r == TLS_IO_CLOSED || r == TLS_IO_ERROR) {
                 connection_close(wk, c);
                 return;
             }
-            if (r == TLS_IO_DONE)
-                r = TLS_IO_WANT_READ; /* at the read limit without a request: wait */
             break;
         case CONN_WRITE:
             r = TLS_IO_DONE;
@@ -350,16 +374,18 @@ static void format_peer(const struct sockaddr_storage *addr, char *out, size_t s
     snprintf(out, size, addr->ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
 }
 
+/* Takes what waits on this worker's socket, a bounded number at a time so
+ * the connections it already has are not kept waiting. */
 static void accept_connections(worker *wk)
 {
     http_server *s = wk->server;
-    for (;;) {
+    for (int taken = 0; taken < ACCEPTS_PER_WAKEUP; taken++) {
         struct sockaddr_storage addr;
         socklen_t len = sizeof(addr);
-        int fd = accept4(s->listen_fd, (struct sockaddr *)&addr, &len,
+        int fd = accept4(wk->listen_fd, (struct sockaddr *)&addr, &len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
-            return; /* EAGAIN: another worker took it, or none left */
+            return; /* EAGAIN: none left */
         if (atomic_fetch_add(&s->connections, 1) >= s->config.max_connections) {
             atomic_fetch_sub(&s->connections, 1);
             metrics_connection_rejected();
@@ -425,7 +451,7 @@ static void check_deadlines(worker *wk)
 static void start_draining(worker *wk)
 {
     wk->draining = true;
-    epoll_ctl(wk->epoll_fd, EPOLL_CTL_DEL, wk->server->listen_fd, NULL);
+    epoll_ctl(wk->epoll_fd, EPOLL_CTL_DEL, wk->listen_fd, NULL);
     /* The eventfd stays readable: stop watching it or epoll would spin. */
     epoll_ctl(wk->epoll_fd, EPOLL_CTL_DEL, wk->server->wake_fd, NULL);
     connection *c = wk->connections;
@@ -473,13 +499,15 @@ static void *worker_main(void *arg)
 
 /* ---- the server -------------------------------------------------------- */
 
-static int open_listener(const char *listen_address, int *port, char *error, size_t error_size)
+/* --listen HOST:PORT resolved (numeric only: no name service). */
+static struct addrinfo *listen_address_resolve(const char *listen_address, char *error,
+                                               size_t error_size)
 {
     char host[256];
     const char *colon = strrchr(listen_address, ':');
     if (!colon || colon == listen_address || (size_t)(colon - listen_address) >= sizeof(host)) {
         snprintf(error, error_size, "--listen %s: expected HOST:PORT", listen_address);
-        return -1;
+        return NULL;
     }
     size_t host_len = (size_t)(colon - listen_address);
     memcpy(host, listen_address, host_len);
@@ -494,35 +522,72 @@ static int open_listener(const char *listen_address, int *port, char *error, siz
     int rc = getaddrinfo(host, colon + 1, &hints, &ai);
     if (rc != 0) {
         snprintf(error, error_size, "--listen %s: %s", listen_address, gai_strerror(rc));
-        return -1;
+        return NULL;
     }
+    return ai;
+}
+
+static void set_port(struct sockaddr *addr, int port)
+{
+    if (addr->sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)port);
+}
+
+/* A socket bound to addr; listening when `listening`. -1 with errno set. */
+static int bound_socket(const struct addrinfo *ai, bool reuse_port, bool listening)
+{
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-        snprintf(error, error_size, "--listen %s: %s", listen_address, strerror(errno));
+        (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || (listening && listen(fd, 1024) != 0)) {
+        int saved = errno;
         if (fd >= 0)
             close(fd);
-        freeaddrinfo(ai);
+        errno = saved;
         return -1;
     }
-    freeaddrinfo(ai);
-    struct sockaddr_storage bound;
-    socklen_t len = sizeof(bound);
-    getsockname(fd, (struct sockaddr *)&bound, &len);
-    *port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                              : ((struct sockaddr_in *)&bound)->sin_port);
     return fd;
+}
+
+/* One listening socket per worker on the same address. A first bind
+ * without SO_REUSEPORT proves nobody else listens there (a second webhook
+ * would otherwise quietly share the port) and picks the port for ":0". */
+static bool open_listeners(http_server *s, char *error, size_t error_size)
+{
+    struct addrinfo *ai = listen_address_resolve(s->config.listen, error, error_size);
+    if (!ai)
+        return false;
+    int probe = bound_socket(ai, false, false);
+    bool ok = probe >= 0;
+    if (ok) {
+        struct sockaddr_storage bound;
+        socklen_t len = sizeof(bound);
+        getsockname(probe, (struct sockaddr *)&bound, &len);
+        s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                    : ((struct sockaddr_in *)&bound)->sin_port);
+        close(probe);
+        set_port(ai->ai_addr, s->port);
+    }
+    for (int i = 0; ok && i < s->worker_count; i++)
+        ok = (s->workers[i].listen_fd = bound_socket(ai, true, true)) >= 0;
+    if (!ok)
+        snprintf(error, error_size, "--listen %s: %s", s->config.listen, strerror(errno));
+    freeaddrinfo(ai);
+    return ok;
 }
 
 static void server_free(http_server *s)
 {
-    for (int i = 0; i < s->worker_count; i++)
+    for (int i = 0; i < s->worker_count; i++) {
         if (s->workers[i].epoll_fd >= 0)
             close(s->workers[i].epoll_fd);
+        if (s->workers[i].listen_fd >= 0)
+            close(s->workers[i].listen_fd);
+    }
     free(s->workers);
-    if (s->listen_fd >= 0)
-        close(s->listen_fd);
     if (s->wake_fd >= 0)
         close(s->wake_fd);
     free(s);
@@ -542,24 +607,25 @@ http_server *http_server_start(const http_server_config *config, tls_server *tls
     s->handler = handler;
     s->context = context;
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    s->listen_fd = open_listener(config->listen, &s->port, error, error_size);
     s->workers = calloc((size_t)config->threads, sizeof(worker));
-    if (s->listen_fd < 0 || s->wake_fd < 0 || !s->workers) {
-        if (s->wake_fd < 0 || !s->workers)
-            snprintf(error, error_size, "cannot set up the server: %s", strerror(errno));
+    if (s->wake_fd < 0 || !s->workers) {
+        snprintf(error, error_size, "cannot set up the server: %s", strerror(errno));
         server_free(s);
         return NULL;
     }
     for (int i = 0; i < config->threads; i++) {
-        worker *wk = &s->workers[i];
-        wk->server = s;
-        wk->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        s->workers[i] = (worker){.server = s, .epoll_fd = -1, .listen_fd = -1};
         s->worker_count++;
-        struct epoll_event listen_ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
-                                        .data.ptr = &s->listen_marker};
+    }
+    if (!open_listeners(s, error, error_size))
+        goto error;
+    for (int i = 0; i < s->worker_count; i++) {
+        worker *wk = &s->workers[i];
+        wk->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event listen_ev = {.events = EPOLLIN, .data.ptr = &s->listen_marker};
         struct epoll_event wake_ev = {.events = EPOLLIN, .data.ptr = &s->wake_marker};
         if (wk->epoll_fd < 0 ||
-            epoll_ctl(wk->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &listen_ev) != 0 ||
+            epoll_ctl(wk->epoll_fd, EPOLL_CTL_ADD, wk->listen_fd, &listen_ev) != 0 ||
             epoll_ctl(wk->epoll_fd, EPOLL_CTL_ADD, s->wake_fd, &wake_ev) != 0) {
             snprintf(error, error_size, "cannot set up epoll: %s", strerror(errno));
             goto error;
@@ -594,9 +660,10 @@ void http_server_drain_and_free(http_server *s, int timeout_ms)
 {
     atomic_store(&s->draining, true);
     /* Stop listening now: new connections are refused instead of waiting in
-     * the backlog for an accept that never comes. (The descriptor is closed
+     * the backlog for an accept that never comes. (The descriptors are closed
      * only after the workers are gone, so no thread races on it.) */
-    shutdown(s->listen_fd, SHUT_RDWR);
+    for (int i = 0; i < s->worker_count; i++)
+        shutdown(s->workers[i].listen_fd, SHUT_RDWR);
     uint64_t one = 1;
     if (write(s->wake_fd, &one, sizeof(one)) < 0)
         log_error("cannot signal worker threads", LOG_STR("error", strerror(errno)));
