@@ -127,7 +127,8 @@ static int locate_job(run *r, job_start *start)
         }
     }
     if (r->active)
-        log_info("re-attached to the existing Batch job", LOG_STR("account", r->active->account->label),
+        log_info("re-attached to the existing Batch job",
+                 LOG_STR("account", r->active->account->label),
                  LOG_STR("job", r->config->job_id),
                  LOG_STR("state", *start == JOB_FINISHED ? "ended" : "active"));
     return -1;
