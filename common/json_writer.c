@@ -123,23 +123,27 @@ void json_escape_into(buffer *out, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
-    /* Room for the rest as it is plus one escape: the writes below fit. */
-    while (buffer_reserve(out, n - i + 6)) {
-        char *w = out->data + out->len;
+    /* Room for the rest as it is plus one escape: the writes below fit.
+     * Escapes eat into it, so it is checked again (cheaply) before each. */
+    if (!buffer_reserve(out, n + 6))
+        return;
+    for (;;) {
         size_t start = i;
         while (i < n && plain_byte[p[i]])
             i++;
-        memcpy(w, s + start, i - start);
+        memcpy(out->data + out->len, s + start, i - start);
         out->len += i - start;
-        if (i < n) {
-            size_t taken;
-            out->len += escape_at(p + i, n - i, out->data + out->len, &taken);
-            i += taken;
-        }
-        out->data[out->len] = '\0';
         if (i == n)
+            break;
+        size_t need = (n - i) + 6;
+        bool room = out->len + need < out->cap && (!out->limit || out->len + need <= out->limit);
+        if (!room && !buffer_reserve(out, need))
             return;
+        size_t taken;
+        out->len += escape_at(p + i, n - i, out->data + out->len, &taken);
+        i += taken;
     }
+    out->data[out->len] = '\0';
 }
 
 void json_key(json_writer *w, const char *key)

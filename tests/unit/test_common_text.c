@@ -54,6 +54,41 @@ static void test_json_writer_refuses_misuse(void **state)
     json_string(&w, "longer than eight bytes");
     assert_false(json_writer_finish(&w));
     buffer_free(&out);
+    /* Escapes that carry the output past the limit the plain text fits in:
+     * every limit from 0 up either holds the whole string or fails. */
+    const char *quoted = "\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"x";
+    const char *expected = "\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"x\"";
+    for (size_t limit = 1; limit < 64; limit++) {
+        buffer_init(&out, limit);
+        json_writer_init(&w, &out);
+        json_string(&w, quoted);
+        if (json_writer_finish(&w))
+            assert_string_equal(out.data, expected);
+        else
+            assert_true(limit < strlen(expected) + 6);
+        assert_true(out.len <= limit);
+        buffer_free(&out);
+    }
+}
+
+static void test_json_string_in_pieces(void **state)
+{
+    (void)state;
+    buffer out;
+    buffer_init(&out, 0);
+    json_writer w;
+    json_writer_init(&w, &out);
+    json_array_begin(&w);
+    json_string_begin(&w);
+    json_string_part(&w, "a\"", 2);
+    json_string_part(&w, "", 0);
+    json_string_part(&w, "$$", 2);
+    json_string_end(&w);
+    json_int(&w, INT64_MIN);
+    json_array_end(&w);
+    assert_true(json_writer_finish(&w));
+    assert_string_equal(out.data, "[\"a\\\"$$\",-9223372036854775808]");
+    buffer_free(&out);
 }
 
 static void test_base64_round_trip_and_strictness(void **state)
@@ -73,6 +108,22 @@ static void test_base64_round_trip_and_strictness(void **state)
         assert_int_equal(n, strlen(plain[i]));
         assert_memory_equal(back, plain[i], n);
         buffer_free(&out);
+    }
+    /* Every byte value, at every length modulo 3, round trips. */
+    uint8_t all[256 + 2];
+    for (size_t i = 0; i < sizeof(all); i++)
+        all[i] = (uint8_t)(i * 7 + 3);
+    for (size_t len = 253; len <= sizeof(all); len++) {
+        buffer text;
+        buffer_init(&text, 0);
+        base64_encode_into(&text, all, len);
+        assert_int_equal(text.len, (len + 2) / 3 * 4);
+        uint8_t back[sizeof(all)];
+        size_t back_len;
+        assert_true(base64_decode(text.data, text.len, back, sizeof(back), &back_len));
+        assert_int_equal(back_len, len);
+        assert_memory_equal(back, all, len);
+        buffer_free(&text);
     }
     uint8_t out[16];
     size_t n;
@@ -175,6 +226,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_writer_escapes_and_nests),
         cmocka_unit_test(test_json_writer_refuses_misuse),
+        cmocka_unit_test(test_json_string_in_pieces),
         cmocka_unit_test(test_base64_round_trip_and_strictness),
         cmocka_unit_test(test_redaction),
         cmocka_unit_test(test_azure_names),
