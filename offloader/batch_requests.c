@@ -60,22 +60,28 @@ void batch_autoscale_formula(const job_plan *plan, buffer *out)
     }
     /* The documented pattern (learn.microsoft.com batch-automatic-scaling):
      * average pending tasks over 3 minutes once there are enough samples,
-     * the starting size before that; nodes leave after their task ends. */
+     * the starting size before that; nodes leave after their task ends.
+     * A node with several task slots takes that many pending tasks, so the
+     * count is divided by them, rounded up. */
     const char *target = plan->dedicated_nodes ? "$TargetDedicatedNodes"
                                                : "$TargetLowPriorityNodes";
     const char *other = plan->dedicated_nodes ? "$TargetLowPriorityNodes"
                                               : "$TargetDedicatedNodes";
+    long slots = plan->config->task_slots_per_node;
     buffer_appendf(out,
                    "startingNumberOfVMs = %ld;\n"
                    "maxNumberofVMs = %ld;\n"
                    "pendingTaskSamplePercent = $PendingTasks.GetSamplePercent(180 * "
                    "TimeInterval_Second);\n"
                    "pendingTaskSamples = pendingTaskSamplePercent < 70 ? startingNumberOfVMs : "
-                   "avg($PendingTasks.GetSample(180 * TimeInterval_Second));\n"
-                   "%s = min(maxNumberofVMs, pendingTaskSamples);\n"
-                   "%s = 0;\n"
-                   "$NodeDeallocationOption = taskcompletion;",
-                   plan->auto_pool_nodes, plan->config->max_nodes, target, other);
+                   "avg($PendingTasks.GetSample(180 * TimeInterval_Second));\n",
+                   plan->auto_pool_nodes, plan->config->max_nodes);
+    if (slots > 1)
+        buffer_appendf(out, "%s = min(maxNumberofVMs, (pendingTaskSamples + %ld) / %ld);\n",
+                       target, slots - 1, slots);
+    else
+        buffer_appendf(out, "%s = min(maxNumberofVMs, pendingTaskSamples);\n", target);
+    buffer_appendf(out, "%s = 0;\n$NodeDeallocationOption = taskcompletion;", other);
 }
 
 static void write_auto_pool(json_writer *w, const job_plan *plan)
@@ -176,7 +182,11 @@ void batch_job_create_body(const job_plan *plan, buffer *out)
 
 void batch_job_finish_when_done_body(buffer *out)
 {
-    buffer_append_str(out, "{\"onAllTasksComplete\":\"terminatejob\"}");
+    json_writer w;
+    json_writer_init(&w, out);
+    json_object_begin(&w);
+    json_member_string(&w, "onAllTasksComplete", "terminatejob");
+    json_object_end(&w);
 }
 
 void batch_job_terminate_body(const char *reason, buffer *out)

@@ -227,8 +227,11 @@ bool job_plan_build(job_plan *plan, const offloader_config *config, const worker
                                      &plan->aggregator.registry);
     }
     plan->dedicated_nodes = config->priority && strcmp(config->priority, "dedicated") == 0;
-    plan->auto_pool_nodes = config->completions < config->max_nodes ? config->completions
-                                                                    : config->max_nodes;
+    /* Enough nodes for every worker at once (a node runs task_slots_per_node
+     * of them), up to the cap. */
+    long slots = config->task_slots_per_node > 1 ? config->task_slots_per_node : 1;
+    long nodes = (config->completions + slots - 1) / slots;
+    plan->auto_pool_nodes = nodes < config->max_nodes ? nodes : config->max_nodes;
     /* Storage is laid out and signed for the account the job goes to, when
      * the run knows which (offload_run.c). */
     plan->worker_varies_by_index = varies_by_index(spec);

@@ -45,7 +45,7 @@ typedef struct job_plan {
     storage_plan storage; /* inputs, outputs and logs: set up by the run for its account */
     /* an auto pool when config->pool_id is unset */
     bool dedicated_nodes;
-    long auto_pool_nodes; /* starting size and cap */
+    long auto_pool_nodes; /* starting size: every worker at once, up to the cap */
 } job_plan;
 
 /* Builds the plan; false with reasons (naming variables) in errors, and

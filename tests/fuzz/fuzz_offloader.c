@@ -8,14 +8,17 @@
  *   5  a resource quantity
  *   6  a URL, and percent-decoding
  *   7  a Retry-After header
+ *   8  an Entra ID token endpoint's answer
  * Besides crashes and sanitizer reports it checks invariants: expansion of a
- * text without '$' is the identity; a quoted word is never empty. */
+ * text without '$' is the identity; a quoted word is never empty; a token
+ * comes with a lifetime, a refusal with a reason. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "batch_client.h"
 #include "command_line.h"
+#include "entra_exchange.h"
 #include "job_plan.h"
 #include "log.h"
 #include "offloader_config.h"
@@ -108,6 +111,20 @@ static void fuzz_error_body(const uint8_t *data, size_t size)
     http_exchange_free(&x);
 }
 
+/* A token endpoint's answer, successful or not: a token comes back only
+ * with a lifetime, and a refusal always says why. */
+static void fuzz_token_answer(const uint8_t *data, size_t size)
+{
+    char error[256] = "";
+    int64_t lifetime = 0;
+    long status = size > 0 && data[0] % 2 ? 400 : 200;
+    char *token = entra_answer_read(status, (const char *)data, size, &lifetime, error,
+                                    sizeof(error));
+    if (token ? lifetime <= 0 || status != 200 : error[0] == '\0')
+        abort();
+    free(token);
+}
+
 static void fuzz_expansion(const char *text)
 {
     env_list env = {0};
@@ -146,7 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size < 1)
         return 0;
-    uint8_t which = data[0] % 8;
+    uint8_t which = data[0] % 9;
     data++;
     size--;
     if (memchr(data, 0, size)) /* environment values and C strings hold no NUL */
@@ -178,6 +195,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 7:
         retry_after_parse(text, 1795455900);
+        break;
+    case 8:
+        fuzz_token_answer(data, size);
         break;
     }
     free(text);

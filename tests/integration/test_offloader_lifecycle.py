@@ -154,18 +154,12 @@ def test_sigterm_with_keep_batch_job_terminates_but_keeps(offloader, batch):
     assert all(t["state"] == "completed" and t["executionInfo"]["result"] == "failure" for t in tasks), tasks
 
 
-def test_sigterm_before_any_request_is_answered(offloader, batch):
-    faults(batch, {"delay": 3, "count": 1, "operations": ["Jobs_GetJob"]})
-    run = offloader.start(2)
-    wait_until(lambda: operation_count(batch, "Jobs_GetJob") >= 1, 30, "the first request")
-    sent = time.monotonic()
-    run.send_signal(signal.SIGTERM)
-    run.expect(143, timeout=60)
-    assert run.ended - sent < 10
-
-
-def test_sigterm_while_waiting_out_throttling(offloader, batch):
-    faults(batch, {"status": 429, "count": 5, "retryAfter": 60, "operations": ["Jobs_GetJob"]})
+@pytest.mark.parametrize("fault", [
+    {"delay": 3, "count": 1, "operations": ["Jobs_GetJob"]},                      # no answer yet
+    {"status": 429, "count": 5, "retryAfter": 60, "operations": ["Jobs_GetJob"]},  # told to wait a minute
+], ids=["before-any-answer", "while-throttled"])
+def test_sigterm_while_the_first_request_waits(offloader, batch, fault):
+    faults(batch, fault)
     run = offloader.start(2)
     wait_until(lambda: operation_count(batch, "Jobs_GetJob") >= 1, 30, "the first request")
     sent = time.monotonic()

@@ -1,0 +1,304 @@
+/* The Batch request bodies (offloader/batch_requests.c) built from a real
+ * configuration (the environment, as in the offloader pod) and worker spec:
+ * the job on a pool and on an auto pool, its autoscale formula, worker and
+ * aggregator tasks, and the small update bodies. */
+#include "test_support.h"
+
+#include "batch_requests.h"
+#include "job_plan.h"
+#include "offloader_config.h"
+#include "redact.h"
+#include "worker_spec.h"
+
+#define KEY "YmF0Y2gtb2ZmbG9hZC11bml0LXRlc3Qta2V5LTMyYnk=" /* made up, 32 bytes */
+
+typedef struct built {
+    offloader_config config;
+    worker_spec spec;
+    job_plan plan;
+    json_document doc;
+    buffer body;
+} built;
+
+static int clean_environment(void **state)
+{
+    (void)state;
+    clearenv();
+    setenv("BATCHCONNECTIONSTRING", "https://acct.westeurope.batch.azure.com/", 1);
+    setenv("BATCHNAME", "acct", 1);
+    setenv("BATCHPASSWORD", KEY, 1);
+    setenv("JOBID", "k8s-0b7d5f4c", 1);
+    setenv("WORKERIMAGENAME", "registry.example.com/team/worker:1", 1);
+    setenv("COMPLETIONS", "7", 1);
+    return 0;
+}
+
+static int forget(void **state)
+{
+    (void)state;
+    redact_forget_secrets();
+    return 0;
+}
+
+static void build(built *b)
+{
+    buffer errors;
+    buffer_init(&errors, 0);
+    extern char **environ;
+    if (!offloader_config_load(&b->config, &errors) ||
+        !worker_spec_read(&b->spec, b->config.worker_spec, environ, &errors) ||
+        !job_plan_build(&b->plan, &b->config, &b->spec, environ, &errors))
+        fail_msg("refused: %s", buffer_cstr(&errors));
+    buffer_free(&errors);
+    buffer_init(&b->body, 0);
+}
+
+static void parse_body(built *b)
+{
+    parse_or_fail(&b->doc, b->body.data, b->body.len);
+}
+
+static void release(built *b)
+{
+    json_document_free(&b->doc);
+    buffer_free(&b->body);
+    job_plan_free(&b->plan);
+    worker_spec_free(&b->spec);
+    offloader_config_free(&b->config);
+}
+
+static void assert_string_at(const json_document *doc, int token, const char *expected)
+{
+    char *s = json_string_dup(doc, token);
+    if (!s || strcmp(s, expected) != 0)
+        fail_msg("expected \"%s\", got \"%s\"", expected, s ? s : "(none)");
+    free(s);
+}
+
+static int64_t int_at(const json_document *doc, int token)
+{
+    int64_t v = 0;
+    assert_true(json_read_int64(doc, token, INT64_MIN, INT64_MAX, &v));
+    return v;
+}
+
+static void test_job_on_a_pool_maps_the_job_fields(void **state)
+{
+    (void)state;
+    setenv("POOLID", "pool-a", 1);
+    setenv("WORKERSPEC", "{\"parallelism\":3,\"backoffLimit\":4,\"activeDeadlineSeconds\":5400,"
+                         "\"container\":{\"env\":[{\"name\":\"MODE\",\"value\":\"fast\"}]}}", 1);
+    built b;
+    build(&b);
+    batch_job_create_body(&b.plan, &b.body);
+    parse_body(&b);
+    const json_document *d = &b.doc;
+    assert_string_at(d, json_object_get(d, 0, "id"), "k8s-0b7d5f4c");
+    assert_true(json_is_true(d, json_object_get(d, 0, "usesTaskDependencies")));
+    /* "noaction" until every task is in: an early end would drop the rest */
+    assert_string_at(d, json_object_get(d, 0, "onAllTasksComplete"), "noaction");
+    assert_string_at(d, json_object_get(d, 0, "onTaskFailure"), "performexitoptionsjobaction");
+    assert_int_equal(int_at(d, json_object_get(d, 0, "maxParallelTasks")), 3);
+    assert_string_at(d, json_lookup(d, 0, "constraints", "maxWallClockTime", NULL), "PT5400S");
+    assert_int_equal(int_at(d, json_lookup(d, 0, "constraints", "maxTaskRetryCount", NULL)), 4);
+    assert_string_at(d, json_lookup(d, 0, "poolInfo", "poolId", NULL), "pool-a");
+    assert_int_equal(json_lookup(d, 0, "poolInfo", "autoPoolSpecification", NULL), -1);
+    /* the worker's environment for every task, and how many workers share the work */
+    int env = json_object_get(d, 0, "commonEnvironmentSettings");
+    assert_int_equal(json_length(d, env), 2);
+    assert_string_at(d, json_object_get(d, env + 1, "name"), "MODE");
+    assert_string_at(d, json_object_get(d, env + 1, "value"), "fast");
+    int second = json_next(d, env + 1);
+    assert_string_at(d, json_object_get(d, second, "name"), "BATCH_OFFLOAD_WORKER_COUNT");
+    assert_string_at(d, json_object_get(d, second, "value"), "7");
+    release(&b);
+}
+
+static void test_job_on_an_auto_pool(void **state)
+{
+    (void)state;
+    setenv("PRIORITY", "dedicated", 1);
+    setenv("VMSIZE", "Standard_D4s_v3", 1);
+    setenv("AGGREGATORIMAGENAME", "registry.example.com/team/sum:2", 1);
+    setenv("REGISTRYNAME", "registry.example.com", 1);
+    setenv("REGISTRYUSERNAME", "robot", 1);
+    setenv("REGISTRYPASSWORD", "made-up-registry-password", 1);
+    setenv("BATCH_OFFLOAD_TASK_SLOTS_PER_NODE", "2", 1);
+    setenv("BATCH_OFFLOAD_NODE_FILL_TYPE", "pack", 1);
+    setenv("BATCH_OFFLOAD_MAX_NODES", "3", 1);
+    built b;
+    build(&b);
+    batch_job_create_body(&b.plan, &b.body);
+    parse_body(&b);
+    const json_document *d = &b.doc;
+    int spec = json_lookup(d, 0, "poolInfo", "autoPoolSpecification", NULL);
+    assert_string_at(d, json_object_get(d, spec, "poolLifetimeOption"), "job");
+    int pool = json_object_get(d, spec, "pool");
+    assert_string_at(d, json_object_get(d, pool, "vmSize"), "Standard_D4s_v3");
+    int vm = json_object_get(d, pool, "virtualMachineConfiguration");
+    int image = json_object_get(d, vm, "imageReference");
+    assert_string_at(d, json_object_get(d, image, "publisher"), "microsoft-dsvm");
+    assert_string_at(d, json_object_get(d, image, "offer"), "ubuntu-hpc");
+    assert_string_at(d, json_object_get(d, image, "sku"), "2204");
+    assert_string_at(d, json_object_get(d, image, "version"), "latest");
+    assert_string_at(d, json_object_get(d, vm, "nodeAgentSKUId"), "batch.node.ubuntu 22.04");
+    int containers = json_object_get(d, vm, "containerConfiguration");
+    assert_string_at(d, json_object_get(d, containers, "type"), "dockerCompatible");
+    int names = json_object_get(d, containers, "containerImageNames");
+    assert_int_equal(json_length(d, names), 2);
+    assert_string_at(d, names + 1, "registry.example.com/team/worker:1");
+    assert_string_at(d, names + 2, "registry.example.com/team/sum:2");
+    int registries = json_object_get(d, containers, "containerRegistries");
+    assert_int_equal(json_length(d, registries), 1); /* one registry serves both images */
+    assert_string_at(d, json_object_get(d, registries + 1, "registryServer"),
+                     "registry.example.com");
+    assert_string_at(d, json_object_get(d, registries + 1, "username"), "robot");
+    assert_int_equal(int_at(d, json_object_get(d, pool, "taskSlotsPerNode")), 2);
+    assert_string_at(d, json_lookup(d, pool, "taskSchedulingPolicy", "nodeFillType", NULL),
+                     "pack");
+    assert_true(json_is_true(d, json_object_get(d, pool, "enableAutoScale")));
+    /* seven workers, two slots a node: four nodes, capped at three */
+    assert_string_at(d, json_object_get(d, pool, "autoScaleFormula"),
+                     "startingNumberOfVMs = 3;\n"
+                     "maxNumberofVMs = 3;\n"
+                     "pendingTaskSamplePercent = $PendingTasks.GetSamplePercent(180 * "
+                     "TimeInterval_Second);\n"
+                     "pendingTaskSamples = pendingTaskSamplePercent < 70 ? startingNumberOfVMs : "
+                     "avg($PendingTasks.GetSample(180 * TimeInterval_Second));\n"
+                     "$TargetDedicatedNodes = min(maxNumberofVMs, (pendingTaskSamples + 1) / 2);\n"
+                     "$TargetLowPriorityNodes = 0;\n"
+                     "$NodeDeallocationOption = taskcompletion;");
+    release(&b);
+}
+
+static void test_autoscale_formula_for_spot_and_the_platforms_own(void **state)
+{
+    (void)state;
+    built b;
+    build(&b);
+    batch_autoscale_formula(&b.plan, &b.body);
+    assert_string_equal(buffer_cstr(&b.body),
+                        "startingNumberOfVMs = 7;\n"
+                        "maxNumberofVMs = 20;\n"
+                        "pendingTaskSamplePercent = $PendingTasks.GetSamplePercent(180 * "
+                        "TimeInterval_Second);\n"
+                        "pendingTaskSamples = pendingTaskSamplePercent < 70 ? "
+                        "startingNumberOfVMs : "
+                        "avg($PendingTasks.GetSample(180 * TimeInterval_Second));\n"
+                        "$TargetLowPriorityNodes = min(maxNumberofVMs, pendingTaskSamples);\n"
+                        "$TargetDedicatedNodes = 0;\n"
+                        "$NodeDeallocationOption = taskcompletion;");
+    buffer_free(&b.body);
+    job_plan_free(&b.plan);
+    worker_spec_free(&b.spec);
+    offloader_config_free(&b.config);
+
+    setenv("BATCH_OFFLOAD_AUTOSCALE_FORMULA", "$TargetLowPriorityNodes = 2;", 1);
+    build(&b);
+    batch_autoscale_formula(&b.plan, &b.body);
+    assert_string_equal(buffer_cstr(&b.body), "$TargetLowPriorityNodes = 2;");
+    buffer_free(&b.body);
+    job_plan_free(&b.plan);
+    worker_spec_free(&b.spec);
+    offloader_config_free(&b.config);
+}
+
+static void write_worker(built *b, long index)
+{
+    buffer_reset(&b->body);
+    json_writer w;
+    json_writer_init(&w, &b->body);
+    batch_worker_task_write(&b->plan, index, &w);
+    assert_true(json_writer_finish(&w));
+    parse_body(b);
+}
+
+static void test_worker_tasks(void **state)
+{
+    (void)state;
+    setenv("WORKERSPEC", "{\"backoffLimit\":2,\"container\":{\"command\":[\"/bin/count\"],"
+                         "\"args\":[\"--shard=$(JOB_COMPLETION_INDEX)\",\"two words\",\"it's\"],"
+                         "\"workingDir\":\"/work\",\"resources\":{\"limits\":"
+                         "{\"cpu\":\"500m\",\"memory\":\"1Gi\"}}}}", 1);
+    built b;
+    build(&b);
+    write_worker(&b, 6);
+    const json_document *d = &b.doc;
+    assert_string_at(d, json_object_get(d, 0, "id"), "6");
+    /* no shell reads it: quoted so the node agent's word splitting gives the words back */
+    assert_string_at(d, json_object_get(d, 0, "commandLine"),
+                     "--shard=6 'two words' 'it'\\''s'");
+    int settings = json_object_get(d, 0, "containerSettings");
+    assert_string_at(d, json_object_get(d, settings, "imageName"),
+                     "registry.example.com/team/worker:1");
+    assert_string_at(d, json_object_get(d, settings, "containerRunOptions"),
+                     "--entrypoint /bin/count --workdir /work --cpus 0.5 --memory 1073741824");
+    int env = json_object_get(d, 0, "environmentSettings");
+    assert_string_at(d, json_object_get(d, env + 1, "name"), "JOB_COMPLETION_INDEX");
+    assert_string_at(d, json_object_get(d, env + 1, "value"), "6");
+    assert_int_equal(int_at(d, json_lookup(d, 0, "constraints", "maxTaskRetryCount", NULL)), 2);
+    /* a worker that fails after its retries ends the job */
+    assert_string_at(d, json_lookup(d, 0, "exitConditions", "default", "jobAction", NULL),
+                     "terminate");
+    json_document_free(&b.doc);
+    write_worker(&b, 0);
+    assert_string_at(&b.doc, json_object_get(&b.doc, 0, "commandLine"),
+                     "--shard=0 'two words' 'it'\\''s'");
+    release(&b);
+}
+
+static void test_aggregator_waits_for_every_worker(void **state)
+{
+    (void)state;
+    setenv("AGGREGATORIMAGENAME", "registry.example.com/team/sum:2", 1);
+    setenv("AGGREGATORARGS", "[\"sum\",\"--top\",\"10\"]", 1);
+    built b;
+    build(&b);
+    json_writer w;
+    json_writer_init(&w, &b.body);
+    batch_aggregator_task_write(&b.plan, &w);
+    assert_true(json_writer_finish(&w));
+    parse_body(&b);
+    const json_document *d = &b.doc;
+    assert_string_at(d, json_object_get(d, 0, "id"), "aggregator");
+    assert_string_at(d, json_object_get(d, 0, "commandLine"), "sum --top 10");
+    assert_string_at(d, json_lookup(d, 0, "containerSettings", "imageName", NULL),
+                     "registry.example.com/team/sum:2");
+    /* one range, not seven ids: a list breaks the 64 KB limit at large N */
+    int ranges = json_lookup(d, 0, "dependsOn", "taskIdRanges", NULL);
+    assert_int_equal(json_length(d, ranges), 1);
+    assert_int_equal(int_at(d, json_object_get(d, ranges + 1, "start")), 0);
+    assert_int_equal(int_at(d, json_object_get(d, ranges + 1, "end")), 6);
+    assert_int_equal(json_lookup(d, 0, "dependsOn", "taskIds", NULL), -1);
+    release(&b);
+}
+
+static void test_job_updates(void **state)
+{
+    (void)state;
+    buffer body;
+    buffer_init(&body, 0);
+    batch_job_finish_when_done_body(&body);
+    assert_string_equal(buffer_cstr(&body), "{\"onAllTasksComplete\":\"terminatejob\"}");
+    buffer_reset(&body);
+    batch_job_terminate_body("batch-offload: the \"Job\" was stopped", &body);
+    assert_string_equal(buffer_cstr(&body),
+                        "{\"terminateReason\":\"batch-offload: the \\\"Job\\\" was stopped\"}");
+    buffer_free(&body);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_job_on_a_pool_maps_the_job_fields,
+                                        clean_environment, forget),
+        cmocka_unit_test_setup_teardown(test_job_on_an_auto_pool, clean_environment, forget),
+        cmocka_unit_test_setup_teardown(test_autoscale_formula_for_spot_and_the_platforms_own,
+                                        clean_environment, forget),
+        cmocka_unit_test_setup_teardown(test_worker_tasks, clean_environment, forget),
+        cmocka_unit_test_setup_teardown(test_aggregator_waits_for_every_worker,
+                                        clean_environment, forget),
+        cmocka_unit_test(test_job_updates),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
