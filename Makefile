@@ -12,7 +12,7 @@ VERSION := 0.1.0
 TLS ?= openssl
 SAN ?=
 PYTHON ?= /usr/bin/python3
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 30
 
 ifeq ($(filter $(TLS),openssl wolfssl),)
 $(error TLS must be openssl or wolfssl, not '$(TLS)')
