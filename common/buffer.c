@@ -54,7 +54,7 @@ bool buffer_reserve(buffer *b, size_t extra)
 
 bool buffer_append(buffer *b, const void *data, size_t len)
 {
-    if (!buffer_reserve(b, len))
+    if (!(b->data && buffer_has_room(b, len)) && !buffer_reserve(b, len))
         return false;
     if (len)
         memcpy(b->data + b->len, data, len);

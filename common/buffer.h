@@ -21,6 +21,12 @@ void buffer_init(buffer *b, size_t limit);
 void buffer_free(buffer *b);
 void buffer_reset(buffer *b);
 bool buffer_reserve(buffer *b, size_t extra);
+/* Whether extra more bytes (and the NUL) fit without growing or passing the
+ * limit: the writers' fast paths check this inline. */
+static inline bool buffer_has_room(const buffer *b, size_t extra)
+{
+    return !b->failed && extra < b->cap - b->len && (!b->limit || extra <= b->limit - b->len);
+}
 bool buffer_append(buffer *b, const void *data, size_t len);
 bool buffer_append_str(buffer *b, const char *s);
 /* Decimal digits of v, without printf (hot paths: HTTP heads, JSON numbers). */
@@ -37,7 +43,7 @@ static inline bool buffer_ok(const buffer *b) { return !b->failed; }
  * path while there is room (len + 1 stays below cap, so the NUL fits too). */
 static inline bool buffer_append_char(buffer *b, char c)
 {
-    if (b->len + 1 < b->cap && !b->failed && (!b->limit || b->len < b->limit)) {
+    if (b->data && buffer_has_room(b, 1)) {
         b->data[b->len++] = c;
         b->data[b->len] = '\0';
         return true;

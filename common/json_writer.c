@@ -124,8 +124,8 @@ void json_escape_into(buffer *out, const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     /* Room for the rest as it is plus one escape: the writes below fit.
-     * Escapes eat into it, so it is checked again (cheaply) before each. */
-    if (!buffer_reserve(out, n + 6))
+     * Escapes eat into it, so it is checked again before each. */
+    if (!(out->data && buffer_has_room(out, n + 6)) && !buffer_reserve(out, n + 6))
         return;
     for (;;) {
         size_t start = i;
@@ -135,9 +135,7 @@ void json_escape_into(buffer *out, const char *s, size_t n)
         out->len += i - start;
         if (i == n)
             break;
-        size_t need = (n - i) + 6;
-        bool room = out->len + need < out->cap && (!out->limit || out->len + need <= out->limit);
-        if (!room && !buffer_reserve(out, need))
+        if (!buffer_has_room(out, (n - i) + 6) && !buffer_reserve(out, (n - i) + 6))
             return;
         size_t taken;
         out->len += escape_at(p + i, n - i, out->data + out->len, &taken);
