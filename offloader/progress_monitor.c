@@ -15,6 +15,9 @@
 
 #define POLL_MIN_MS 1000
 #define REPORT_EVERY_MS 30000
+/* Nothing moved for this long: ask the job why (a pool without nodes says so
+ * early, a long task keeps the job quiet for hours, so later checks are rarer). */
+#define FIRST_STALL_CHECK_MS 15000
 #define STALL_CHECK_MS 60000
 /* Past the job's deadline the service ends it any moment: look sooner. */
 #define PAST_DEADLINE_CHECK_MS 5000
@@ -131,6 +134,7 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
     uint64_t started = clock_monotonic_ms();
     uint64_t last_print = 0;
     uint64_t last_change = job_ended ? started - STALL_CHECK_MS : started;
+    uint64_t stall_check = FIRST_STALL_CHECK_MS;
     /* Measured from our start, so never before the job's own deadline. */
     uint64_t deadline_at = plan->max_wall_clock_seconds > 0
                                ? started + (uint64_t)plan->max_wall_clock_seconds * 1000
@@ -181,14 +185,15 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
         } else {
             interval = interval * 3 / 2 > max_interval ? max_interval : interval * 3 / 2;
         }
-        uint64_t quiet_limit = now >= deadline_at ? PAST_DEADLINE_CHECK_MS : STALL_CHECK_MS;
+        uint64_t quiet_limit = now >= deadline_at ? PAST_DEADLINE_CHECK_MS : stall_check;
         if (now - last_change >= quiet_limit || (now >= deadline_at && last_change < deadline_at)) {
             bool cancelled;
             if (job_ended_early(b, report, &cancelled, wait_reason, sizeof(wait_reason)))
                 return WORK_FAILED;
             if (cancelled)
                 return WORK_CANCELLED;
-            last_change = now; /* check again after another quiet spell */
+            last_change = now; /* check again after another, longer, quiet spell */
+            stall_check = STALL_CHECK_MS;
         }
         volatile const int *cancel = http_client_cancel_flag(b->http);
         clock_sleep_ms(interval, cancel);

@@ -78,6 +78,7 @@ class Account:
         self.changed = threading.Condition()
         self.pools = {}
         self.jobs = {}
+        self.pool_resize_errors = []    # set: no pool gets nodes (control_api.py pool-capacity)
 
     # ----- lookups (lock held by the caller) -----
 
@@ -108,7 +109,7 @@ class Account:
         for unsupported in ("startTask", "mountConfiguration"):
             if unsupported in spec:
                 raise not_implemented(unsupported)
-        pool = Pool(spec, time.time())
+        pool = Pool(spec, time.time(), resize_errors=self.pool_resize_errors)
         self.pools[pool.key] = pool
         self.changed.notify_all()
         return pool
@@ -135,7 +136,8 @@ class Account:
             if len(prefix) > MAX_AUTO_POOL_PREFIX:
                 raise invalid_property("autoPoolIdPrefix", prefix, "The prefix can be up to 20 characters long.")
             auto_pool_id = f"{prefix}_{uuid.uuid4()}" if prefix else str(uuid.uuid4()).upper()
-            auto_pool = Pool({**auto.get("pool", {}), "id": auto_pool_id}, now, owner_job_key=spec["id"].casefold())
+            auto_pool = Pool({**auto.get("pool", {}), "id": auto_pool_id}, now, owner_job_key=spec["id"].casefold(),
+                             resize_errors=self.pool_resize_errors)
             pool_id = auto_pool_id
         else:
             pool_id = pool_info["poolId"]
@@ -333,8 +335,17 @@ class Account:
 
     # ----- scheduling (called by the scheduler's slots) -----
 
+    def set_pool_resize_errors(self, errors):
+        """Pools without nodes, and why, until errors is empty; then waiting tasks start."""
+        self.pool_resize_errors = errors
+        for pool in self.pools.values():
+            pool.resize_errors = errors
+        self.changed.notify_all()
+
     def claim_next(self, node):
         """Starts the next runnable task on node: (task, AttemptPlan), or None if nothing can run."""
+        if self.pool_resize_errors:
+            return None
         candidates = [job for job in self.jobs.values()
                       if job.state == "active" and job.ready and job.pool_id.casefold() in self.pools
                       and (job.max_parallel_tasks == -1 or len(job.running_tasks) < job.max_parallel_tasks)]
@@ -460,6 +471,7 @@ class Account:
                 task.attempt.cancel("deleted")
         self.jobs.clear()
         self.pools.clear()
+        self.pool_resize_errors = []
         self.changed.notify_all()
         return job_ids
 

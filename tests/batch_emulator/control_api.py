@@ -4,6 +4,9 @@
 #   DELETE /_emulator/faults        drops every pending rule
 #   POST   /_emulator/preempt       {"jobId"?: id, "taskIds"?: [ids]}: requeue those running tasks (all if
 #                                   omitted) as a node preemption does; answers {"preempted": [{jobId, taskId}]}
+#   POST   /_emulator/pool-capacity {"resizeErrors": [{"code", "message"}, ...]}: every pool, those created
+#                                   later too, has no nodes and shows these resizeErrors (what a core quota
+#                                   or a spot shortage looks like); tasks wait. [] gives the nodes back
 #   POST   /_emulator/reset         forget all pools, jobs (killing their processes), faults and stats
 #   GET    /_emulator/stats         request_stats.py
 #   POST   /_emulator/stats/reset   zero the stats
@@ -29,6 +32,7 @@ class ControlApi:
                        ("GET", "/_emulator/faults"): self.list_faults,
                        ("DELETE", "/_emulator/faults"): self.clear_faults,
                        ("POST", "/_emulator/preempt"): self.preempt,
+                       ("POST", "/_emulator/pool-capacity"): self.pool_capacity,
                        ("POST", "/_emulator/reset"): self.reset,
                        ("GET", "/_emulator/stats"): self.get_stats,
                        ("POST", "/_emulator/stats/reset"): self.reset_stats}
@@ -62,6 +66,16 @@ class ControlApi:
         with self.account.changed:
             preempted = self.account.preempt(document.get("jobId"), document.get("taskIds"))
         return _answer(200, {"preempted": preempted})
+
+    def pool_capacity(self, document):
+        errors = document.get("resizeErrors") if isinstance(document, dict) else None
+        if set(document or {}) - {"resizeErrors"} or not isinstance(errors, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("code"), str) and isinstance(e.get("message"), str)
+                for e in errors):
+            raise ValueError("pool-capacity takes {\"resizeErrors\": [{\"code\": ..., \"message\": ...}]}")
+        with self.account.changed:
+            self.account.set_pool_resize_errors([{"code": e["code"], "message": e["message"]} for e in errors])
+        return _answer(200, {"resizeErrors": errors})
 
     def reset(self, _document):
         self.scheduler.reset()

@@ -48,10 +48,11 @@ class _Resource:
 
 
 class Pool(_Resource):
-    def __init__(self, spec, now, owner_job_key=None):
+    def __init__(self, spec, now, owner_job_key=None, resize_errors=()):
         super().__init__(spec["id"], "active", now)
         self.spec = spec
         self.owner_job_key = owner_job_key      # set for auto pools
+        self.resize_errors = list(resize_errors)  # non-empty: the pool has no nodes, and says why
 
     @property
     def has_container_configuration(self):
@@ -61,16 +62,19 @@ class Pool(_Resource):
         spec = self.spec
         view = self.common_view(f"{base_url}/pools/{self.id}")
         view.update({key: value for key, value in spec.items() if key != "id"})
+        starved = bool(self.resize_errors)
         view.update({"allocationState": "steady", "allocationStateTransitionTime": iso_time(self.creation_time),
                      "resizeTimeout": spec.get("resizeTimeout", "PT15M"),
-                     "currentDedicatedNodes": spec.get("targetDedicatedNodes", 0),
-                     "currentLowPriorityNodes": spec.get("targetLowPriorityNodes", 0),
+                     "currentDedicatedNodes": 0 if starved else spec.get("targetDedicatedNodes", 0),
+                     "currentLowPriorityNodes": 0 if starved else spec.get("targetLowPriorityNodes", 0),
                      "targetDedicatedNodes": spec.get("targetDedicatedNodes", 0),
                      "targetLowPriorityNodes": spec.get("targetLowPriorityNodes", 0),
                      "enableAutoScale": spec.get("enableAutoScale", False),
                      "enableInterNodeCommunication": spec.get("enableInterNodeCommunication", False),
                      "taskSlotsPerNode": spec.get("taskSlotsPerNode", 1),
                      "taskSchedulingPolicy": spec.get("taskSchedulingPolicy", {"nodeFillType": "spread"})})
+        if starved:
+            view["resizeErrors"] = [{"code": e["code"], "message": e["message"]} for e in self.resize_errors]
         return view
 
 

@@ -197,6 +197,22 @@ def test_preemption_requeues_without_using_a_retry(batch, tmp_path):
     assert counter.read_text() == "2"
 
 
+def test_a_pool_without_nodes_says_why_and_its_tasks_wait(batch):
+    _start(batch)
+    starved = {"code": "AllocationFailed", "message": "Desired number of dedicated nodes could not be allocated"}
+    batch.control("POST", "pool-capacity", {"resizeErrors": [starved]})
+    try:
+        batch.add_task("job", {"id": "t", "commandLine": "/bin/true"})
+        pool = batch.ok(200, "GET", "/pools/pool", query={"$select": "id,resizeErrors,currentDedicatedNodes"}).json
+        assert pool["resizeErrors"] == [starved] and pool["currentDedicatedNodes"] == 0
+        time.sleep(0.5)
+        assert batch.ok(200, "GET", "/jobs/job/tasks/t").json["state"] == "active"
+    finally:
+        batch.control("POST", "pool-capacity", {"resizeErrors": []})
+    assert batch.wait_task_completed("job", "t")["executionInfo"]["result"] == "success"
+    assert "resizeErrors" not in batch.ok(200, "GET", "/pools/pool").json
+
+
 def test_container_task_command_line_replaces_cmd_not_entrypoint(batch):
     _start(batch, containers=True)
     batch.add_tasks("job", [

@@ -127,3 +127,18 @@ def test_preempted_tasks_run_again(offloader, batch, tmp_path):
     for entry in preempted:
         assert starts[entry["taskId"]] == 2, starts
     assert all(t["executionInfo"]["result"] == "success" for t in list_tasks(batch, job_id))
+
+
+def test_a_pool_without_nodes_is_named_and_waited_for(offloader, batch):
+    # a core quota or a spot shortage: the pool says so in resizeErrors, the tasks wait
+    starved = {"code": "AccountCoreQuotaReached", "message": "The specified account has reached its core quota."}
+    batch.control("POST", "pool-capacity", {"resizeErrors": [starved]})
+    try:
+        run = offloader.start(2)
+        run.wait_for_output(r"waiting for nodes", timeout=60)
+        line = "".join(run.lines("waiting for nodes"))
+        assert "AccountCoreQuotaReached" in line and "core quota" in line, run.stdout
+        assert run.code is None, "the offloader gave up instead of waiting"
+    finally:
+        batch.control("POST", "pool-capacity", {"resizeErrors": []})
+    run.expect(0, timeout=60)
