@@ -471,8 +471,9 @@ bool batch_list_failed_tasks(batch_client *b, failed_task *out, size_t max, size
 }
 
 bool batch_task_file_tail(batch_client *b, const char *task_id, const char *file,
-                          size_t max_bytes, buffer *out, batch_result *r)
+                          size_t max_bytes, buffer *out, bool *cut, batch_result *r)
 {
+    *cut = false;
     buffer path;
     buffer_init(&path, 0);
     job_path(b, &path, "/tasks/");
@@ -497,6 +498,7 @@ bool batch_task_file_tail(batch_client *b, const char *task_id, const char *file
         snprintf(range, sizeof(range), "bytes=%lld-%lld", (long long)(length - (curl_off_t)max_bytes),
                  (long long)(length - 1));
         http_exchange_set_header(&x, "ocp-range", range);
+        *cut = true;
     }
     finished = run(b, &x, r);
     if (finished && batch_result_ok(r))

@@ -89,8 +89,9 @@ typedef struct failed_task {
 /* Up to max tasks whose result is failure. */
 bool batch_list_failed_tasks(batch_client *b, failed_task *out, size_t max, size_t *count,
                              batch_result *r);
-/* The last max_bytes of a task's file (e.g. "stderr.txt"). */
+/* The last max_bytes of a task's file (e.g. "stderr.txt"); *cut says the
+ * file was longer, so the tail starts mid-file. */
 bool batch_task_file_tail(batch_client *b, const char *task_id, const char *file,
-                          size_t max_bytes, buffer *out, batch_result *r);
+                          size_t max_bytes, buffer *out, bool *cut, batch_result *r);
 
 #endif

@@ -309,6 +309,32 @@ static bool ended_by_termination(const failed_task *t)
     return strcmp(t->failure_code, "TaskEnded") == 0;
 }
 
+/* The end of a task's stderr.txt, a log line per line of it (so each
+ * carries the prefix kubectl logs readers grep for); a tail cut from a longer
+ * file starts at its first whole line. */
+static void print_tail(const char *task_id, const char *text, bool cut)
+{
+    if (cut && strchr(text, '\n'))
+        text = strchr(text, '\n') + 1;
+    char heading[160];
+    snprintf(heading, sizeof(heading), "end of stderr.txt of task %.64s%s:", task_id,
+             cut ? " (earlier lines left out)" : "");
+    log_error(heading);
+    size_t len = strlen(text);
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        len--;
+    for (size_t at = 0; at < len;) {
+        size_t line = strcspn(text + at, "\n");
+        if (line > len - at)
+            line = len - at;
+        size_t shown = line > 0 && text[at + line - 1] == '\r' ? line - 1 : line;
+        char quoted[STDERR_TAIL_BYTES + 8];
+        snprintf(quoted, sizeof(quoted), "| %.*s", (int)shown, text + at);
+        log_error(quoted);
+        at += line + 1;
+    }
+}
+
 static void report_failed_task(batch_client *b, const failed_task *t)
 {
     char exit_code[32] = "none";
@@ -319,15 +345,10 @@ static void report_failed_task(batch_client *b, const failed_task *t)
     buffer tail;
     buffer_init(&tail, STDERR_TAIL_BYTES * 2);
     batch_result r;
-    if (batch_task_file_tail(b, t->id, "stderr.txt", STDERR_TAIL_BYTES, &tail, &r) &&
-        batch_result_ok(&r) && tail.len > 0) {
-        while (tail.len > 0 && (tail.data[tail.len - 1] == '\n' || tail.data[tail.len - 1] == '\r'))
-            tail.data[--tail.len] = '\0';
-        char heading[128];
-        snprintf(heading, sizeof(heading), "end of stderr.txt of task %.64s:", t->id);
-        log_error(heading);
-        log_error(buffer_cstr(&tail));
-    }
+    bool cut;
+    if (batch_task_file_tail(b, t->id, "stderr.txt", STDERR_TAIL_BYTES, &tail, &cut, &r) &&
+        batch_result_ok(&r) && tail.len > 0)
+        print_tail(t->id, buffer_cstr(&tail), cut);
     buffer_free(&tail);
 }
 
@@ -408,7 +429,10 @@ static void finish(batch_client *b, const job_plan *plan)
         return;
     }
     batch_result r;
-    if (batch_delete_job(b, &r) && (batch_result_ok(&r) || r.status == 404))
+    /* JobBeingDeleted: an earlier attempt whose answer was lost went through. */
+    if (batch_delete_job(b, &r) &&
+        (batch_result_ok(&r) || r.status == 404 ||
+         (r.status == 409 && strcmp(r.code, "JobBeingDeleted") == 0)))
         log_info("deleted the Batch job", LOG_STR("job", plan->config->job_id));
     else
         log_failure("could not delete the Batch job", b, &r);

@@ -300,10 +300,12 @@ static bool set_variable(offloader_config *c, const variable_spec *v, const char
         *(bool *)field = strcmp(value, "true") == 0;
         return true;
     case VALUE_NUMBER: {
+        /* Digits only: strtol would also take " 5" and "+5". */
         char *end;
         errno = 0;
         long n = strtol(value, &end, 10);
-        if (errno || end == value || *end || n < v->min || n > v->max) {
+        if (!(value[0] >= '0' && value[0] <= '9') || errno || *end || n < v->min ||
+            n > v->max) {
             problem(errors, v, value);
             return false;
         }

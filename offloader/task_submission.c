@@ -3,7 +3,9 @@
  * The HTTP client pulls chunks from next_chunk() as slots free up and hands
  * answers to chunk_finished(), so only the chunks in flight are in memory
  * (a 10,000-task job is built 100 tasks at a time). The aggregator is
- * offered only once every worker is in: it depends on all of them. */
+ * offered only once every worker is in: it depends on all of them. Tasks
+ * the service answered with servererror go out again after a backoff, within
+ * the retry budget, like any transient failure. */
 #include "task_submission.h"
 
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "json_reader.h"
 #include "json_writer.h"
 #include "log.h"
+#include "retry_policy.h"
 
 /* The service refuses bodies of 1 MB or more; stay clear of it. */
 #define BODY_LIMIT (1000 * 1000 - 4096)
@@ -41,6 +44,10 @@ typedef struct submitter {
     submission_stats *stats;
     buffer *error;
     uint64_t last_report_ms;
+    /* per-task servererror answers in a row, and since when */
+    int server_error_rounds;
+    uint64_t server_errors_since_ms;
+    batch_result last_server_error;
 } submitter;
 
 static void mark_present(submitter *s, long id, bool already)
@@ -147,14 +154,16 @@ static long id_of(const submitter *s, const char *text)
     return *end || end == text || id < 0 || id >= s->workers ? -1 : id;
 }
 
-/* Reads the per-task results of an answered chunk. */
-static void read_results(submitter *s, chunk *c)
+/* Reads the per-task results of an answered chunk; returns how many were
+ * servererror (the last one kept to report). */
+static int read_results(submitter *s, chunk *c)
 {
+    int server_errors = 0;
     json_document doc;
     char error[64];
     if (!json_document_parse(&doc, c->x.response.data, c->x.response.len, 1 << 20, error,
                              sizeof(error)))
-        return; /* nothing marked present: every id is sent again */
+        return 0; /* nothing marked present: every id is sent again */
     json_iterator it = json_iterate(&doc, json_object_get(&doc, 0, "value"));
     int result;
     while (json_iterator_next(&it, &result)) {
@@ -178,9 +187,36 @@ static void read_results(submitter *s, chunk *c)
             buffer_appendf(&what, "Batch refused task %ld", id);
             fail(s, SUBMISSION_REFUSED, buffer_cstr(&what), &r);
             buffer_free(&what);
-        } /* servererror: not marked, so sent again below */
+        } else { /* servererror: not marked, so sent again */
+            s->last_server_error = (batch_result){.status = 500};
+            batch_error_read(&doc, json_object_get(&doc, result, "error"), &s->last_server_error);
+            server_errors++;
+        }
     }
     json_document_free(&doc);
+    return server_errors;
+}
+
+/* Tasks the service could not add this time: wait before they go again (the
+ * other chunks wait too: the service is struggling), or give up once the
+ * retry budget is spent. */
+static void back_off_server_errors(submitter *s)
+{
+    uint64_t now = clock_monotonic_ms();
+    if (s->server_error_rounds++ == 0)
+        s->server_errors_since_ms = now;
+    const offloader_config *config = s->plan->config;
+    retry_policy policy = {.max_attempts = 0, .base_delay_ms = 500, .max_delay_ms = 30000,
+                           .budget_ms = (uint64_t)config->retry_budget_seconds * 1000};
+    int64_t delay = retry_delay_ms(&policy, s->server_error_rounds,
+                                   now - s->server_errors_since_ms, -1);
+    if (delay < 0) {
+        s->last_server_error.gave_up = true;
+        fail(s, SUBMISSION_AZURE_UNAVAILABLE, "adding tasks kept failing with server errors",
+             &s->last_server_error);
+        return;
+    }
+    clock_sleep_ms((uint64_t)delay, http_client_cancel_flag(s->b->http));
 }
 
 static void chunk_finished(void *context, http_exchange *x)
@@ -190,7 +226,10 @@ static void chunk_finished(void *context, http_exchange *x)
     batch_result r;
     batch_result_read(x, &r);
     if (x->status == 200) {
-        read_results(s, c);
+        if (read_results(s, c) > 0)
+            back_off_server_errors(s);
+        else
+            s->server_error_rounds = 0;
     } else if (x->status == 413 && c->count > 1) {
         /* RequestBodyTooLarge: the same tasks again, in smaller chunks. */
         s->chunk_limit = c->count / 2;

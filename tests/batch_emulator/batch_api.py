@@ -44,13 +44,13 @@ class BatchApi:
             "Tasks_GetTaskFile": self.get_task_file, "Tasks_GetTaskFileProperties": self.get_task_file_properties,
         }
 
-    def handle(self, operation, params, request, task_limit=None):
+    def handle(self, operation, params, request, task_limit=None, server_errors=0):
         handler = self.handlers.get(operation.operation_id)
         if handler is None:
             raise BatchError(501, "NotImplemented", [("OperationId", operation.operation_id)],
                              message=f"The Batch emulator does not implement {operation.operation_id}.")
         if operation.operation_id == "Tasks_CreateTaskCollection":
-            return handler(params, request, task_limit)
+            return handler(params, request, task_limit, server_errors)
         return handler(params, request)
 
     def _body(self, definition, request, optional=False):
@@ -130,7 +130,7 @@ class BatchApi:
         self.stats.count_tasks_added(job.id, [task.id])
         return Response(201, headers)
 
-    def create_task_collection(self, params, request, task_limit):
+    def create_task_collection(self, params, request, task_limit, server_errors=0):
         if len(request.body) >= MAX_COLLECTION_BODY_BYTES:
             raise BatchError(413, "RequestBodyTooLarge", [("MaxBodySizeInBytes", str(MAX_COLLECTION_BODY_BYTES))])
         specs = self._body("BatchTaskGroup", request)["value"]
@@ -142,7 +142,12 @@ class BatchApi:
         results, added, now = [], [], time.time()
         with self.account.changed:
             job = self.account.check_job_accepts_tasks(params["jobId"])
-            for spec in specs:
+            for index, spec in enumerate(specs):
+                if index < server_errors:      # an injected fault (faults.py taskServerError)
+                    busy = BatchError(503, "ServerBusy")
+                    results.append({"status": "servererror", "taskId": spec["id"],
+                                    "error": busy.to_document(request.request_id, now)})
+                    continue
                 try:
                     task = self.account.add_task(job, spec)
                 except BatchError as problem:

@@ -6,6 +6,8 @@
 #   {"drop": N}                    read the request, then close the connection without answering
 #   {"delay": S, "count": N}       answer normally, S seconds late
 #   {"partial": K, "count": N}     addtaskcollection only: add the first K tasks, then close unanswered
+#   {"taskServerError": K, "count": N}  addtaskcollection only: answer 200, the first K tasks with
+#                                  status "servererror" (ServerBusy) and not added, the rest as usual
 # An operation is named by its operationId ("Tasks_CreateTaskCollection"), that id without its group
 # ("CreateTaskCollection") or the last literal segment of its path ("addtaskcollection"), any case.
 # Faulted requests are not applied (except the first K tasks of a partial) but are counted in the stats.
@@ -15,11 +17,12 @@ from dataclasses import dataclass
 DEFAULT_ERROR_CODES = {429: "TooManyRequests", 500: "InternalError", 503: "ServerBusy"}
 DEFAULT_RETRY_AFTER_SECONDS = 1       # for 429 unless the rule says otherwise ("retryAfter": null: none)
 COLLECTION_OPERATION = "Tasks_CreateTaskCollection"
+KINDS = ("status", "drop", "delay", "partial", "taskServerError")
 
 
 @dataclass
 class FaultRule:
-    kind: str                 # "status" | "drop" | "delay" | "partial"
+    kind: str                 # "status" | "drop" | "delay" | "partial" | "taskServerError"
     remaining: int
     operations: tuple         # lowercased names; empty = every operation
     status: int = None
@@ -27,6 +30,7 @@ class FaultRule:
     retry_after: float = None
     delay: float = None
     partial: int = None
+    taskServerError: int = None
 
     def matches(self, operation):
         if not self.operations:
@@ -60,10 +64,10 @@ def _number(document, key, minimum, integer):
 def parse_rule(document):
     if not isinstance(document, dict):
         raise ValueError("a fault rule is a JSON object")
-    kinds = [kind for kind in ("status", "drop", "delay", "partial") if kind in document]
+    kinds = [kind for kind in KINDS if kind in document]
     if len(kinds) != 1:
-        raise ValueError("a fault rule has exactly one of 'status', 'drop', 'delay', 'partial'")
-    unknown = set(document) - {"status", "drop", "delay", "partial", "count", "retryAfter", "code", "operations"}
+        raise ValueError(f"a fault rule has exactly one of {', '.join(repr(kind) for kind in KINDS)}")
+    unknown = set(document) - {*KINDS, "count", "retryAfter", "code", "operations"}
     if unknown:
         raise ValueError(f"unknown fault rule field(s): {', '.join(sorted(unknown))}")
     operations = document.get("operations", [])
@@ -85,11 +89,11 @@ def parse_rule(document):
         rule.remaining = _number(document, "drop", 1, True)
     elif kind == "delay":
         rule.delay = _number(document, "delay", 0, False)
-    else:
-        rule.partial = _number(document, "partial", 0, True)
+    else:       # partial, taskServerError: about the tasks of a collection
+        setattr(rule, kind, _number(document, kind, 0, True))
         if operations and any(name not in ("tasks_createtaskcollection", "createtaskcollection", "addtaskcollection")
                               for name in rule.operations):
-            raise ValueError("a partial fault applies to addtaskcollection only")
+            raise ValueError(f"a {kind} fault applies to addtaskcollection only")
         rule.operations = (COLLECTION_OPERATION.lower(),)
     return rule
 

@@ -69,7 +69,9 @@ class BatchService:
             self.authenticator.authenticate(request)
             response = self.api.handle(operation, params, request,
                                        task_limit=fault.partial if fault is not None and fault.kind == "partial"
-                                       else None)
+                                       else None,
+                                       server_errors=fault.taskServerError
+                                       if fault is not None and fault.kind == "taskServerError" else 0)
         except BatchError as problem:
             response = self._error_response(request, problem)
         except Exception:       # a bug in the emulator: answer as the service does, and say what happened

@@ -1,5 +1,5 @@
 # The control endpoint: injected faults (throttling, server errors, dropped connections, slow and
-# partially applied answers), preemption, reset, and the request statistics tests rely on.
+# partially applied answers, per-task server errors), preemption, reset, and the request statistics tests rely on.
 import http.client
 import json
 import sys
@@ -81,6 +81,17 @@ def test_partial_collection_applies_the_first_tasks_then_drops(batch):
     assert all(r["error"]["code"] == "TaskExists" for r in results if r["status"] == "clienterror")
     stats = batch.control("GET", "stats")
     assert stats["maxTaskAdds"] == 1 and len(stats["taskAdds"]["job"]) == 10
+
+
+def test_task_server_errors_answer_200_and_add_the_rest(batch):
+    batch.create_job("job", pool_id="absent")
+    batch.control("POST", "faults", {"taskServerError": 3})
+    results = batch.add_tasks("job", _tasks(range(5))["value"])
+    failed = [r for r in results if r["status"] == "servererror"]
+    assert [r["taskId"] for r in failed] == ["0", "1", "2"]
+    assert all(r["error"]["code"] == "ServerBusy" for r in failed)
+    assert batch.task_counts("job")["active"] == 2
+    assert all(r["status"] == "success" for r in batch.add_tasks("job", _tasks(range(3))["value"]))
 
 
 def test_stats_count_every_request_by_operation(batch):

@@ -35,6 +35,8 @@ MALFORMED = [
     ("COMPLETIONS", "-3", {}),
     ("COMPLETIONS", "1.5", {}),
     ("COMPLETIONS", "ten", {}),
+    ("COMPLETIONS", " 5", {}),
+    ("COMPLETIONS", "+5", {}),
     ("COMPLETIONS", "100001", {}),
     ("COMPLETIONS", "", {}),
     ("COMPLETIONS", "99999999999999999999999", {}),

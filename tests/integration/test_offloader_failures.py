@@ -2,6 +2,7 @@
 rescue a flaky worker, a deadline that ends a slow job. The offloader exits 1, names the failed
 task with its exit code and the end of its stderr.txt, stops what still runs, then cleans up."""
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -32,6 +33,11 @@ def test_failing_worker_fails_the_run_and_stops_the_rest(offloader, batch):
     out = run.stdout
     assert "probe-last-line task=9" in out          # the end of its stderr.txt ...
     assert "probe filler line 0000 " not in out      # ... only the end
+    # a log line per stderr line, starting at the first whole one
+    shown = out.split("end of stderr.txt of task 9 (earlier lines left out):\n", 1)[1].splitlines()
+    shown = shown[:shown.index("batch-offloader: error: | probe-last-line task=9") + 1]
+    assert len(shown) > 10 and all(re.fullmatch(r"batch-offloader: error: \| probe filler line \d{4} of task 9",
+                                                 line) for line in shown[:-1]), shown
     assert "the work failed" in out
     job = batch.get_job(job_id)
     assert job["state"] == "completed" and job["executionInfo"]["terminateReason"] == "TaskFailed"

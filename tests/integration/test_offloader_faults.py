@@ -142,3 +142,28 @@ def test_a_pool_without_nodes_is_named_and_waited_for(offloader, batch):
     finally:
         batch.control("POST", "pool-capacity", {"resizeErrors": []})
     run.expect(0, timeout=60)
+
+
+def test_tasks_the_service_could_not_add_go_again_after_a_pause(offloader, batch):
+    # addtaskcollection answers 200, but some tasks come back "servererror": not added
+    faults(batch, {"taskServerError": 100, "count": 3})
+    run = offloader.start(5).expect(0, timeout=90)
+    seen = stats(batch)
+    assert seen["operations"]["Tasks_CreateTaskCollection"] == 4, seen
+    assert set(seen["taskAdds"][run.env["JOBID"]]) == worker_ids(5) and seen["maxTaskAdds"] == 1
+    assert run.seconds >= 0.5, "sent again without a pause"
+
+
+def test_tasks_the_service_never_adds_end_in_exit_3(offloader, batch):
+    faults(batch, {"taskServerError": 100, "count": 1000})
+    run = offloader.start(3, BATCH_OFFLOAD_RETRY_BUDGET_SECONDS="3").expect(3, timeout=60)
+    assert run.seconds < 30
+    assert "ServerBusy" in run.stdout, run.stdout
+    assert job_status(batch, run.env["JOBID"]) == "active", "the job is left for the next attempt"
+
+
+def test_a_delete_whose_first_answer_was_lost_counts_as_done(offloader, batch):
+    # the DELETE went through but its answer did not come back: the retry hears JobBeingDeleted
+    faults(batch, {"status": 409, "code": "JobBeingDeleted", "operations": ["DeleteJob"]})
+    run = offloader.start(1).expect(0, timeout=60)
+    assert run.lines("deleted the Batch job") and not run.lines("could not delete"), run.stdout
