@@ -10,8 +10,6 @@
 #include "redact.h"
 #include "worker_spec.h"
 
-#define KEY "YmF0Y2gtb2ZmbG9hZC11bml0LXRlc3Qta2V5LTMyYnk=" /* made up, 32 bytes */
-
 typedef struct built {
     offloader_config config;
     worker_spec spec;
@@ -23,12 +21,7 @@ typedef struct built {
 static int clean_environment(void **state)
 {
     (void)state;
-    clearenv();
-    setenv("BATCHCONNECTIONSTRING", "https://acct.westeurope.batch.azure.com/", 1);
-    setenv("BATCHNAME", "acct", 1);
-    setenv("BATCHPASSWORD", KEY, 1);
-    setenv("JOBID", "k8s-0b7d5f4c", 1);
-    setenv("WORKERIMAGENAME", "registry.example.com/team/worker:1", 1);
+    set_minimal_offloader_environment();
     setenv("COMPLETIONS", "7", 1);
     return 0;
 }

@@ -8,19 +8,13 @@
 #include "offloader_config.h"
 #include "redact.h"
 
-#define KEY "YmF0Y2gtb2ZmbG9hZC11bml0LXRlc3Qta2V5LTMyYnk=" /* 32 bytes, base64 */
+#define KEY TEST_BATCH_KEY
 
 /* A valid Shared Key configuration and nothing else in the environment. */
 static int minimal_environment(void **state)
 {
     (void)state;
-    clearenv();
-    setenv("BATCHCONNECTIONSTRING", "https://acct.westeurope.batch.azure.com/", 1);
-    setenv("BATCHNAME", "acct", 1);
-    setenv("BATCHPASSWORD", KEY, 1);
-    setenv("JOBID", "k8s-0b7d5f4c", 1);
-    setenv("WORKERIMAGENAME", "registry.example.com/team/worker:1", 1);
-    setenv("COMPLETIONS", "10", 1);
+    set_minimal_offloader_environment();
     return 0;
 }
 

@@ -56,4 +56,20 @@ static inline void assert_member_string(const json_document *doc, int object, co
     free(value);
 }
 
+/* A made-up Batch key (32 bytes, base64): never a real one in a fixture. */
+#define TEST_BATCH_KEY "YmF0Y2gtb2ZmbG9hZC11bml0LXRlc3Qta2V5LTMyYnk="
+
+/* A valid Shared Key configuration of the offloader and nothing else in the
+ * environment: ten workers of one image. */
+static inline void set_minimal_offloader_environment(void)
+{
+    clearenv();
+    setenv("BATCHCONNECTIONSTRING", "https://acct.westeurope.batch.azure.com/", 1);
+    setenv("BATCHNAME", "acct", 1);
+    setenv("BATCHPASSWORD", TEST_BATCH_KEY, 1);
+    setenv("JOBID", "k8s-0b7d5f4c", 1);
+    setenv("WORKERIMAGENAME", "registry.example.com/team/worker:1", 1);
+    setenv("COMPLETIONS", "10", 1);
+}
+
 #endif
