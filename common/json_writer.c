@@ -88,6 +88,18 @@ static size_t utf8_length(const unsigned char *s, size_t n)
 #define PLAIN_64(c) PLAIN_16(c), PLAIN_16((c) + 16), PLAIN_16((c) + 32), PLAIN_16((c) + 48)
 static const bool plain_byte[256] = {PLAIN_64(0), PLAIN_64(64), PLAIN_64(128), PLAIN_64(192)};
 
+/* True when none of the 8 bytes of w needs escaping: no control byte,
+ * nothing outside ASCII or DEL, no '"' or '\\' (the "has byte less than"
+ * and "has zero byte" word tricks). */
+static bool word_is_plain(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t control = (w - ones * 0x20) & ~w & highs;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\'), del = w ^ (ones * 0x7F);
+    uint64_t special = ((q - ones) & ~q) | ((b - ones) & ~b) | ((del - ones) & ~del);
+    return ((w & highs) | control | (special & highs)) == 0;
+}
+
 /* Writes the escape for the byte(s) at p into w (room for 6 bytes); returns
  * how many bytes it wrote and sets *taken to how many it consumed. */
 static size_t escape_at(const unsigned char *p, size_t avail, char *w, size_t *taken)
@@ -129,6 +141,8 @@ void json_escape_into(buffer *out, const char *s, size_t n)
         return;
     for (;;) {
         size_t start = i;
+        for (uint64_t word; i + 8 <= n && (memcpy(&word, p + i, 8), word_is_plain(word));)
+            i += 8;
         while (i < n && plain_byte[p[i]])
             i++;
         memcpy(out->data + out->len, s + start, i - start);
@@ -144,6 +158,25 @@ void json_escape_into(buffer *out, const char *s, size_t n)
     out->data[out->len] = '\0';
 }
 
+/* Writes open, s and close as one quoted piece when s needs no escaping
+ * and fits (member names and most values); false to take the long way. */
+static bool write_plain_quoted(buffer *out, const char *s, size_t n, const char *close,
+                               size_t close_len)
+{
+    if (!out->data || !buffer_has_room(out, n + 1 + close_len))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!plain_byte[(unsigned char)s[i]])
+            return false;
+    char *p = out->data + out->len;
+    *p++ = '"';
+    memcpy(p, s, n);
+    memcpy(p + n, close, close_len);
+    out->len += n + 1 + close_len;
+    out->data[out->len] = '\0';
+    return true;
+}
+
 void json_key(json_writer *w, const char *key)
 {
     if (w->depth == 0 || w->after_key) {
@@ -151,9 +184,12 @@ void json_key(json_writer *w, const char *key)
         return;
     }
     before_value(w);
-    buffer_append_char(w->out, '"');
-    json_escape_into(w->out, key, strlen(key));
-    buffer_append(w->out, "\":", 2);
+    size_t n = strlen(key);
+    if (!write_plain_quoted(w->out, key, n, "\":", 2)) {
+        buffer_append_char(w->out, '"');
+        json_escape_into(w->out, key, n);
+        buffer_append(w->out, "\":", 2);
+    }
     w->after_key = true;
 }
 
@@ -175,9 +211,12 @@ void json_string_end(json_writer *w)
 
 void json_string_n(json_writer *w, const char *s, size_t n)
 {
-    json_string_begin(w);
+    before_value(w);
+    if (write_plain_quoted(w->out, s, n, "\"", 1))
+        return;
+    buffer_append_char(w->out, '"');
     json_escape_into(w->out, s, n);
-    json_string_end(w);
+    buffer_append_char(w->out, '"');
 }
 
 void json_string(json_writer *w, const char *s)
