@@ -177,14 +177,13 @@ static bool write_plain_quoted(buffer *out, const char *s, size_t n, const char 
     return true;
 }
 
-void json_key(json_writer *w, const char *key)
+void json_key_n(json_writer *w, const char *key, size_t n)
 {
     if (w->depth == 0 || w->after_key) {
         w->failed = true;
         return;
     }
     before_value(w);
-    size_t n = strlen(key);
     if (!write_plain_quoted(w->out, key, n, "\":", 2)) {
         buffer_append_char(w->out, '"');
         json_escape_into(w->out, key, n);
@@ -219,11 +218,6 @@ void json_string_n(json_writer *w, const char *s, size_t n)
     buffer_append_char(w->out, '"');
 }
 
-void json_string(json_writer *w, const char *s)
-{
-    json_string_n(w, s, strlen(s));
-}
-
 void json_int(json_writer *w, int64_t v)
 {
     before_value(w);
@@ -248,12 +242,6 @@ void json_raw_value(json_writer *w, const char *text, size_t n)
 {
     before_value(w);
     buffer_append(w->out, text, n);
-}
-
-void json_member_string(json_writer *w, const char *key, const char *value)
-{
-    json_key(w, key);
-    json_string(w, value);
 }
 
 void json_member_int(json_writer *w, const char *key, int64_t value)

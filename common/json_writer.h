@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buffer.h"
 
@@ -27,8 +28,7 @@ void json_object_begin(json_writer *w);
 void json_object_end(json_writer *w);
 void json_array_begin(json_writer *w);
 void json_array_end(json_writer *w);
-void json_key(json_writer *w, const char *key);
-void json_string(json_writer *w, const char *s);
+void json_key_n(json_writer *w, const char *key, size_t n);
 void json_string_n(json_writer *w, const char *s, size_t n);
 void json_int(json_writer *w, int64_t v);
 void json_bool(json_writer *w, bool v);
@@ -42,9 +42,26 @@ void json_string_end(json_writer *w);
 void json_raw_value(json_writer *w, const char *text, size_t n);
 
 /* Members: json_key + value in one call. */
-void json_member_string(json_writer *w, const char *key, const char *value);
 void json_member_int(json_writer *w, const char *key, int64_t value);
 void json_member_bool(json_writer *w, const char *key, bool value);
+
+/* Inline so that the length of a literal (most keys and many values) is
+ * known at compile time instead of counted on every call. */
+static inline void json_key(json_writer *w, const char *key)
+{
+    json_key_n(w, key, strlen(key));
+}
+
+static inline void json_string(json_writer *w, const char *s)
+{
+    json_string_n(w, s, strlen(s));
+}
+
+static inline void json_member_string(json_writer *w, const char *key, const char *value)
+{
+    json_key(w, key);
+    json_string(w, value);
+}
 
 /* Appends s to out as the inside of a JSON string (no quotes). Invalid UTF-8
  * becomes U+FFFD so the output is always valid JSON. */

@@ -8,6 +8,7 @@
  * their parent map is absent; "/" in keys is written "~1". */
 #include "job_mutation.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,68 @@ static void write_platform_overrides(json_writer *w, const platform_settings *p)
     }
 }
 
+/* ---- parts that never change ------------------------------------------ */
+
+/* Most of a patch does not depend on the Job or the platform: the field
+ * references, the security contexts, the resources, the failure policy. They
+ * are written once, by the same writers, and copied into every patch. */
+static void write_pod_failure_policy(json_writer *w);
+static void write_restricted_security_context(json_writer *w, bool container);
+static void write_offloader_resources(json_writer *w);
+
+/* The Job's UID and name reach the pod through its labels (set by the API
+ * server after admission); JOBID is derived from the UID so a restarted
+ * offloader finds the same Batch job. */
+static const char *const pod_field_env[][2] = {
+    {"BATCH_OFFLOAD_JOB_UID", "metadata.labels['batch.kubernetes.io/controller-uid']"},
+    {"BATCH_OFFLOAD_JOB_NAME", "metadata.labels['batch.kubernetes.io/job-name']"},
+    {"BATCH_OFFLOAD_NAMESPACE", "metadata.namespace"},
+};
+#define POD_FIELD_ENV_COUNT (sizeof(pod_field_env) / sizeof(pod_field_env[0]))
+
+static struct {
+    buffer pod_field_env[POD_FIELD_ENV_COUNT];
+    buffer job_id_env;
+    buffer pod_failure_policy;
+    buffer container_security_context;
+    buffer pod_security_context;
+    buffer resources;
+} constant;
+static pthread_once_t constant_once = PTHREAD_ONCE_INIT;
+
+/* A fragment is one JSON value; its writer starts at depth 0. */
+static json_writer fragment_writer(buffer *out)
+{
+    json_writer w;
+    buffer_init(out, 0);
+    json_writer_init(&w, out);
+    return w;
+}
+
+static void write_constant_parts(void)
+{
+    json_writer w;
+    for (size_t i = 0; i < POD_FIELD_ENV_COUNT; i++) {
+        w = fragment_writer(&constant.pod_field_env[i]);
+        write_env_field_ref(&w, pod_field_env[i][0], pod_field_env[i][1]);
+    }
+    w = fragment_writer(&constant.job_id_env);
+    write_env_expanded(&w, "JOBID", "k8s-$(BATCH_OFFLOAD_JOB_UID)");
+    w = fragment_writer(&constant.pod_failure_policy);
+    write_pod_failure_policy(&w);
+    w = fragment_writer(&constant.container_security_context);
+    write_restricted_security_context(&w, true);
+    w = fragment_writer(&constant.pod_security_context);
+    write_restricted_security_context(&w, false);
+    w = fragment_writer(&constant.resources);
+    write_offloader_resources(&w);
+}
+
+static void write_constant(json_writer *w, const buffer *fragment)
+{
+    json_raw_value(w, fragment->data, fragment->len);
+}
+
 static void write_offloader_env(json_writer *w, const job_view *v)
 {
     const platform_settings *p = v->platform;
@@ -292,15 +355,9 @@ static void write_offloader_env(json_writer *w, const job_view *v)
     char number[32];
 
     json_array_begin(w);
-    /* The Job's UID and name reach the pod through its labels (set by the API
-     * server after admission); JOBID is derived from the UID so a restarted
-     * offloader finds the same Batch job. */
-    write_env_field_ref(w, "BATCH_OFFLOAD_JOB_UID",
-                        "metadata.labels['batch.kubernetes.io/controller-uid']");
-    write_env_field_ref(w, "BATCH_OFFLOAD_JOB_NAME",
-                        "metadata.labels['batch.kubernetes.io/job-name']");
-    write_env_field_ref(w, "BATCH_OFFLOAD_NAMESPACE", "metadata.namespace");
-    write_env_expanded(w, "JOBID", "k8s-$(BATCH_OFFLOAD_JOB_UID)");
+    for (size_t i = 0; i < POD_FIELD_ENV_COUNT; i++)
+        write_constant(w, &constant.pod_field_env[i]);
+    write_constant(w, &constant.job_id_env);
 
     const char *pool = a->pool ? a->pool : p->default_pool;
     if (pool[0])
@@ -378,6 +435,21 @@ static void write_restricted_security_context(json_writer *w, bool container)
     json_object_end(w);
 }
 
+static void write_offloader_resources(json_writer *w)
+{
+    json_object_begin(w);
+    json_key(w, "requests");
+    json_object_begin(w);
+    json_member_string(w, "cpu", "10m");
+    json_member_string(w, "memory", "16Mi");
+    json_object_end(w);
+    json_key(w, "limits");
+    json_object_begin(w);
+    json_member_string(w, "memory", "128Mi");
+    json_object_end(w);
+    json_object_end(w);
+}
+
 static void write_offloader_container(json_writer *w, const job_view *v)
 {
     json_object_begin(w);
@@ -392,19 +464,9 @@ static void write_offloader_container(json_writer *w, const job_view *v)
     write_worker_env_from(w, v);
     json_array_end(w);
     json_key(w, "resources");
-    json_object_begin(w);
-    json_key(w, "requests");
-    json_object_begin(w);
-    json_member_string(w, "cpu", "10m");
-    json_member_string(w, "memory", "16Mi");
-    json_object_end(w);
-    json_key(w, "limits");
-    json_object_begin(w);
-    json_member_string(w, "memory", "128Mi");
-    json_object_end(w);
-    json_object_end(w);
+    write_constant(w, &constant.resources);
     json_key(w, "securityContext");
-    write_restricted_security_context(w, true);
+    write_constant(w, &constant.container_security_context);
     /* kubectl describe shows the last log lines when the offloader fails */
     json_member_string(w, "terminationMessagePolicy", "FallbackToLogsOnError");
     json_object_end(w);
@@ -420,7 +482,7 @@ static void write_pod_spec(json_writer *w, const job_view *v)
     write_offloader_container(w, v);
     json_array_end(w);
     json_key(w, "securityContext");
-    write_restricted_security_context(w, false);
+    write_constant(w, &constant.pod_security_context);
     if (p->offloader_service_account[0])
         json_member_string(w, "serviceAccountName", p->offloader_service_account);
     /* Only workload identity needs the projected token. */
@@ -553,7 +615,7 @@ static void write_patch(json_writer *w, const job_view *v)
     json_string(w, "Failed");
     json_object_end(w);
     write_op(w, "add", "/spec/podFailurePolicy");
-    write_pod_failure_policy(w);
+    write_constant(w, &constant.pod_failure_policy);
     json_object_end(w);
 
     static const char *const annotation_keys[] = {OFFLOADER_MARKER};
@@ -679,6 +741,7 @@ void job_mutate(job_mutation *m, const json_document *doc, int job, const char *
         json_writer w;
         json_writer_init(&w, &m->patch);
         buffer_reserve(&m->patch, 4096); /* a typical patch at once, not doubled up to */
+        pthread_once(&constant_once, write_constant_parts);
         write_patch(&w, &v);
         if (json_writer_finish(&w)) {
             m->outcome = MUTATION_PATCHED;
