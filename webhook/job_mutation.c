@@ -345,6 +345,10 @@ static void write_constant_parts(void)
 
 static void write_constant(json_writer *w, const buffer *fragment)
 {
+    if (!buffer_ok(fragment) || fragment->len == 0) { /* out of memory when written */
+        w->out->failed = true;
+        return;
+    }
     json_raw_value(w, fragment->data, fragment->len);
 }
 
