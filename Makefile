@@ -34,7 +34,8 @@ $(error SAN must be empty or asan, not '$(SAN)')
 endif
 
 # The JSON reader (jsmn runs inside it) is the webhook's hottest code: at -O3
-# an admission review takes 8% less time than at -O2 (make bench-webhook).
+# the whole admission path (parse, mutate, answer) takes 8% less time per
+# review than at -O2, measured on the kubectl-job fixture.
 ifeq ($(SAN),)
 $(BUILD)/obj/common/json_reader.o: CFLAGS_MODE += -O3
 endif

@@ -93,22 +93,15 @@ def start_nginx(directory: Path, port: int, workers: int, reuseport: bool, work:
                              str(directory / "nginx-error.log")], stderr=subprocess.DEVNULL)
 
 
-def wait_for_nginx(port: int, request: Path, text: str):
-    """Until nginx answers the request with the webhook's answer."""
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            out = subprocess.run(["curl", "-sk", "-X", "POST", "--data-binary", f"@{request}",
-                                  "-H", "Content-Type: application/json",
-                                  f"https://127.0.0.1:{port}{PATH}"],
-                                 capture_output=True, text=True, timeout=5).stdout
-            if out == text:
-                return
-        except subprocess.TimeoutExpired:
-            pass
-        if time.monotonic() > deadline:
-            sys.exit("nginx did not start")
-        time.sleep(0.1)
+def nginx_answers(port: int, request: Path, text: str) -> bool:
+    """Whether nginx answers the request with the webhook's answer (a probe for wait_for)."""
+    try:
+        return subprocess.run(["curl", "-sk", "-X", "POST", "--data-binary", f"@{request}",
+                               "-H", "Content-Type: application/json",
+                               f"https://127.0.0.1:{port}{PATH}"],
+                              capture_output=True, text=True, timeout=5).stdout == text
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def free_port() -> int:
@@ -225,7 +218,7 @@ def main() -> int:
             nginxes.append(start_nginx(work / name, ports[name], args.workers, reuseport, work,
                                        text))
         for name in ("nginx", "nginx-shared"):
-            wait_for_nginx(ports[name], work / "request.json", text)
+            wait_for(lambda: nginx_answers(ports[name], work / "request.json", text), "nginx")
 
         results = {name: [] for name in ("nginx", "webhook", "nginx-shared")}
         wrk_threads = 1  # two cores: one for wrk, the servers share the rest
