@@ -12,8 +12,26 @@ void buffer_init(buffer *b, size_t limit)
     b->limit = limit;
 }
 
+bool buffer_budget_take(buffer_budget *budget, size_t n)
+{
+    size_t used = atomic_load_explicit(&budget->used, memory_order_relaxed);
+    do {
+        if (n > budget->limit - used)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(&budget->used, &used, used + n,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    return true;
+}
+
+void buffer_budget_give_back(buffer_budget *budget, size_t n)
+{
+    atomic_fetch_sub_explicit(&budget->used, n, memory_order_relaxed);
+}
+
 void buffer_free(buffer *b)
 {
+    if (b->budget)
+        buffer_budget_give_back(b->budget, b->cap);
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
@@ -28,28 +46,54 @@ void buffer_reset(buffer *b)
         b->data[0] = '\0';
 }
 
-bool buffer_reserve(buffer *b, size_t extra)
+/* Grows the allocation to cap bytes, drawing on the budget first. */
+static bool grow_to(buffer *b, size_t cap)
 {
-    if (b->failed)
-        return false;
-    if (extra > SIZE_MAX / 2 - b->len || (b->limit && b->len + extra > b->limit)) {
+    if (b->budget && !buffer_budget_take(b->budget, cap - b->cap)) {
         b->failed = true;
         return false;
     }
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
     char *p = realloc(b->data, cap);
     if (!p) {
+        if (b->budget)
+            buffer_budget_give_back(b->budget, cap - b->cap);
         b->failed = true;
         return false;
     }
     b->data = p;
     b->cap = cap;
     return true;
+}
+
+/* The capacity len + extra + 1 needs, or 0 when that is over a limit. */
+static size_t needed_capacity(buffer *b, size_t extra)
+{
+    if (b->failed)
+        return 0;
+    if (extra > SIZE_MAX / 2 - b->len || (b->limit && b->len + extra > b->limit)) {
+        b->failed = true;
+        return 0;
+    }
+    return b->len + extra + 1;
+}
+
+bool buffer_reserve(buffer *b, size_t extra)
+{
+    size_t need = needed_capacity(b, extra);
+    if (need == 0)
+        return false;
+    if (need <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    return grow_to(b, cap);
+}
+
+bool buffer_reserve_exact(buffer *b, size_t extra)
+{
+    size_t need = needed_capacity(b, extra);
+    return need != 0 && (need <= b->cap || grow_to(b, need));
 }
 
 bool buffer_append(buffer *b, const void *data, size_t len)
@@ -121,6 +165,8 @@ void buffer_shrink(buffer *b, size_t keep_cap)
         return;
     char *p = realloc(b->data, keep_cap);
     if (p) {
+        if (b->budget)
+            buffer_budget_give_back(b->budget, b->cap - keep_cap);
         b->data = p;
         b->cap = keep_cap;
     }

@@ -5,22 +5,38 @@
 #define BUFFER_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Memory shared by many buffers, such as every connection's request and
+ * answer: a buffer that draws on a budget grows only while the total
+ * allocated by all of them stays within `limit` (thread-safe). */
+typedef struct buffer_budget {
+    atomic_size_t used;
+    size_t limit;
+} buffer_budget;
 
 typedef struct buffer {
     char *data;   /* always NUL-terminated when non-NULL */
     size_t len;
     size_t cap;   /* allocated bytes, including the spare NUL byte */
     size_t limit; /* maximum len; 0 means no limit */
-    bool failed;  /* an append failed (allocation or limit) */
+    bool failed;  /* an append failed (allocation, limit or budget) */
+    buffer_budget *budget; /* NULL: allocations are not counted */
 } buffer;
 
 void buffer_init(buffer *b, size_t limit);
+/* Whether n more bytes would fit the budget, taking them if so. */
+bool buffer_budget_take(buffer_budget *budget, size_t n);
+void buffer_budget_give_back(buffer_budget *budget, size_t n);
 void buffer_free(buffer *b);
 void buffer_reset(buffer *b);
 bool buffer_reserve(buffer *b, size_t extra);
+/* Room for exactly extra more bytes, for a size known in advance (a request
+ * body of a given Content-Length): no doubling, so nothing is wasted. */
+bool buffer_reserve_exact(buffer *b, size_t extra);
 /* Whether extra more bytes (and the NUL) fit without growing or passing the
  * limit: the writers' fast paths check this inline. */
 static inline bool buffer_has_room(const buffer *b, size_t extra)

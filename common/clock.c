@@ -5,11 +5,16 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-uint64_t clock_monotonic_ms(void)
+uint64_t clock_monotonic_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t clock_monotonic_ms(void)
+{
+    return clock_monotonic_ns() / 1000000u;
 }
 
 void clock_http_date(time_t t, char out[32])

@@ -7,6 +7,7 @@
 #include <time.h>
 
 uint64_t clock_monotonic_ms(void);
+uint64_t clock_monotonic_ns(void);
 /* RFC 7231 (IMF-fixdate): "Mon, 23 Nov 2026 18:00:00 GMT" (ocp-date, x-ms-date). */
 void clock_http_date(time_t t, char out[32]);
 /* ISO 8601 UTC, seconds: "2026-11-23T18:00:00Z" (SAS st/se). */

@@ -1,19 +1,19 @@
 /* The webhook's HTTPS server; see http_server.h.
  *
  * Each worker thread runs its own epoll loop over its own connections and
- * its own listening socket on the shared port (SO_REUSEPORT: the kernel
- * spreads new connections over the workers; one shared socket lets a busy
- * worker take them all, leaving the other cores idle). A connection moves
- * HANDSHAKE -> READ -> WRITE -> READ ... and every blocking point is a wait
- * for epoll, never a blocking call. Every state has a deadline, checked a
- * few times a second. Draining is announced through an eventfd all workers
- * watch. */
+ * its own listening socket on the shared port (http_listener.c). A
+ * connection is a TLS session over a socket plus the socket-free HTTP
+ * state of http_connection.c; this file moves bytes between the two and
+ * keeps time: every phase of a request has a deadline, checked a few times
+ * a second. At the connection limit the oldest idle keep-alive connection
+ * of the accepting worker is closed to admit the new one (as nginx does),
+ * so idle connections can never lock clients out. Draining is announced
+ * through an eventfd all workers watch. */
 #include "http_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -27,37 +27,34 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "http_connection.h"
+#include "http_listener.h"
 #include "log.h"
 #include "metrics.h"
 
 #define READ_CHUNK 16384
-#define IDLE_BUFFER_KEEP 16384 /* a buffer larger than this is given back between requests */
 #define WRITE_TIMEOUT_MS 10000
 #define TIMER_SCAN_MS 200
 #define MAX_EVENTS 64
 #define ACCEPTS_PER_WAKEUP 16
-
-typedef enum { CONN_HANDSHAKE, CONN_READ, CONN_WRITE } connection_state;
+/* Freed memory goes back to the system once this many connections have
+ * closed since the busiest moment (a storm leaves glibc's heap full of
+ * holes otherwise). */
+#define TRIM_AFTER_CLOSED 64
 
 typedef struct connection {
-    struct connection *prev, *next;
+    struct connection *prev, *next;           /* the worker's connections */
+    struct connection *idle_prev, *idle_next; /* its idle ones, oldest first */
+    bool in_idle_list;
     int fd;
     tls_connection *tls;
-    connection_state state;
+    bool handshaking;
+    bool answered; /* an answer just went out: wait for epoll before reading */
+    http_phase phase;
     uint32_t events; /* current epoll interest */
-    buffer in;
-    buffer out;
-    size_t out_sent;
-    http_request_head head;
-    size_t head_len; /* 0 until the current request's head is parsed */
-    size_t body_len;
-    bool keep_alive;
-    bool head_method;       /* HEAD: answer without a body */
-    bool interim;           /* `out` holds "100 Continue"; reading resumes after it */
-    bool close_after_write;
-    bool answered;          /* an answer was just written: wait for epoll to read */
     uint64_t deadline_ms;
-    uint64_t started_ns; /* first byte of the current request */
+    http_connection http;
     char peer[64];
 } connection;
 
@@ -67,13 +64,18 @@ typedef struct worker {
     int epoll_fd;
     int listen_fd;
     connection *connections;
+    connection *idle_oldest, *idle_newest;
     int connection_count;
+    int busiest; /* most connections since memory was last trimmed */
     bool draining;
     bool running;
+    char scratch[READ_CHUNK]; /* what TLS hands over, before the connection takes it */
 } worker;
 
 struct http_server {
     http_server_config config;
+    http_limits limits;
+    buffer_budget budget;
     tls_server *tls;
     http_handler handler;
     void *context;
@@ -91,7 +93,44 @@ struct http_server {
 
 static uint64_t now_ms(void)
 {
-    return monotonic_ns() / 1000000u;
+    return clock_monotonic_ms();
+}
+
+static uint64_t now_ns(void)
+{
+    return clock_monotonic_ns();
+}
+
+/* ---- idle connections: the ones that may be closed to admit new ones --- */
+
+static void idle_remove(worker *wk, connection *c)
+{
+    if (!c->in_idle_list)
+        return;
+    if (c->idle_prev)
+        c->idle_prev->idle_next = c->idle_next;
+    else
+        wk->idle_oldest = c->idle_next;
+    if (c->idle_next)
+        c->idle_next->idle_prev = c->idle_prev;
+    else
+        wk->idle_newest = c->idle_prev;
+    c->idle_prev = c->idle_next = NULL;
+    c->in_idle_list = false;
+}
+
+static void idle_append(worker *wk, connection *c)
+{
+    if (c->in_idle_list)
+        return;
+    c->idle_prev = wk->idle_newest;
+    c->idle_next = NULL;
+    if (wk->idle_newest)
+        wk->idle_newest->idle_next = c;
+    else
+        wk->idle_oldest = c;
+    wk->idle_newest = c;
+    c->in_idle_list = true;
 }
 
 /* ---- connections ------------------------------------------------------- */
@@ -107,11 +146,11 @@ static void set_interest(worker *wk, connection *c, uint32_t events)
 
 static void connection_close(worker *wk, connection *c)
 {
+    idle_remove(wk, c);
     epoll_ctl(wk->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
     tls_connection_free(c->tls);
     close(c->fd);
-    buffer_free(&c->in);
-    buffer_free(&c->out);
+    http_connection_free(&c->http);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -124,237 +163,128 @@ static void connection_close(worker *wk, connection *c)
     free(c);
 }
 
-/* Serializes a response into c->out and switches to writing. */
-static void queue_response(worker *wk, connection *c, http_response *res)
+static uint64_t phase_timeout_ms(const http_server *s, http_phase phase)
 {
-    if (wk->draining || atomic_load(&wk->server->draining))
-        c->keep_alive = false;
-    if (!c->keep_alive)
-        c->close_after_write = true;
-    buffer_reset(&c->out);
-    buffer_reserve(&c->out, 256 + (c->head_method ? 0 : res->body.len));
-    buffer_append_str(&c->out, "HTTP/1.1 ");
-    buffer_append_uint(&c->out, (uint64_t)res->status);
-    buffer_append_char(&c->out, ' ');
-    buffer_append_str(&c->out, http_status_text(res->status));
-    buffer_append_str(&c->out, "\r\nContent-Type: ");
-    buffer_append_str(&c->out, res->content_type ? res->content_type : "text/plain");
-    buffer_append_str(&c->out, "\r\nContent-Length: ");
-    buffer_append_uint(&c->out, res->body.len);
-    buffer_append_str(&c->out, "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
-    if (res->allow) {
-        buffer_append_str(&c->out, "Allow: ");
-        buffer_append_str(&c->out, res->allow);
-        buffer_append_str(&c->out, "\r\n");
+    switch (phase) {
+    case HTTP_PHASE_IDLE:
+        return (uint64_t)s->config.idle_timeout_ms;
+    case HTTP_PHASE_BODY:
+        return (uint64_t)s->config.body_timeout_ms;
+    case HTTP_PHASE_ANSWER:
+    case HTTP_PHASE_DONE:
+        return WRITE_TIMEOUT_MS;
+    case HTTP_PHASE_FRESH:
+    case HTTP_PHASE_HEAD:
+        break;
     }
-    buffer_append_str(&c->out, c->close_after_write ? "Connection: close\r\n\r\n"
-                                                    : "Connection: keep-alive\r\n\r\n");
-    if (!c->head_method)
-        buffer_append(&c->out, res->body.data, res->body.len);
-    c->out_sent = 0;
-    c->state = CONN_WRITE;
-    c->deadline_ms = now_ms() + WRITE_TIMEOUT_MS;
-    metrics_record_http_response(res->status);
+    return (uint64_t)s->config.header_timeout_ms;
 }
 
-/* An error the server answers itself (before routing); the connection
- * closes afterwards because its framing can no longer be trusted. */
-static void queue_error(worker *wk, connection *c, int status, const char *message)
+/* A new phase starts its own deadline, except the first request's head,
+ * which must arrive within the header timeout of the handshake. */
+static void enter_phase(worker *wk, connection *c, http_phase phase)
 {
-    http_response res;
-    http_response_init(&res);
-    http_response_error(&res, status, message);
-    c->keep_alive = false;
-    if (status != 408)
-        log_warn("http request refused", LOG_STR("peer", c->peer), LOG_NUM("status", status),
-                 LOG_STR("error", message));
-    queue_response(wk, c, &res);
-    http_response_free(&res);
+    if (phase == c->phase)
+        return;
+    if (!(c->phase == HTTP_PHASE_FRESH && phase == HTTP_PHASE_HEAD))
+        c->deadline_ms = now_ms() + phase_timeout_ms(wk->server, phase);
+    c->phase = phase;
+    if (phase == HTTP_PHASE_FRESH || phase == HTTP_PHASE_IDLE)
+        idle_append(wk, c);
+    else
+        idle_remove(wk, c);
 }
 
-/* Hands a complete request to the handler and queues its answer. */
-static void dispatch(worker *wk, connection *c)
+/* Sends what the connection has to send. */
+static tls_io write_output(connection *c)
 {
-    http_server *s = wk->server;
-    webhook_request req = {
-        .head = &c->head,
-        .body = c->in.data + c->head_len,
-        .body_len = c->body_len,
-        .peer = c->peer,
-        .started_ns = c->started_ns,
-    };
-    http_response res;
-    http_response_init(&res);
-    s->handler(s->context, &req, &res);
-    queue_response(wk, c, &res);
-    http_response_free(&res);
-}
-
-typedef enum { PARSE_NEED_MORE, PARSE_QUEUED } parse_result;
-
-/* Looks at what has been read: parses the head once, checks framing,
- * dispatches when the body is complete. */
-static parse_result parse_request(worker *wk, connection *c)
-{
-    http_server *s = wk->server;
-    if (c->head_len == 0) {
-        size_t scan = c->in.len < s->config.max_header_bytes ? c->in.len
-                                                               : s->config.max_header_bytes;
-        int r = scan ? http_parse_request_head(c->in.data, scan, &c->head)
-                     : HTTP_PARSE_INCOMPLETE;
-        if (r == HTTP_PARSE_INCOMPLETE && c->in.len < s->config.max_header_bytes)
-            return PARSE_NEED_MORE;
-        if (r == HTTP_PARSE_INCOMPLETE || r == HTTP_PARSE_TOO_MANY_HEADERS) {
-            queue_error(wk, c, 431, "request head over the size or header-count limit");
-            return PARSE_QUEUED;
-        }
-        if (r < 0) {
-            queue_error(wk, c, 400, "malformed HTTP request");
-            return PARSE_QUEUED;
-        }
-        const char *message = NULL;
-        http_framing framing;
-        c->head_len = (size_t)r;
-        int refusal = http_request_framing(&c->head, s->config.max_body_bytes, &framing,
-                                           &message);
-        if (refusal) {
-            queue_error(wk, c, refusal, message);
-            return PARSE_QUEUED;
-        }
-        c->body_len = framing.body_len;
-        c->keep_alive = framing.keep_alive;
-        c->head_method = framing.head_method;
-        c->deadline_ms = now_ms() + (uint64_t)s->config.body_timeout_ms;
-        if (framing.expects_continue && c->body_len > 0 &&
-            c->in.len < c->head_len + c->body_len) {
-            buffer_reset(&c->out);
-            buffer_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
-            c->out_sent = 0;
-            c->interim = true;
-            c->state = CONN_WRITE;
-            return PARSE_QUEUED;
-        }
+    size_t len;
+    const char *out = http_connection_output(&c->http, &len);
+    size_t sent = 0;
+    tls_io r = tls_connection_write(c->tls, out, len, &sent);
+    if (r == TLS_IO_DONE) {
+        http_connection_sent(&c->http, sent, now_ns());
+        c->answered = http_connection_phase(&c->http) == HTTP_PHASE_IDLE;
     }
-    if (c->in.len < c->head_len + c->body_len)
-        return PARSE_NEED_MORE;
-    dispatch(wk, c);
-    return PARSE_QUEUED;
+    return r;
 }
 
-/* Reads once what TLS has for us, within the limit of what this request may
- * use: the caller parses before asking for more, so a complete request
- * costs no read() that can only say "nothing more". */
-static tls_io read_some(http_server *s, connection *c)
+/* Reads once what TLS has, within what the current request may still take:
+ * the caller parses before asking for more, so a complete request costs no
+ * read() that can only say "nothing more". */
+static tls_io read_input(worker *wk, connection *c)
 {
-    size_t limit = c->head_len ? c->head_len + c->body_len : s->config.max_header_bytes;
-    if (c->in.len >= limit)
-        return TLS_IO_WANT_READ; /* at the read limit without a request: wait */
-    size_t want = limit - c->in.len < READ_CHUNK ? limit - c->in.len : READ_CHUNK;
-    if (!buffer_reserve(&c->in, want))
-        return TLS_IO_ERROR;
+    size_t room = http_connection_read_room(&c->http);
+    if (room == 0)
+        return TLS_IO_WANT_READ;
     size_t got = 0;
-    tls_io r = tls_connection_read(c->tls, c->in.data + c->in.len, want, &got);
-    if (r != TLS_IO_DONE)
-        return r;
-    if (c->in.len == 0)
-        c->started_ns = monotonic_ns();
-    c->in.len += got;
-    c->in.data[c->in.len] = '\0';
-    return TLS_IO_DONE;
-}
-
-/* After an answer: keep any pipelined bytes, forget the request. */
-static void reset_for_next_request(http_server *s, connection *c)
-{
-    buffer_consume(&c->in, c->head_len + c->body_len);
-    c->head_len = c->body_len = 0;
-    buffer_free(&c->out);
-    c->out_sent = 0;
-    c->close_after_write = false;
-    c->state = CONN_READ;
-    c->answered = true;
-    if (c->in.len == 0) {
-        buffer_free(&c->in); /* idle keep-alive connections hold no buffers */
-        c->deadline_ms = now_ms() + (uint64_t)s->config.idle_timeout_ms;
-    } else {
-        buffer_shrink(&c->in, IDLE_BUFFER_KEEP);
-        c->started_ns = monotonic_ns();
-        c->deadline_ms = now_ms() + (uint64_t)s->config.header_timeout_ms;
-    }
+    tls_io r = tls_connection_read(c->tls, wk->scratch, room < READ_CHUNK ? room : READ_CHUNK,
+                                   &got);
+    if (r == TLS_IO_DONE)
+        http_connection_receive(&c->http, wk->scratch, got, now_ns());
+    return r;
 }
 
 /* Drives one connection as far as it can go without blocking. */
 static void connection_step(worker *wk, connection *c)
 {
     http_server *s = wk->server;
+    tls_io r;
     for (;;) {
-        tls_io r = TLS_IO_ERROR;
-        switch (c->state) {
-        case CONN_HANDSHAKE:
+        if (c->handshaking) {
             r = tls_connection_handshake(c->tls);
-            if (r == TLS_IO_DONE) {
-                c->state = CONN_READ;
-                c->deadline_ms = now_ms() + (uint64_t)s->config.header_timeout_ms;
-                continue;
-            }
-            break;
-        case CONN_READ:
-            /* Parse before reading: pipelined bytes may hold the next request,
-             * and a complete request is answered even if the peer closed
-             * after it (the read that sees the close comes after). */
-            if (c->in.len > 0 && parse_request(wk, c) == PARSE_QUEUED)
-                continue;
-            /* After an answer with nothing buffered, the next request is
-             * epoll's to announce: a read() now would mostly say EAGAIN. */
-            if (c->answered && c->in.len == 0 && !tls_connection_has_buffered(c->tls)) {
-                c->answered = false;
-                r = TLS_IO_WANT_READ;
-                break;
-            }
-            c->answered = false;
-            r = read_some(s, c);
-            if (r == TLS_IO_DONE)
-                continue;
-            if (r == TLS_IO_CLOSED || r == TLS_IO_ERROR) {
-                connection_close(wk, c);
-                return;
-            }
-            break;
-        case CONN_WRITE:
-            r = TLS_IO_DONE;
-            while (c->out_sent < c->out.len) {
-                size_t sent = 0;
-                r = tls_connection_write(c->tls, c->out.data + c->out_sent,
-                                         c->out.len - c->out_sent, &sent);
-                if (r != TLS_IO_DONE)
-                    break;
-                c->out_sent += sent;
-            }
             if (r != TLS_IO_DONE)
                 break;
-            if (c->interim) {
-                c->interim = false;
-                buffer_free(&c->out);
-                c->state = CONN_READ;
-                continue;
-            }
-            if (c->close_after_write) {
-                connection_close(wk, c);
-                return;
-            }
-            reset_for_next_request(s, c);
+            c->handshaking = false;
+            c->deadline_ms = now_ms() + (uint64_t)s->config.header_timeout_ms;
+            idle_append(wk, c);
             continue;
         }
-        if (r == TLS_IO_WANT_READ) {
-            set_interest(wk, c, EPOLLIN);
-        } else if (r == TLS_IO_WANT_WRITE) {
-            set_interest(wk, c, EPOLLOUT);
-        } else {
-            if (c->state == CONN_HANDSHAKE)
-                metrics_record_tls_handshake_failure();
-            connection_close(wk, c);
+        size_t pending;
+        http_connection_output(&c->http, &pending);
+        if (pending) {
+            r = write_output(c);
+            if (r != TLS_IO_DONE)
+                break;
+            continue;
         }
-        return;
+        /* Frame before reading: pipelined bytes may hold the next request,
+         * and a complete request is answered even if the peer closed after
+         * it (the read that sees the close comes after). */
+        http_phase phase = http_connection_process(&c->http);
+        enter_phase(wk, c, phase);
+        if (phase == HTTP_PHASE_DONE) {
+            connection_close(wk, c);
+            return;
+        }
+        http_connection_output(&c->http, &pending);
+        if (pending)
+            continue;
+        /* After an answer with nothing buffered, the next request is
+         * epoll's to announce: a read() now would mostly say EAGAIN. */
+        if (c->answered && phase == HTTP_PHASE_IDLE && !tls_connection_has_buffered(c->tls)) {
+            c->answered = false;
+            r = TLS_IO_WANT_READ;
+            break;
+        }
+        c->answered = false;
+        r = read_input(wk, c);
+        if (r == TLS_IO_DONE)
+            continue;
+        if (r == TLS_IO_CLOSED || r == TLS_IO_ERROR) {
+            connection_close(wk, c);
+            return;
+        }
+        break;
+    }
+    if (r == TLS_IO_WANT_READ) {
+        set_interest(wk, c, EPOLLIN);
+    } else if (r == TLS_IO_WANT_WRITE) {
+        set_interest(wk, c, EPOLLOUT);
+    } else {
+        if (c->handshaking)
+            metrics_record_tls_handshake_failure();
+        connection_close(wk, c);
     }
 }
 
@@ -374,11 +304,59 @@ static void format_peer(const struct sockaddr_storage *addr, char *out, size_t s
     snprintf(out, size, addr->ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
 }
 
+/* Room for one more connection: under the limit, or by closing this
+ * worker's oldest idle one. */
+static bool make_room(worker *wk)
+{
+    http_server *s = wk->server;
+    if (atomic_fetch_add(&s->connections, 1) < s->config.max_connections)
+        return true;
+    atomic_fetch_sub(&s->connections, 1);
+    if (!wk->idle_oldest)
+        return false;
+    connection_close(wk, wk->idle_oldest);
+    metrics_connection_reclaimed();
+    atomic_fetch_add(&s->connections, 1);
+    return true;
+}
+
+static void connection_open(worker *wk, int fd, const struct sockaddr_storage *addr)
+{
+    http_server *s = wk->server;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    connection *c = calloc(1, sizeof(*c));
+    tls_connection *tls = c ? tls_connection_accept(s->tls, fd) : NULL;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    if (!tls || epoll_ctl(wk->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        tls_connection_free(tls);
+        free(c);
+        close(fd);
+        atomic_fetch_sub(&s->connections, 1);
+        return;
+    }
+    c->fd = fd;
+    c->tls = tls;
+    c->events = EPOLLIN;
+    c->handshaking = true;
+    c->phase = HTTP_PHASE_FRESH;
+    c->deadline_ms = now_ms() + (uint64_t)s->config.header_timeout_ms;
+    format_peer(addr, c->peer, sizeof(c->peer));
+    http_connection_init(&c->http, &s->limits, &s->budget, s->handler, s->context, c->peer);
+    c->next = wk->connections;
+    if (wk->connections)
+        wk->connections->prev = c;
+    wk->connections = c;
+    if (++wk->connection_count > wk->busiest)
+        wk->busiest = wk->connection_count;
+    metrics_connection_opened();
+    connection_step(wk, c);
+}
+
 /* Takes what waits on this worker's socket, a bounded number at a time so
  * the connections it already has are not kept waiting. */
 static void accept_connections(worker *wk)
 {
-    http_server *s = wk->server;
     for (int taken = 0; taken < ACCEPTS_PER_WAKEUP; taken++) {
         struct sockaddr_storage addr;
         socklen_t len = sizeof(addr);
@@ -386,48 +364,21 @@ static void accept_connections(worker *wk)
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return; /* EAGAIN: none left */
-        if (atomic_fetch_add(&s->connections, 1) >= s->config.max_connections) {
-            atomic_fetch_sub(&s->connections, 1);
+        if (!make_room(wk)) {
             metrics_connection_rejected();
             close(fd);
             continue;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        connection *c = calloc(1, sizeof(*c));
-        tls_connection *tls = c ? tls_connection_accept(s->tls, fd) : NULL;
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-        if (!tls || epoll_ctl(wk->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            tls_connection_free(tls);
-            free(c);
-            close(fd);
-            atomic_fetch_sub(&s->connections, 1);
-            continue;
-        }
-        c->fd = fd;
-        c->tls = tls;
-        c->events = EPOLLIN;
-        c->state = CONN_HANDSHAKE;
-        c->deadline_ms = now_ms() + (uint64_t)s->config.header_timeout_ms;
-        buffer_init(&c->in, s->config.max_header_bytes + s->config.max_body_bytes + 1);
-        buffer_init(&c->out, 0);
-        format_peer(&addr, c->peer, sizeof(c->peer));
-        c->next = wk->connections;
-        if (wk->connections)
-            wk->connections->prev = c;
-        wk->connections = c;
-        wk->connection_count++;
-        metrics_connection_opened();
-        connection_step(wk, c);
+        connection_open(wk, fd, &addr);
     }
 }
 
-/* A connection whose deadline passed: an idle one just closes; a request
- * half-received gets 408; a stalled write or handshake closes. */
+/* A connection whose deadline passed: a request half received gets 408;
+ * anything else (idle, a stalled handshake or answer) closes. */
 static void expire(worker *wk, connection *c)
 {
-    if (c->state == CONN_READ && (c->in.len > 0 || c->head_len > 0)) {
-        queue_error(wk, c, 408, "request not received in time");
+    if (!c->handshaking && http_connection_time_out(&c->http)) {
+        c->deadline_ms = now_ms() + WRITE_TIMEOUT_MS;
         connection_step(wk, c);
     } else {
         connection_close(wk, c);
@@ -444,10 +395,14 @@ static void check_deadlines(worker *wk)
             expire(wk, c);
         c = next;
     }
+    if (wk->busiest - wk->connection_count >= TRIM_AFTER_CLOSED) {
+        malloc_trim(0);
+        wk->busiest = wk->connection_count;
+    }
 }
 
 /* Draining: no new connections; idle ones close now, busy ones after their
- * answer (queue_response() turns keep-alive off). */
+ * answer (which says Connection: close). */
 static void start_draining(worker *wk)
 {
     wk->draining = true;
@@ -457,10 +412,10 @@ static void start_draining(worker *wk)
     connection *c = wk->connections;
     while (c) {
         connection *next = c->next;
-        if (c->state == CONN_READ && c->in.len == 0 && c->head_len == 0)
+        if (!c->handshaking && http_connection_is_idle(&c->http))
             connection_close(wk, c);
         else
-            c->keep_alive = false;
+            c->http.draining = true;
         c = next;
     }
 }
@@ -499,86 +454,6 @@ static void *worker_main(void *arg)
 
 /* ---- the server -------------------------------------------------------- */
 
-/* --listen HOST:PORT resolved (numeric only: no name service). */
-static struct addrinfo *listen_address_resolve(const char *listen_address, char *error,
-                                               size_t error_size)
-{
-    char host[256];
-    const char *colon = strrchr(listen_address, ':');
-    if (!colon || colon == listen_address || (size_t)(colon - listen_address) >= sizeof(host)) {
-        snprintf(error, error_size, "--listen %s: expected HOST:PORT", listen_address);
-        return NULL;
-    }
-    size_t host_len = (size_t)(colon - listen_address);
-    memcpy(host, listen_address, host_len);
-    host[host_len] = '\0';
-    if (host[0] == '[' && host[host_len - 1] == ']') { /* [v6]:port */
-        memmove(host, host + 1, host_len - 2);
-        host[host_len - 2] = '\0';
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int rc = getaddrinfo(host, colon + 1, &hints, &ai);
-    if (rc != 0) {
-        snprintf(error, error_size, "--listen %s: %s", listen_address, gai_strerror(rc));
-        return NULL;
-    }
-    return ai;
-}
-
-static void set_port(struct sockaddr *addr, int port)
-{
-    if (addr->sa_family == AF_INET6)
-        ((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)port);
-    else
-        ((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)port);
-}
-
-/* A socket bound to addr; listening when `listening`. -1 with errno set. */
-static int bound_socket(const struct addrinfo *ai, bool reuse_port, bool listening)
-{
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || (listening && listen(fd, 1024) != 0)) {
-        int saved = errno;
-        if (fd >= 0)
-            close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
-}
-
-/* One listening socket per worker on the same address. A first bind
- * without SO_REUSEPORT proves nobody else listens there (a second webhook
- * would otherwise quietly share the port) and picks the port for ":0". */
-static bool open_listeners(http_server *s, char *error, size_t error_size)
-{
-    struct addrinfo *ai = listen_address_resolve(s->config.listen, error, error_size);
-    if (!ai)
-        return false;
-    int probe = bound_socket(ai, false, false);
-    bool ok = probe >= 0;
-    if (ok) {
-        struct sockaddr_storage bound;
-        socklen_t len = sizeof(bound);
-        getsockname(probe, (struct sockaddr *)&bound, &len);
-        s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                    : ((struct sockaddr_in *)&bound)->sin_port);
-        close(probe);
-        set_port(ai->ai_addr, s->port);
-    }
-    for (int i = 0; ok && i < s->worker_count; i++)
-        ok = (s->workers[i].listen_fd = bound_socket(ai, true, true)) >= 0;
-    if (!ok)
-        snprintf(error, error_size, "--listen %s: %s", s->config.listen, strerror(errno));
-    freeaddrinfo(ai);
-    return ok;
-}
-
 static void server_free(http_server *s)
 {
     for (int i = 0; i < s->worker_count; i++) {
@@ -593,6 +468,20 @@ static void server_free(http_server *s)
     free(s);
 }
 
+static bool open_listeners(http_server *s, char *error, size_t error_size)
+{
+    int *fds = calloc((size_t)s->worker_count, sizeof(int));
+    if (!fds) {
+        snprintf(error, error_size, "out of memory");
+        return false;
+    }
+    s->port = http_listeners_open(s->config.listen, s->worker_count, fds, error, error_size);
+    for (int i = 0; i < s->worker_count; i++)
+        s->workers[i].listen_fd = fds[i];
+    free(fds);
+    return s->port >= 0;
+}
+
 http_server *http_server_start(const http_server_config *config, tls_server *tls,
                                http_handler handler, void *context, char *error,
                                size_t error_size)
@@ -603,6 +492,10 @@ http_server *http_server_start(const http_server_config *config, tls_server *tls
         return NULL;
     }
     s->config = *config;
+    s->limits = (http_limits){.max_header_bytes = config->max_header_bytes,
+                              .max_body_bytes = config->max_body_bytes};
+    s->budget.limit = config->max_buffered_bytes;
+    metrics_watch_buffered_bytes(&s->budget);
     s->tls = tls;
     s->handler = handler;
     s->context = context;
@@ -614,7 +507,9 @@ http_server *http_server_start(const http_server_config *config, tls_server *tls
         return NULL;
     }
     for (int i = 0; i < config->threads; i++) {
-        s->workers[i] = (worker){.server = s, .epoll_fd = -1, .listen_fd = -1};
+        s->workers[i].server = s;
+        s->workers[i].epoll_fd = -1;
+        s->workers[i].listen_fd = -1;
         s->worker_count++;
     }
     if (!open_listeners(s, error, error_size))
@@ -680,5 +575,6 @@ void http_server_drain_and_free(http_server *s, int timeout_ms)
     for (int i = 0; i < s->worker_count; i++)
         if (s->workers[i].running)
             pthread_join(s->workers[i].thread, NULL);
+    metrics_watch_buffered_bytes(NULL);
     server_free(s);
 }

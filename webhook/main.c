@@ -28,7 +28,7 @@ static log_level parse_level(const char *name)
     return LOG_INFO;
 }
 
-static void handle_request(void *context, const webhook_request *request, http_response *response)
+static void handle_request(void *context, const http_request *request, http_response *response)
 {
     webhook_route(context, request, response);
 }
@@ -132,8 +132,9 @@ int main(int argc, char **argv)
         .header_timeout_ms = (int)config.header_timeout * 1000,
         .body_timeout_ms = (int)config.body_timeout * 1000,
         .idle_timeout_ms = (int)config.idle_timeout * 1000,
-        .max_header_bytes = 16384,
+        .max_header_bytes = HEAD_LIMIT_BYTES,
         .max_body_bytes = (size_t)config.max_body_bytes,
+        .max_buffered_bytes = (size_t)config.max_buffered_bytes,
     };
     http_server *server =
         http_server_start(&server_config, tls, handle_request, &context, error, sizeof(error));

@@ -33,6 +33,8 @@ static struct {
     atomic_long connections_open;
     atomic_ulong connections_accepted;
     atomic_ulong connections_rejected;
+    atomic_ulong connections_reclaimed;
+    _Atomic(const buffer_budget *) buffered;
 } m;
 
 const char *admission_outcome_name(admission_outcome outcome)
@@ -87,9 +89,14 @@ void metrics_connection_rejected(void)
     atomic_fetch_add_explicit(&m.connections_rejected, 1, memory_order_relaxed);
 }
 
-long metrics_connections_open(void)
+void metrics_connection_reclaimed(void)
 {
-    return atomic_load_explicit(&m.connections_open, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m.connections_reclaimed, 1, memory_order_relaxed);
+}
+
+void metrics_watch_buffered_bytes(const buffer_budget *budget)
+{
+    atomic_store(&m.buffered, budget);
 }
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
@@ -167,9 +174,24 @@ void metrics_render(buffer *out, const char *version, const char *tls_backend)
                    "# TYPE batch_offload_webhook_connections_accepted_total counter\n"
                    "batch_offload_webhook_connections_accepted_total %lu\n"
                    "# HELP batch_offload_webhook_connections_rejected_total Connections closed "
-                   "at once because the connection limit was reached.\n"
+                   "at once because the connection limit was reached and none was idle.\n"
                    "# TYPE batch_offload_webhook_connections_rejected_total counter\n"
-                   "batch_offload_webhook_connections_rejected_total %lu\n",
+                   "batch_offload_webhook_connections_rejected_total %lu\n"
+                   "# HELP batch_offload_webhook_connections_reclaimed_total Idle keep-alive "
+                   "connections closed at the connection limit to admit new ones.\n"
+                   "# TYPE batch_offload_webhook_connections_reclaimed_total counter\n"
+                   "batch_offload_webhook_connections_reclaimed_total %lu\n",
                    LOAD(m.connections_open), LOAD(m.connections_accepted),
-                   LOAD(m.connections_rejected));
+                   LOAD(m.connections_rejected), LOAD(m.connections_reclaimed));
+    const buffer_budget *budget = atomic_load(&m.buffered);
+    if (budget)
+        buffer_appendf(out,
+                       "# HELP batch_offload_webhook_buffered_bytes Request and answer bytes "
+                       "held by all connections.\n"
+                       "# TYPE batch_offload_webhook_buffered_bytes gauge\n"
+                       "batch_offload_webhook_buffered_bytes %zu\n"
+                       "# HELP batch_offload_webhook_buffered_bytes_limit --max-buffered-bytes.\n"
+                       "# TYPE batch_offload_webhook_buffered_bytes_limit gauge\n"
+                       "batch_offload_webhook_buffered_bytes_limit %zu\n",
+                       atomic_load_explicit(&budget->used, memory_order_relaxed), budget->limit);
 }

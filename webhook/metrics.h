@@ -28,8 +28,10 @@ void metrics_record_cert_reload(cert_reload_result result);
 void metrics_record_tls_handshake_failure(void);
 void metrics_connection_opened(void);
 void metrics_connection_closed(void);
-void metrics_connection_rejected(void); /* over the connection limit */
-long metrics_connections_open(void);
+void metrics_connection_rejected(void);  /* at the limit with no idle connection */
+void metrics_connection_reclaimed(void); /* an idle one closed to admit a new one */
+/* The budget whose use /metrics shows as buffered bytes (NULL: none). */
+void metrics_watch_buffered_bytes(const buffer_budget *budget);
 
 void metrics_render(buffer *out, const char *version, const char *tls_backend);
 

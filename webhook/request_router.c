@@ -3,72 +3,13 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "admission_review.h"
+#include "clock.h"
 #include "job_mutation.h"
 #include "json_writer.h"
 #include "log.h"
 #include "metrics.h"
-
-#define RESPONSE_LIMIT (8 * 1024 * 1024)
-
-uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-void http_response_init(http_response *r)
-{
-    memset(r, 0, sizeof(*r));
-    buffer_init(&r->body, RESPONSE_LIMIT);
-}
-
-void http_response_free(http_response *r)
-{
-    buffer_free(&r->body);
-}
-
-const char *http_status_text(int status)
-{
-    switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-    }
-}
-
-void http_response_error(http_response *r, int status, const char *message)
-{
-    buffer_reset(&r->body);
-    r->status = status;
-    r->content_type = "application/json";
-    json_writer w;
-    json_writer_init(&w, &r->body);
-    json_object_begin(&w);
-    json_member_string(&w, "kind", "Status");
-    json_member_string(&w, "apiVersion", "v1");
-    json_member_string(&w, "status", "Failure");
-    json_member_string(&w, "message", message);
-    json_member_int(&w, "code", status);
-    json_object_end(&w);
-    buffer_append_char(&r->body, '\n');
-}
 
 static void respond_text(http_response *r, int status, const char *text)
 {
@@ -77,7 +18,7 @@ static void respond_text(http_response *r, int status, const char *text)
     buffer_append_str(&r->body, text);
 }
 
-static bool method_is(const webhook_request *req, const char *method)
+static bool method_is(const http_request *req, const char *method)
 {
     /* Methods are case-sensitive (RFC 9110 9.1). */
     return req->head->method_len == strlen(method) &&
@@ -85,7 +26,7 @@ static bool method_is(const webhook_request *req, const char *method)
 }
 
 /* "application/json", optionally with parameters such as "; charset=utf-8". */
-static bool content_type_is_json(const webhook_request *req)
+static bool content_type_is_json(const http_request *req)
 {
     const http_header *h = http_find_header(req->head, "Content-Type", NULL);
     if (!h)
@@ -108,7 +49,7 @@ static void log_admission(const admission_request *ar, const char *outcome, cons
              LOG_NUM("duration_ms", seconds * 1000.0));
 }
 
-static void handle_mutate(webhook_context *ctx, const webhook_request *req, http_response *res)
+static void handle_mutate(webhook_context *ctx, const http_request *req, http_response *res)
 {
     if (!method_is(req, "POST")) {
         res->allow = "POST";
@@ -123,7 +64,7 @@ static void handle_mutate(webhook_context *ctx, const webhook_request *req, http
     char error[256];
     if (!admission_request_decode(&ar, req->body, req->body_len, error, sizeof(error))) {
         metrics_record_admission(ADMISSION_INVALID,
-                                 (double)(monotonic_ns() - req->started_ns) / 1e9);
+                                 (double)(clock_monotonic_ns() - req->started_ns) / 1e9);
         log_warn("bad admission request", LOG_STR("peer", req->peer), LOG_STR("error", error));
         http_response_error(res, 400, error);
         return;
@@ -161,7 +102,7 @@ static void handle_mutate(webhook_context *ctx, const webhook_request *req, http
     res->status = 200;
     res->content_type = "application/json";
     admission_response_encode(&res->body, &ar, &answer);
-    double seconds = (double)(monotonic_ns() - req->started_ns) / 1e9;
+    double seconds = (double)(clock_monotonic_ns() - req->started_ns) / 1e9;
     if (!buffer_ok(&res->body)) {
         outcome = ADMISSION_INVALID;
         http_response_error(res, 500, "the admission response could not be built");
@@ -172,7 +113,7 @@ static void handle_mutate(webhook_context *ctx, const webhook_request *req, http
     admission_request_free(&ar);
 }
 
-static void handle_probe(webhook_context *ctx, const webhook_request *req, http_response *res,
+static void handle_probe(webhook_context *ctx, const http_request *req, http_response *res,
                          bool readiness)
 {
     if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
@@ -186,7 +127,7 @@ static void handle_probe(webhook_context *ctx, const webhook_request *req, http_
         respond_text(res, 200, "ok\n");
 }
 
-static void handle_metrics(webhook_context *ctx, const webhook_request *req, http_response *res)
+static void handle_metrics(webhook_context *ctx, const http_request *req, http_response *res)
 {
     if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
         res->allow = "GET, HEAD";
@@ -199,7 +140,7 @@ static void handle_metrics(webhook_context *ctx, const webhook_request *req, htt
 }
 
 /* The path part of the request target, without the query. */
-static bool path_is(const webhook_request *req, const char *path)
+static bool path_is(const http_request *req, const char *path)
 {
     size_t n = 0;
     while (n < req->head->target_len && req->head->target[n] != '?')
@@ -207,7 +148,7 @@ static bool path_is(const webhook_request *req, const char *path)
     return n == strlen(path) && memcmp(req->head->target, path, n) == 0;
 }
 
-void webhook_route(webhook_context *ctx, const webhook_request *req, http_response *res)
+void webhook_route(webhook_context *ctx, const http_request *req, http_response *res)
 {
     if (path_is(req, "/mutate"))
         handle_mutate(ctx, req, res);

@@ -76,6 +76,9 @@ static const option_spec options[] = {
      NUMBER(idle_timeout, "90", 1, 3600, "seconds a keep-alive connection may stay idle")},
     {"max-body-bytes", NUMBER(max_body_bytes, "3145728", 1024, 67108864,
                               "largest request body; larger ones get 413")},
+    {"max-buffered-bytes",
+     NUMBER(max_buffered_bytes, "16777216", 65536, 1073741824,
+            "request and answer bytes held by all connections together; past it: 503")},
     {"shutdown-delay", NUMBER(shutdown_delay, "0", 0, 600,
                               "seconds to keep serving, not ready, after SIGTERM")},
     {"drain-timeout", NUMBER(drain_timeout, "20", 0, 3600,
@@ -302,6 +305,12 @@ static bool check_config(webhook_config *c, FILE *err)
         level_ok |= strcmp(c->log_level, levels[i]) == 0;
     if (!level_ok) {
         fprintf(err, "offload-webhook: --log-level: expected debug, info, warn or error\n");
+        return false;
+    }
+    if (c->max_buffered_bytes < c->max_body_bytes + HEAD_LIMIT_BYTES) {
+        fprintf(err, "offload-webhook: --max-buffered-bytes (%ld) must hold at least one request "
+                     "of --max-body-bytes (%ld) and its head (%d)\n",
+                c->max_buffered_bytes, c->max_body_bytes, HEAD_LIMIT_BYTES);
         return false;
     }
     if (c->threads == 0) {

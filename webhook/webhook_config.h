@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/* The largest request head (request line and headers) the webhook reads. */
+#define HEAD_LIMIT_BYTES 16384
+
 typedef struct webhook_config {
     /* serving */
     char *listen;
@@ -18,6 +21,7 @@ typedef struct webhook_config {
     long body_timeout;
     long idle_timeout;
     long max_body_bytes;
+    long max_buffered_bytes;
     long shutdown_delay;  /* seconds of not-ready before draining */
     long drain_timeout;
     char *log_level;

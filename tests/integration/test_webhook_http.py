@@ -264,12 +264,12 @@ def test_many_concurrent_connections(webhook):
                         'outcome="mutated"') == 500
 
 
-def test_connection_limit(start_webhook):
-    webhook = start_webhook("--max-connections", "4")
+def test_connection_limit_refuses_when_no_connection_is_idle(start_webhook):
+    webhook = start_webhook("--max-connections", "4", "--threads", "1")
     held = [webhook.connect() for _ in range(4)]
-    for sock in held:  # make sure all four were accepted and handshaken
-        sock.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
-        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+    for sock in held:  # each in the middle of a request head: busy, so never reclaimed
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+    time.sleep(0.5)  # until the server has read them (unread, they would look idle)
     with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
         extra = webhook.connect(timeout=5)
         extra.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
@@ -285,6 +285,26 @@ def test_connection_limit(start_webhook):
         except (ssl.SSLError, ConnectionError, OSError):
             time.sleep(0.1)
     assert metric_value(webhook.metrics(), "batch_offload_webhook_connections_rejected_total") >= 1
+
+
+def test_connection_limit_closes_the_oldest_idle_connection_for_a_new_one(start_webhook):
+    webhook = start_webhook("--max-connections", "4", "--threads", "1")
+    held = []
+    for _ in range(4):  # one request each, then idle keep-alive
+        sock = webhook.connect()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        held.append(sock)
+    assert webhook.request("GET", "/healthz")[0] == 200
+    held[0].settimeout(5)
+    assert held[0].recv(4096) == b"", "the oldest idle connection was not the one closed"
+    for sock in held[1:]:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        sock.close()
+    text = webhook.metrics()
+    assert metric_value(text, "batch_offload_webhook_connections_reclaimed_total") == 1
+    assert metric_value(text, "batch_offload_webhook_connections_rejected_total") == 0
 
 
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated")
