@@ -16,6 +16,9 @@
 #define KEPT_BUFFER_BYTES 16384
 /* Room for the status line and headers of an answer. */
 #define ANSWER_HEAD_BYTES 256
+/* A body this large is sent from the handler's own buffer rather than
+ * copied after the head: an answer is never held twice. */
+#define COPIED_BODY_BYTES 16384
 
 static const char CONTINUE[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -40,11 +43,12 @@ void http_connection_free(http_connection *c)
 {
     buffer_free(&c->in);
     buffer_free(&c->out);
+    buffer_free(&c->out_body);
 }
 
 static bool has_output(const http_connection *c)
 {
-    return c->out_sent < c->out.len;
+    return c->out_sent < c->out.len + c->out_body.len;
 }
 
 http_phase http_connection_phase(const http_connection *c)
@@ -74,8 +78,20 @@ size_t http_connection_read_room(const http_connection *c)
     return c->in.len < allowed ? allowed - c->in.len : 0;
 }
 
+/* Takes over the handler's body buffer when the budget can hold it. */
+static bool take_body(http_connection *c, buffer *body)
+{
+    buffer_budget *budget = c->out.budget;
+    if (!buffer_budget_take(budget, body->cap))
+        return false;
+    c->out_body = *body;
+    c->out_body.budget = budget;
+    buffer_init(body, body->limit);
+    return true;
+}
+
 /* Queues an answer: its head and (unless the request was HEAD) its body. */
-static void queue_answer(http_connection *c, const http_response *res, bool head_method)
+static void queue_answer(http_connection *c, http_response *res, bool head_method)
 {
     if (c->draining)
         c->keep_alive = false;
@@ -84,21 +100,35 @@ static void queue_answer(http_connection *c, const http_response *res, bool head
     buffer_reset(&c->out);
     c->out_sent = 0;
     size_t body = head_method ? 0 : res->body.len;
-    if (buffer_reserve(&c->out, ANSWER_HEAD_BYTES + body)) {
+    bool copy = body < COPIED_BODY_BYTES;
+    if (buffer_reserve(&c->out, ANSWER_HEAD_BYTES + (copy ? body : 0))) {
         http_response_write_head(res, !c->last_answer, &c->out);
-        buffer_append(&c->out, res->body.data, body);
+        if (copy)
+            buffer_append(&c->out, res->body.data, body);
     }
     if (!buffer_ok(&c->out)) {
-        /* Not even the answer fits the budget: closing is all that is left. */
+        /* Not even the answer's head fits the budget: closing is all that is left. */
         buffer_free(&c->out);
         c->last_answer = true;
+        return;
+    }
+    if (!copy && !take_body(c, &res->body)) {
+        http_connection_refuse(c, 503, "the webhook holds too many answer bytes right now: "
+                                       "retry");
         return;
     }
     metrics_record_http_response(res->status);
 }
 
+bool http_connection_should_linger(const http_connection *c)
+{
+    return c->refused_mid_request;
+}
+
 void http_connection_refuse(http_connection *c, int status, const char *message)
 {
+    http_phase phase = http_connection_phase(c);
+    c->refused_mid_request = phase == HTTP_PHASE_HEAD || phase == HTTP_PHASE_BODY;
     http_response res;
     http_response_init(&res);
     http_response_error(&res, status, message);
@@ -158,7 +188,9 @@ static bool frame(http_connection *c, const http_request_head *head, size_t head
     return true;
 }
 
-/* Hands a complete request to the handler; head is valid for c->in as it is. */
+/* Hands a complete request to the handler; head is valid for c->in as it
+ * is. The request's bytes are dropped as soon as it is answered (keeping what
+ * was pipelined after it): a slow reader of a large answer holds only that. */
 static void dispatch(http_connection *c, const http_request_head *head)
 {
     http_request req = {
@@ -171,6 +203,8 @@ static void dispatch(http_connection *c, const http_request_head *head)
     http_response res;
     http_response_init(&res);
     c->handler(c->context, &req, &res);
+    buffer_consume(&c->in, c->head_len + c->body_len);
+    c->head_len = c->body_len = 0;
     queue_answer(c, &res, c->head_method);
     http_response_free(&res);
 }
@@ -258,22 +292,13 @@ http_phase http_connection_process(http_connection *c)
 
 const char *http_connection_output(const http_connection *c, size_t *len)
 {
-    *len = c->out.len - c->out_sent;
-    return c->out.data ? c->out.data + c->out_sent : "";
-}
-
-/* The answer has gone out: drop the request, keep what was pipelined. */
-static void next_request(http_connection *c, uint64_t now_ns)
-{
-    buffer_consume(&c->in, c->head_len + c->body_len);
-    c->head_len = c->body_len = c->head_scanned = 0;
-    c->fresh = false;
-    if (c->in.len == 0) {
-        buffer_free(&c->in); /* idle keep-alive connections hold no buffers */
-    } else {
-        buffer_shrink(&c->in, KEPT_BUFFER_BYTES);
-        c->started_ns = now_ns;
+    if (c->out_sent < c->out.len) {
+        *len = c->out.len - c->out_sent;
+        return c->out.data + c->out_sent;
     }
+    size_t at = c->out_sent - c->out.len;
+    *len = c->out_body.len - at;
+    return c->out_body.data ? c->out_body.data + at : "";
 }
 
 void http_connection_sent(http_connection *c, size_t n, uint64_t now_ns)
@@ -282,16 +307,20 @@ void http_connection_sent(http_connection *c, size_t n, uint64_t now_ns)
     if (has_output(c))
         return;
     buffer_free(&c->out);
+    buffer_free(&c->out_body);
     c->out_sent = 0;
     if (c->interim) {
         c->interim = false;
         return;
     }
-    if (c->last_answer) {
-        buffer_free(&c->in);
-        return;
+    c->fresh = false;
+    if (c->last_answer || c->in.len == 0) {
+        buffer_free(&c->in); /* idle keep-alive connections hold no buffers */
+    } else {
+        buffer_shrink(&c->in, KEPT_BUFFER_BYTES);
+        c->head_scanned = 0;
+        c->started_ns = now_ns;
     }
-    next_request(c, now_ns);
 }
 
 bool http_connection_time_out(http_connection *c)

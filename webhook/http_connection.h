@@ -39,9 +39,10 @@ typedef struct http_connection {
     http_handler handler;
     void *context;
     const char *peer;
-    buffer in;  /* received, not yet answered */
-    buffer out; /* to send: out.data[out_sent..out.len) */
-    size_t out_sent;
+    buffer in;       /* received, not yet answered */
+    buffer out;      /* to send: an answer's head (and a small body) */
+    buffer out_body; /* then a large body, taken over from the handler uncopied */
+    size_t out_sent; /* of out, then of out_body */
     size_t head_len;     /* 0 until the current request's head is framed */
     size_t head_scanned; /* bytes of an unframed head known not to end it */
     size_t body_len;
@@ -51,6 +52,7 @@ typedef struct http_connection {
     bool head_method;  /* HEAD: the answer goes without its body */
     bool interim;      /* `out` holds "100 Continue": the body comes after it */
     bool last_answer;  /* close once `out` is sent */
+    bool refused_mid_request; /* the peer may still be sending what was refused */
     bool draining;     /* the server is stopping: answer with Connection: close */
 } http_connection;
 
@@ -80,6 +82,10 @@ void http_connection_sent(http_connection *c, size_t n, uint64_t now_ns);
 bool http_connection_time_out(http_connection *c);
 /* Answers status at once (server-level refusals such as 503) and closes after. */
 void http_connection_refuse(http_connection *c, int status, const char *message);
+/* The last answer refused a request still arriving: closing at once would
+ * reset the connection and lose the answer, so the server first lets the
+ * peer finish sending (and discards it), as nginx's lingering close does. */
+bool http_connection_should_linger(const http_connection *c);
 /* Nothing received of a next request, nothing to send: safe to close. */
 bool http_connection_is_idle(const http_connection *c);
 http_phase http_connection_phase(const http_connection *c);

@@ -35,8 +35,8 @@ void http_response_free(http_response *r);
 void http_response_error(http_response *r, int status, const char *message);
 const char *http_status_text(int status);
 
-/* Appends the status line and headers of r (Content-Length from its body)
- * to out; the body itself is the caller's to send or leave out (HEAD). */
+/* Appends the status line and headers of r to out, with the Content-Length
+ * of its body; the body itself is the caller's to send or leave out (HEAD). */
 void http_response_write_head(const http_response *r, bool keep_alive, buffer *out);
 
 #endif

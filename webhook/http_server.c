@@ -42,14 +42,21 @@
  * closed since the busiest moment (a storm leaves glibc's heap full of
  * holes otherwise). */
 #define TRIM_AFTER_CLOSED 64
+/* A refused request's remaining bytes are read and dropped for at most
+ * this long and this much, so that its client reads the refusal. */
+#define LINGER_MS 2000
+#define LINGER_BYTES (8u << 20)
 
 typedef struct connection {
     struct connection *prev, *next;           /* the worker's connections */
     struct connection *idle_prev, *idle_next; /* its idle ones, oldest first */
     bool in_idle_list;
+    bool closed; /* waiting in the worker's graveyard to be freed */
     int fd;
     tls_connection *tls;
     bool handshaking;
+    bool lingering; /* answered and shut for writing: dropping what still arrives */
+    size_t lingered; /* bytes dropped so far */
     bool answered; /* an answer just went out: wait for epoll before reading */
     http_phase phase;
     uint32_t events; /* current epoll interest */
@@ -65,6 +72,9 @@ typedef struct worker {
     int listen_fd;
     connection *connections;
     connection *idle_oldest, *idle_newest;
+    /* Closed during this round of events; freed after it, because a later
+     * event of the same round may still name them. */
+    connection *graveyard;
     int connection_count;
     int busiest; /* most connections since memory was last trimmed */
     bool draining;
@@ -160,7 +170,18 @@ static void connection_close(worker *wk, connection *c)
     wk->connection_count--;
     atomic_fetch_sub(&wk->server->connections, 1);
     metrics_connection_closed();
-    free(c);
+    c->closed = true;
+    c->next = wk->graveyard;
+    wk->graveyard = c;
+}
+
+static void bury_the_closed(worker *wk)
+{
+    while (wk->graveyard) {
+        connection *next = wk->graveyard->next;
+        free(wk->graveyard);
+        wk->graveyard = next;
+    }
 }
 
 static uint64_t phase_timeout_ms(const http_server *s, http_phase phase)
@@ -225,10 +246,44 @@ static tls_io read_input(worker *wk, connection *c)
     return r;
 }
 
+/* Lingering: the TLS session has said goodbye and the socket is shut for
+ * writing; what the peer still sends is read raw and dropped until it
+ * closes, the time is up or too much has come. */
+static void start_lingering(worker *wk, connection *c)
+{
+    idle_remove(wk, c);
+    tls_connection_free(c->tls); /* sends close_notify */
+    c->tls = NULL;
+    http_connection_free(&c->http);
+    shutdown(c->fd, SHUT_WR);
+    c->lingering = true;
+    c->deadline_ms = now_ms() + LINGER_MS;
+    set_interest(wk, c, EPOLLIN);
+}
+
+static void linger(worker *wk, connection *c)
+{
+    for (;;) {
+        ssize_t n = recv(c->fd, wk->scratch, sizeof(wk->scratch), 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return; /* epoll says when more comes */
+        if (n <= 0 || (c->lingered += (size_t)n) > LINGER_BYTES) {
+            connection_close(wk, c);
+            return;
+        }
+    }
+}
+
 /* Drives one connection as far as it can go without blocking. */
 static void connection_step(worker *wk, connection *c)
 {
     http_server *s = wk->server;
+    if (c->closed)
+        return;
+    if (c->lingering) {
+        linger(wk, c);
+        return;
+    }
     tls_io r;
     for (;;) {
         if (c->handshaking) {
@@ -254,7 +309,12 @@ static void connection_step(worker *wk, connection *c)
         http_phase phase = http_connection_process(&c->http);
         enter_phase(wk, c, phase);
         if (phase == HTTP_PHASE_DONE) {
-            connection_close(wk, c);
+            if (http_connection_should_linger(&c->http)) {
+                start_lingering(wk, c);
+                linger(wk, c);
+            } else {
+                connection_close(wk, c);
+            }
             return;
         }
         http_connection_output(&c->http, &pending);
@@ -377,7 +437,7 @@ static void accept_connections(worker *wk)
  * anything else (idle, a stalled handshake or answer) closes. */
 static void expire(worker *wk, connection *c)
 {
-    if (!c->handshaking && http_connection_time_out(&c->http)) {
+    if (!c->handshaking && !c->lingering && http_connection_time_out(&c->http)) {
         c->deadline_ms = now_ms() + WRITE_TIMEOUT_MS;
         connection_step(wk, c);
     } else {
@@ -412,7 +472,7 @@ static void start_draining(worker *wk)
     connection *c = wk->connections;
     while (c) {
         connection *next = c->next;
-        if (!c->handshaking && http_connection_is_idle(&c->http))
+        if (!c->handshaking && !c->lingering && http_connection_is_idle(&c->http))
             connection_close(wk, c);
         else
             c->http.draining = true;
@@ -444,9 +504,11 @@ static void *worker_main(void *arg)
             check_deadlines(wk);
             next_scan = now_ms() + TIMER_SCAN_MS;
         }
+        bury_the_closed(wk);
     }
     while (wk->connections)
         connection_close(wk, wk->connections);
+    bury_the_closed(wk);
     tls_thread_cleanup();
     atomic_fetch_sub(&s->workers_running, 1);
     return NULL;

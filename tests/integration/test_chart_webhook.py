@@ -85,12 +85,23 @@ def test_command_line_defaults(container):
         "--credentials-secret=batch-offload-credentials",
         "--max-completions=10000",
         "--offloader-backoff-limit=3",
+        "--threads=2",
+        "--max-connections=1024",
+        "--max-body-bytes=3145728",
+        "--max-buffered-bytes=16777216",
         "--shutdown-delay=5",
         "--drain-timeout=20",
         "--log-level=info",
     ]
     assert container["image"] == "ghcr.io/batch-offload/offload-webhook:0.1.0"
     assert "command" not in container  # the image's entrypoint is offload-webhook
+
+
+def test_server_limits_that_cannot_hold_one_review_fail_rendering():
+    error = render_error({"webhook": {"server": {"threads": 2, "maxConnections": 1024,
+                                                 "maxBodyBytes": 3145728, "maxBufferedBytes": 1000000}}})
+    assert "webhook.server.maxBufferedBytes (1000000) must hold at least one review of " \
+           "webhook.server.maxBodyBytes (3145728)" in error
 
 
 def test_command_line_from_every_value():
@@ -103,7 +114,8 @@ def test_command_line_from_every_value():
         "credentials": {"secretName": "azure-batch", "workloadIdentity": {"enabled": True,
                                                                           "serviceAccountName": "offloader"}},
         "webhook": {"shutdownDelaySeconds": 10, "drainTimeoutSeconds": 40, "terminationGracePeriodSeconds": 60,
-                    "logLevel": "debug"},
+                    "logLevel": "debug", "server": {"threads": 4, "maxConnections": 300,
+                                                    "maxBodyBytes": 1048576, "maxBufferedBytes": 50000000}},
     }))
     assert args[3:] == [
         "--offloader-image=registry.example.com:5000/batch/offloader:1.2.3@sha256:" + "b" * 64,
@@ -117,6 +129,10 @@ def test_command_line_from_every_value():
         "--offloader-service-account=offloader",
         "--workload-identity",
         "--offloader-backoff-limit=5",
+        "--threads=4",
+        "--max-connections=300",
+        "--max-body-bytes=1048576",
+        "--max-buffered-bytes=50000000",  # an integer, not 5e+07
         "--shutdown-delay=10",
         "--drain-timeout=40",
         "--log-level=debug",

@@ -222,6 +222,82 @@ static void test_a_request_cut_short_times_out_with_408(void **state)
     exchange_close(&idle);
 }
 
+/* A head trickled in a byte at a time is looked at once: each call resumes
+ * where the last one stopped (a slowloris client costs no more than any
+ * other), and a bad line end is refused as soon as it arrives. */
+static void test_a_head_sent_a_byte_at_a_time_is_scanned_once(void **state)
+{
+    (void)state;
+    buffer head;
+    buffer_init(&head, 0);
+    buffer_append_str(&head, "GET /healthz HTTP/1.1\r\n");
+    for (int line = 0; line < 40; line++) { /* 12 KB in 40 headers (the limit is 64) */
+        buffer_append_str(&head, "X-Pad: ");
+        for (int i = 0; i < 300; i++)
+            buffer_append_char(&head, 'a');
+        buffer_append_str(&head, "\r\n");
+    }
+    buffer_append_str(&head, "\r\n");
+    exchange x;
+    exchange_open(&x, 16 << 20);
+    for (size_t i = 0; i + 1 < head.len; i++) {
+        http_connection_receive(&x.c, head.data + i, 1, 0);
+        assert_int_equal(http_connection_process(&x.c), HTTP_PHASE_HEAD);
+        /* All of it looked at, but a CR whose LF may still come. */
+        assert_int_equal(x.c.head_scanned, head.data[i] == '\r' ? i : i + 1);
+    }
+    exchange_feed(&x, head.data + head.len - 1, 1, 1);
+    assert_int_equal(x.calls, 1);
+    exchange_close(&x);
+    exchange bad;
+    exchange_open(&bad, 16 << 20);
+    exchange_feed(&bad, "GET /healthz HTTP/1.1\r\nX-A: b\n", 31, 1);
+    assert_non_null(strstr(buffer_cstr(&bad.sent), "HTTP/1.1 400 Bad Request\r\n"));
+    exchange_close(&bad);
+    buffer_free(&head);
+}
+
+/* Answers with as many bytes as the target's number says: "/N". */
+static void answer_of_size(void *context, const http_request *req, http_response *res)
+{
+    (void)context;
+    size_t n = strtoul(req->head->target + 1, NULL, 10);
+    res->status = 200;
+    for (size_t i = 0; i < n; i++)
+        buffer_append_char(&res->body, (char)('a' + i % 26));
+}
+
+static void check_answer_of_size(const char *method, size_t size)
+{
+    char request[128];
+    snprintf(request, sizeof(request), "%s /%zu HTTP/1.1\r\n\r\n", method, size);
+    exchange x;
+    exchange_open(&x, 16 << 20);
+    x.c.handler = answer_of_size;
+    exchange_feed(&x, request, strlen(request), 16384);
+    char length[64];
+    snprintf(length, sizeof(length), "\r\nContent-Length: %zu\r\n", size);
+    assert_non_null(strstr(buffer_cstr(&x.sent), length));
+    const char *body = strstr(buffer_cstr(&x.sent), "\r\n\r\n") + 4;
+    size_t expected = strcmp(method, "HEAD") == 0 ? 0 : size;
+    assert_int_equal(x.sent.len - (size_t)(body - x.sent.data), expected);
+    for (size_t i = 0; i < expected; i++)
+        assert_int_equal(body[i], 'a' + i % 26);
+    exchange_close(&x);
+}
+
+/* Small answers are copied after their head, large ones sent from the
+ * handler's buffer: both say their own length and arrive whole. */
+static void test_answers_small_and_large_go_out_whole(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 16383, 16384, 100000, 5 << 20};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        check_answer_of_size("GET", sizes[i]);
+        check_answer_of_size("HEAD", sizes[i]);
+    }
+}
+
 int main(void)
 {
     log_set_fd(-1);
@@ -231,6 +307,8 @@ int main(void)
         cmocka_unit_test(test_expect_continue_is_answered_before_the_body),
         cmocka_unit_test(test_the_budget_refuses_what_it_cannot_hold),
         cmocka_unit_test(test_a_request_cut_short_times_out_with_408),
+        cmocka_unit_test(test_answers_small_and_large_go_out_whole),
+        cmocka_unit_test(test_a_head_sent_a_byte_at_a_time_is_scanned_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,10 @@ Included once, from deployment.yaml (always rendered).
 {{- if ge (int $stopping) (int $webhook.terminationGracePeriodSeconds) }}
 {{- fail (printf "webhook.shutdownDelaySeconds (%d) + webhook.drainTimeoutSeconds (%d) = %d must be less than webhook.terminationGracePeriodSeconds (%d): the kubelet kills the pod when the grace period ends, cutting off reviews still being served or drained" (int $webhook.shutdownDelaySeconds) (int $webhook.drainTimeoutSeconds) (int $stopping) (int $webhook.terminationGracePeriodSeconds)) }}
 {{- end }}
+{{- $server := $webhook.server }}
+{{- if lt (int64 $server.maxBufferedBytes) (add (int64 $server.maxBodyBytes) 16384) }}
+{{- fail (printf "webhook.server.maxBufferedBytes (%d) must hold at least one review of webhook.server.maxBodyBytes (%d) and its head (16384 bytes): the webhook refuses to start otherwise" (int64 $server.maxBufferedBytes) (int64 $server.maxBodyBytes)) }}
+{{- end }}
 {{- if has .Release.Namespace .Values.offload.namespaces }}
 {{- fail (printf "offload.namespaces must not contain the release namespace %q: the webhook never admits Jobs of its own namespace" .Release.Namespace) }}
 {{- end }}

@@ -53,6 +53,10 @@ flags win and keep `kubectl describe pod` showing the whole configuration in one
 {{- end }}
 {{- end }}
 - --offloader-backoff-limit={{ int .Values.offloader.backoffLimit }}
+- --threads={{ int .Values.webhook.server.threads }}
+- --max-connections={{ int .Values.webhook.server.maxConnections }}
+- --max-body-bytes={{ int .Values.webhook.server.maxBodyBytes }}
+- --max-buffered-bytes={{ int .Values.webhook.server.maxBufferedBytes }}
 - --shutdown-delay={{ int .Values.webhook.shutdownDelaySeconds }}
 - --drain-timeout={{ int .Values.webhook.drainTimeoutSeconds }}
 - --log-level={{ .Values.webhook.logLevel }}
