@@ -9,7 +9,7 @@
  * because the kubelet rotates it. Managed identity asks IMDS:
  * GET {imds}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=...
  * with "Metadata: true". (learn.microsoft.com: v2-oauth2-client-creds-grant-flow,
- * managed identities how-to; ../shared/azure-batch/FACTS.md 5.) */
+ * managed identities how-to; docs/azure-facts.md 5.) */
 #ifndef ENTRA_EXCHANGE_H
 #define ENTRA_EXCHANGE_H
 

@@ -1,7 +1,7 @@
 /* Service SAS; see sas.h. The string-to-sign for sv >= 2020-12-06 is, one
  * field per line: sp, st, se, canonicalizedResource, si, sip, spr, sv, sr,
  * snapshot time, ses, rscc, rscd, rsce, rscl, rsct
- * (learn.microsoft.com "Create a service SAS"; ../shared/azure-batch/FACTS.md
+ * (learn.microsoft.com "Create a service SAS"; docs/azure-facts.md
  * 5, checked against Azurite). A user delegation SAS inserts, after the
  * canonicalized resource: skoid, sktid, skt, ske, sks, skv, saoid, suoid,
  * scid ("Create a user delegation SAS"). Unused fields are empty lines. */

@@ -5,7 +5,7 @@
  *   If-Modified-Since \n If-Match \n If-None-Match \n If-Unmodified-Since \n
  *   Range \n CanonicalizedHeaders CanonicalizedResource
  * (learn.microsoft.com: "Authenticate requests to the Azure Batch service",
- * "Authorize with Shared Key" for Storage; ../shared/azure-batch/FACTS.md 5.)
+ * "Authorize with Shared Key" for Storage; docs/azure-facts.md 5.)
  *
  * Where the services differ:
  *   Content-Length  Batch signs the header as sent, "0" included; Storage

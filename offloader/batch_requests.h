@@ -1,5 +1,5 @@
 /* The bodies of the Batch REST requests the offloader sends, built from the
- * job plan (definitions in ../shared/azure-batch/BatchService.*.json):
+ * job plan (definitions in third_party/azure-batch/BatchService.*.json):
  * BatchJobCreateOptions, BatchTaskCreateOptions (workers and aggregator),
  * BatchJobUpdateOptions and BatchJobTerminateOptions. */
 #ifndef BATCH_REQUESTS_H

@@ -10,7 +10,7 @@
 
 #include "job_plan.h"
 
-/* The offloader's exit codes (DESIGN.md); the webhook's podFailurePolicy
+/* The offloader's exit codes (docs/DESIGN.md); the webhook's podFailurePolicy
  * fails the Kubernetes Job at once on 1 and 2. */
 enum {
     EXIT_SUCCEEDED = 0,

@@ -1,5 +1,5 @@
 /* The offloader's configuration: environment variables under the original
- * standalone sample's names (DESIGN.md), one table of them with their checks
+ * standalone sample's names (docs/DESIGN.md), one table of them with their checks
  * in offloader_config.c. Everything is validated before any request is made;
  * a bad value exits 2 with a message naming the variable. */
 #ifndef OFFLOADER_CONFIG_H

@@ -20,7 +20,7 @@
 
 #define PATCH_LIMIT (4 * 1024 * 1024)
 
-/* The offloader reads these keys of the credentials Secret (DESIGN.md), the
+/* The offloader reads these keys of the credentials Secret (docs/DESIGN.md), the
  * SECONDARY_ ones for failover to a second region. */
 /* Job fields the offloader maps to Batch settings, copied into WORKERSPEC. */
 static const char *const carried_job_fields[] = {

@@ -1,6 +1,6 @@
 /* The Job -> offloader rewrite: decides whether a Job is offloaded and, if
  * so, builds the JSON Patch that turns it into one small offloader pod
- * carrying the worker spec as configuration (../shared/DESIGN.md, "The
+ * carrying the worker spec as configuration (docs/DESIGN.md, "The
  * rewritten Job"). Pure: no I/O, so unit tests and the fuzzer drive it
  * directly. */
 #ifndef JOB_MUTATION_H
@@ -16,7 +16,7 @@
 #define OFFLOADER_CONTAINER_NAME "batch-offloader"
 #define OFFLOADER_USER_ID 65532
 
-/* The offloader's exit codes (DESIGN.md): what the podFailurePolicy keys on. */
+/* The offloader's exit codes (docs/DESIGN.md): what the podFailurePolicy keys on. */
 enum {
     OFFLOADER_EXIT_WORK_FAILED = 1,
     OFFLOADER_EXIT_BAD_CONFIGURATION = 2,

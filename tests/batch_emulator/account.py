@@ -390,7 +390,7 @@ class Account:
             return
         if outcome.cancel_reason == "preempted":
             # Preemption requeues without touching retryCount or requeueCount, which counts user
-            # requests only (spec, BatchTaskExecutionInfo.requeueCount; FACTS.md section 4).
+            # requests only (spec, BatchTaskExecutionInfo.requeueCount; docs/azure-facts.md section 4).
             self._move_task(task, "active", now)
             job.ready.appendleft(task)
         elif (outcome.cancel_reason is None and outcome.failure_kind is None and outcome.exit_code != 0

@@ -1,7 +1,7 @@
 # Request authentication: one verifier per Authorization scheme the account allows (Shared Key,
 # Entra ID Bearer tokens); a known scheme the account does not allow is refused as such.
 #
-# Shared Key as Batch checks it (FACTS.md section 5, learn.microsoft.com/rest/api/batchservice/
+# Shared Key as Batch checks it (docs/azure-facts.md section 5, learn.microsoft.com/rest/api/batchservice/
 # authenticate-requests-to-the-azure-batch-service, and @azure/batch 10.2.0's BatchSharedKeyCredentials):
 #   Authorization: SharedKey <account>:<base64(HMAC-SHA256(base64decode(key), UTF-8 StringToSign))>
 #   StringToSign = VERB \n Content-Encoding \n Content-Language \n Content-Length \n Content-MD5 \n

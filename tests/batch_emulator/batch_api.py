@@ -1,4 +1,4 @@
-# The Batch operations the emulator implements, by operationId (shared/azure-batch/operations.txt):
+# The Batch operations the emulator implements, by operationId (third_party/azure-batch/operations.txt):
 # each turns a validated request into account calls and renders the service's response (status,
 # headers, body with odata.metadata). Operations not listed here answer 501 NotImplemented.
 import os

@@ -34,9 +34,9 @@ from scheduler import Scheduler
 from service import BatchService
 from spec_validation import SpecValidator
 
-SHARED_DIR = Path(__file__).resolve().parents[3] / "shared" / "azure-batch"
-SPEC_PATH = SHARED_DIR / "BatchService.2025-06-01.21.0.json"
-OPERATIONS_PATH = SHARED_DIR / "operations.txt"
+SPEC_DIR = Path(__file__).resolve().parents[2] / "third_party" / "azure-batch"
+SPEC_PATH = SPEC_DIR / "BatchService.2025-06-01.21.0.json"
+OPERATIONS_PATH = SPEC_DIR / "operations.txt"
 
 
 def parse_arguments(argv):

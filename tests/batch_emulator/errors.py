@@ -1,5 +1,5 @@
 # Batch service errors: the exception the emulator raises and the body the service sends.
-# Body shape (FACTS.md section 4, BatchError in the spec):
+# Body shape (docs/azure-facts.md section 4, BatchError in the spec):
 #   {"odata.metadata": ".../$metadata#Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element",
 #    "code": "...", "message": {"lang": "en-US", "value": "...\nRequestId:...\nTime:..."},
 #    "values": [{"key": "...", "value": "..."}]}

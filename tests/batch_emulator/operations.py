@@ -1,4 +1,4 @@
-# The Batch REST operation table, read from shared/azure-batch/operations.txt (derived from the
+# The Batch REST operation table, read from third_party/azure-batch/operations.txt (derived from the
 # official spec): maps a request's method and path to its operationId, path parameters and the
 # spec definition its body must match.
 import re

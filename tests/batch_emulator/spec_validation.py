@@ -1,11 +1,11 @@
-# Request bodies checked against the official spec (shared/azure-batch/BatchService.2025-06-01.21.0.json).
+# Request bodies checked against the official spec (third_party/azure-batch/BatchService.2025-06-01.21.0.json).
 # Each swagger 2.0 definition becomes a JSON Schema (draft 4, which swagger's schema objects follow):
 # $refs stay local ("#/definitions/X"), every object that lists properties gets
 # additionalProperties: false, and formats the service enforces are checked (int32, int64, date-time,
 # duration, uri). One compiled validator per body definition, built once at start-up.
 #
 # How violations are reported (the service parses the body with an OData reader first, then checks
-# values; FACTS.md section 4; InvalidRequestBody for an undeclared property, with the Reason wording
+# values; docs/azure-facts.md section 4; InvalidRequestBody for an undeclared property, with the Reason wording
 # used here, in Azure/azure-batch-software-entitlement src/Microsoft.Azure.Batch.SoftwareEntitlement.Server/
 # readme.md, and for a type mismatch in Azure/azure-powershell#12147):
 #   not JSON, a JSON type that does not fit, an unknown property -> 400 InvalidRequestBody + Reason

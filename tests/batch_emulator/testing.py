@@ -1,6 +1,6 @@
 # Test support for the emulator and for tests that drive a client against it: starting and stopping
 # the emulator and Azurite, a minimal Batch REST client with its own Shared Key signer (written from
-# FACTS.md section 5, independently of the emulator's auth.py), Storage Shared Key, service SAS and
+# docs/azure-facts.md section 5, independently of the emulator's auth.py), Storage Shared Key, service SAS and
 # user delegation SAS helpers, Entra ID token requests and workload identity assertions (JWTs made
 # here, independently of the emulator's json_web_token.py), TLS material, polling with deadlines, and
 # pytest fixtures. Import the fixtures into a test module:
@@ -43,7 +43,7 @@ PYTHON = "/usr/bin/python3"
 API_VERSION = "2025-06-01.21.0"
 ACCOUNT = "emulatoraccount"
 KEY = base64.b64encode(b"batch-emulator-test-key-32-bytes").decode()
-# Azurite's development account (FACTS.md section 6).
+# Azurite's development account (docs/azure-facts.md section 6).
 DEV_STORAGE_ACCOUNT = "devstoreaccount1"
 DEV_STORAGE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
                    "K1SZFPTOtr/KBHBeksoGMGw==")
@@ -187,7 +187,7 @@ class Azurite:
 # ----- Batch REST with Shared Key -----
 
 def batch_string_to_sign(account, method, url, headers):
-    """Shared Key StringToSign for Batch (FACTS.md section 5); headers: dict with the exact names sent."""
+    """Shared Key StringToSign for Batch (docs/azure-facts.md section 5); headers: dict with the exact names sent."""
     lower = {name.lower(): value for name, value in headers.items()}
     standard = ["content-encoding", "content-language", "content-length", "content-md5", "content-type", "date",
                 "if-modified-since", "if-match", "if-none-match", "if-unmodified-since", "range"]
@@ -361,7 +361,7 @@ def wait_until(probe, timeout=30, what="the condition", interval=0.05):
 # ----- Storage: Shared Key for setup, service SAS for what tasks get -----
 
 class StorageClient:
-    """Blob REST with Shared Key (FACTS.md section 5), path-style as Azurite serves it; over HTTPS with
+    """Blob REST with Shared Key (docs/azure-facts.md section 5), path-style as Azurite serves it; over HTTPS with
     tls_context (an ssl.SSLContext trusting the server)."""
 
     def __init__(self, endpoint, account, key, tls_context=None):
@@ -439,7 +439,7 @@ def _sas_time(moment):
 
 
 def service_sas(account, key, container, blob, permissions, expires_in=3600, start_offset=-300):
-    """A service SAS query string (FACTS.md section 5: sv 2020-12-06 and later field order)."""
+    """A service SAS query string (docs/azure-facts.md section 5: sv 2020-12-06 and later field order)."""
     now = datetime.now(timezone.utc)
     start = (now + timedelta(seconds=start_offset)).strftime("%Y-%m-%dT%H:%M:%SZ")
     expiry = (now + timedelta(seconds=expires_in)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,4 +1,4 @@
-# Shared Key as the emulator checks it (FACTS.md section 5): requests signed by the tests' own signer
+# Shared Key as the emulator checks it (docs/azure-facts.md section 5): requests signed by the tests' own signer
 # are accepted; any changed byte, a wrong key or account, a stale or future ocp-date, a missing or
 # foreign Authorization header gets 403 AuthenticationFailed.
 import base64

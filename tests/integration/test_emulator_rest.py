@@ -1,4 +1,4 @@
-# The emulator's REST surface against the spec and FACTS.md: status codes, headers, bodies, errors,
+# The emulator's REST surface against the spec and docs/azure-facts.md: status codes, headers, bodies, errors,
 # listing with $filter/$select/paging, api-version handling, task files.
 import sys
 from pathlib import Path

@@ -1,6 +1,8 @@
 """What a Job looks like when the API server hands it to a mutating webhook on
-CREATE: the defaults it has applied (see ../shared/README.md), and no UID,
-selector or controller-uid labels yet."""
+CREATE: the defaults it has applied (completions and parallelism 1 when unset,
+backoffLimit 6, completionMode NonIndexed, suspend false, `creationTimestamp:
+null`, the pod template's defaults below), and no UID, selector or
+controller-uid labels yet."""
 import copy
 
 

@@ -1,8 +1,8 @@
 """The Kubernetes schemas of one release, as JSON Schema (draft 7) definitions, ready for jsonschema.
 
 Sources, read once per release and cached:
-  ../shared/kubernetes/openapi/<release>/*.json  official OpenAPI v3 documents (components.schemas)
-  ../shared/kubernetes/crds/*.yaml               CRDs (cert-manager), their openAPIV3Schema
+  third_party/kubernetes/openapi/<release>/*.json  official OpenAPI v3 documents (components.schemas)
+  third_party/kubernetes/crds/*.yaml               CRDs (cert-manager), their openAPIV3Schema
 
 The conversion makes the schemas as strict as the API server with `--validate=strict`:
   - an object schema with `properties` rejects unknown fields, unless it is a map
@@ -17,10 +17,10 @@ import json
 from dataclasses import dataclass
 
 import k8s_yaml
-from repo_paths import SHARED_DIR
+from repo_paths import THIRD_PARTY_DIR
 
-OPENAPI_DIR = SHARED_DIR / "kubernetes" / "openapi"
-CRD_DIR = SHARED_DIR / "kubernetes" / "crds"
+OPENAPI_DIR = THIRD_PARTY_DIR / "kubernetes" / "openapi"
+CRD_DIR = THIRD_PARTY_DIR / "kubernetes" / "crds"
 
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"

@@ -1,11 +1,9 @@
-"""Where the tests find the repository, the shared reference data and the tools `make deps` installs.
-
-The shared reference data (`shared/`) sits beside the checkout, locally and in CI.
-"""
+"""Where the tests find the repository, the vendored specifications (`third_party/`) and the tools
+`make deps` installs."""
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DIR = REPO_ROOT.parent / "shared"
+THIRD_PARTY_DIR = REPO_ROOT / "third_party"
 DEPS_BIN_DIR = REPO_ROOT / ".deps" / "bin"
 
 
