@@ -75,7 +75,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/t
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 .PHONY: all programs test-tools deps test test-unit test-integration test-fuzz fuzz bench bench-webhook \
-        bench-offloader demo images clean
+        bench-offloader demo fixtures images clean
 .SECONDARY:
 
 all: programs
@@ -122,6 +122,12 @@ test-tools: $(TEST_TOOLS)
 deps:
 	@tools/deps.sh
 
+# The Python scripts make runs (demo, benchmarks, fixture generator) import from the same roots as
+# the tests: pytest.ini's pythonpath, the one list of them.
+PYTHON_ROOTS := $(addprefix $(CURDIR)/,$(shell sed -n 's/^pythonpath *= *//p' pytest.ini))
+empty :=
+PYTHON_SCRIPT = PYTHONPATH=$(subst $(empty) $(empty),:,$(PYTHON_ROOTS)) $(PYTHON)
+
 # Unit and integration tests for one build (TLS=..., SAN=...).
 test-unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
@@ -135,7 +141,7 @@ test: deps
 
 test-integration:
 	BATCH_OFFLOAD_BUILDS="build/openssl-asan build/wolfssl-asan" \
-	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	  $(PYTHON) -m pytest -q
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS from its seed corpus.
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -171,15 +177,19 @@ bench-webhook: deps
 	@$(MAKE) --no-print-directory TLS=openssl SAN= BUILD=build/openssl-static LDFLAGS=-static-pie \
 	  build/openssl-static/offload-webhook > build/openssl-static.log 2>&1 || \
 	  { cat build/openssl-static.log; exit 1; }
-	$(PYTHON) tests/bench/bench_webhook.py --webhook build/openssl-static/offload-webhook
+	$(PYTHON_SCRIPT) tests/bench/bench_webhook.py --webhook build/openssl-static/offload-webhook
 
 bench-offloader: deps
 	$(MAKE) --no-print-directory TLS=openssl programs
-	$(PYTHON) tests/bench/bench_offloader.py --offloader build/openssl/batch-offloader
+	$(PYTHON_SCRIPT) tests/bench/bench_offloader.py --offloader build/openssl/batch-offloader
 
 demo: deps
 	$(MAKE) --no-print-directory TLS=openssl programs
-	$(PYTHON) tests/demo/run_demo.py --build build/openssl
+	$(PYTHON_SCRIPT) tests/demo/run_demo.py --build build/openssl
+
+# Regenerate tests/fixtures/admission/ (kubectl from `make deps`); a test checks they are current.
+fixtures:
+	$(PYTHON_SCRIPT) tests/fixtures/make_admission_reviews.py
 
 # Container images FROM scratch, built with buildah (no Docker daemon; needs root) into OCI
 # archives build/images/offload-webhook.tar and build/images/batch-offloader.tar; prints their

@@ -17,7 +17,6 @@ import re
 import signal
 import ssl
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -32,12 +31,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "lib"))
-from tls_material import CertificateAuthority  # noqa: E402  (tests/lib)
+from repo_paths import REPO_ROOT
+from tls_material import CertificateAuthority
 
-EMULATOR = REPO / "tests" / "batch_emulator" / "emulator.py"
-NODE_DIR = REPO / "tests" / "node"
+EMULATOR = REPO_ROOT / "tests" / "batch_emulator" / "emulator.py"
+NODE_DIR = REPO_ROOT / "tests" / "node"
 AZURITE_BLOB = NODE_DIR / "node_modules" / ".bin" / "azurite-blob"
 PYTHON = "/usr/bin/python3"
 API_VERSION = "2025-06-01.21.0"

@@ -25,12 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "lib"))
+from repo_paths import REPO_ROOT
+from tls_material import CertificateAuthority
 
-from tls_material import CertificateAuthority  # noqa: E402
-
-FIXTURE = REPO / "tests" / "fixtures" / "admission" / "kubectl-job.json"
+FIXTURE = REPO_ROOT / "tests" / "fixtures" / "admission" / "kubectl-job.json"
 PATH = "/mutate?timeout=10s"
 
 NGINX_CONF = """
@@ -179,7 +177,7 @@ def peak_rss_kib(pid: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--webhook", default=str(REPO / "build" / "openssl" / "offload-webhook"))
+    parser.add_argument("--webhook", default=str(REPO_ROOT / "build" / "openssl" / "offload-webhook"))
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)

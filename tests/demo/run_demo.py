@@ -15,15 +15,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "lib"))
-sys.path.insert(0, str(REPO / "examples" / "wordcount"))
-
-from offload_pipeline import DEFAULT_CONTAINER, LocalPlatform  # noqa: E402
-from wordcount import words  # noqa: E402
+from offload_pipeline import DEFAULT_CONTAINER, LocalPlatform
+from repo_paths import REPO_ROOT
+from wordcount import words
 
 CORPUS = Path("/usr/share/common-licenses")  # Debian's base-files: on every machine
-MANIFEST = REPO / "examples" / "wordcount" / "job.yaml"
+MANIFEST = REPO_ROOT / "examples" / "wordcount" / "job.yaml"
 MIN_LENGTH = 4  # the Job's MIN_WORD_LENGTH
 
 
@@ -44,7 +41,7 @@ def corpus_parts(lines_per_part: int = 400) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--build", default=str(REPO / "build" / "openssl"),
+    parser.add_argument("--build", default=str(REPO_ROOT / "build" / "openssl"),
                         help="where offload-webhook and batch-offloader were built")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="batch-offload-demo-"))
@@ -57,7 +54,7 @@ def main() -> int:
         say(f"   uploaded {len(parts)} input files from {CORPUS} to "
             f"{DEFAULT_CONTAINER}/{prefix}/input/")
 
-        say(f"\n== kubectl apply -f {MANIFEST.relative_to(REPO)}  (sent through the webhook as "
+        say(f"\n== kubectl apply -f {MANIFEST.relative_to(REPO_ROOT)}  (sent through the webhook as "
             "the API server would)")
         job = platform.job_from_manifest(MANIFEST)
         response, stored = platform.admit(job)

@@ -2,26 +2,23 @@
 backends under the sanitizers, from `make test`), serving certificates, and a
 running webhook per build."""
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "lib"))
-
-from tls_material import CertificateAuthority  # noqa: E402
-from webhook_process import WebhookProcess  # noqa: E402
+from repo_paths import REPO_ROOT
+from tls_material import CertificateAuthority
+from webhook_process import WebhookProcess
 
 
 def build_dirs():
     """The builds under test: $BATCH_OFFLOAD_BUILDS, else what exists."""
     listed = os.environ.get("BATCH_OFFLOAD_BUILDS", "").split()
     candidates = listed or ["build/openssl-asan", "build/wolfssl-asan", "build/openssl"]
-    found = [REPO / d for d in candidates if (REPO / d / "offload-webhook").exists()]
+    found = [REPO_ROOT / d for d in candidates if (REPO_ROOT / d / "offload-webhook").exists()]
     if listed and len(found) != len(listed):
         raise RuntimeError(f"BATCH_OFFLOAD_BUILDS names builds that are not built: {listed}")
-    return found or [REPO / "build" / "openssl"]
+    return found or [REPO_ROOT / "build" / "openssl"]
 
 
 BUILDS = build_dirs()
@@ -71,4 +68,4 @@ def webhook(start_webhook):
 
 def load_fixture(name: str) -> dict:
     import json
-    return json.loads((REPO / "tests" / "fixtures" / "admission" / f"{name}.json").read_text())
+    return json.loads((REPO_ROOT / "tests" / "fixtures" / "admission" / f"{name}.json").read_text())

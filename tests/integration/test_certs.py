@@ -3,17 +3,14 @@ keeps the CA and switches the pair atomically, and a caBundle that is the CA."""
 import base64
 import os
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtensionOID
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from repo_paths import REPO_ROOT  # noqa: E402
-from x509_inspect import (dns_names, has_server_auth, ip_addresses, is_ca,  # noqa: E402
+from repo_paths import REPO_ROOT
+from x509_inspect import (dns_names, has_server_auth, ip_addresses, is_ca,
                           key_matches_certificate, load_certificate, openssl_verify)
 
 MAKE_CERTS = REPO_ROOT / "certs" / "make-certs.sh"

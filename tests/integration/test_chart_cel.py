@@ -10,14 +10,11 @@ import copy
 import json
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from helm_chart import find, render  # noqa: E402
-from repo_paths import REPO_ROOT, deps_binary_or_skip  # noqa: E402
+from helm_chart import find, render
+from repo_paths import REPO_ROOT, deps_binary_or_skip
 
 NODE_DIR = REPO_ROOT / "tests" / "node"
 CEL_EVAL = NODE_DIR / "cel_eval.js"

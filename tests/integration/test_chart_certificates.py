@@ -5,16 +5,13 @@ helm mode's reuse on upgrade depends on `lookup`, which needs a cluster; here a 
 plays the cluster for `helm template --dry-run=server`, holding what a previous install left."""
 import base64
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from fake_kube_api import FakeKubeApi  # noqa: E402
-from helm_chart import find, find_all, render, render_error  # noqa: E402
-from repo_paths import REPO_ROOT, deps_binary_or_skip  # noqa: E402
-from x509_inspect import (dns_names, has_server_auth, is_ca, key_matches_certificate,  # noqa: E402
+from fake_kube_api import FakeKubeApi
+from helm_chart import find, find_all, render, render_error
+from repo_paths import REPO_ROOT, deps_binary_or_skip
+from x509_inspect import (dns_names, has_server_auth, is_ca, key_matches_certificate,
                           load_certificate, openssl_verify)
 
 SERVICE_NAMES = ["rel-batch-offload", "rel-batch-offload.batch-offload", "rel-batch-offload.batch-offload.svc",

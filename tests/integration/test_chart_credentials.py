@@ -1,15 +1,12 @@
 """charts/batch-offload: how offloader pods get Azure credentials in the offload namespaces.
 The copy source is read with `lookup`; a FakeKubeApi plays the cluster."""
 import base64
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from fake_kube_api import FakeKubeApi  # noqa: E402
-from helm_chart import find_all, render, render_error  # noqa: E402
-from repo_paths import deps_binary_or_skip  # noqa: E402
+from fake_kube_api import FakeKubeApi
+from helm_chart import find_all, render, render_error
+from repo_paths import deps_binary_or_skip
 
 CLIENT_ID = "00000000-0000-0000-0000-000000000001"
 TENANT_ID = "00000000-0000-0000-0000-000000000002"

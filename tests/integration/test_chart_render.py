@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from helm_chart import CHART_DIR, find, install_notes, render, run_helm  # noqa: E402
-from k8s_schema import validate, validate_many  # noqa: E402
-from repo_paths import deps_binary_or_skip  # noqa: E402
+from helm_chart import CHART_DIR, find, install_notes, render, run_helm
+from k8s_schema import validate, validate_many
+from repo_paths import deps_binary_or_skip
 
 CLIENT_ID = "00000000-0000-0000-0000-000000000001"
 

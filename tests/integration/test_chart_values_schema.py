@@ -1,14 +1,11 @@
 """charts/batch-offload/values.schema.json: bad values stop `helm template` with a clear reason."""
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from helm_chart import CHART_DIR, render, render_error  # noqa: E402
-from k8s_yaml import load_documents  # noqa: E402
-from repo_paths import deps_binary_or_skip  # noqa: E402
+from helm_chart import CHART_DIR, render, render_error
+from k8s_yaml import load_documents
+from repo_paths import deps_binary_or_skip
 
 BAD_VALUES = {
     "timeout above 5": ({"webhook": {"timeoutSeconds": 10}}, "webhook.timeoutSeconds: Must be less than or equal to 5"),

@@ -1,13 +1,10 @@
 """charts/batch-offload: the webhook's Deployment, Service, PDB and MutatingWebhookConfiguration
 carry what a platform team expects (restricted pods, HA, draining, narrow matching)."""
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from helm_chart import find, render, render_error  # noqa: E402
-from repo_paths import deps_binary_or_skip  # noqa: E402
+from helm_chart import find, render, render_error
+from repo_paths import deps_binary_or_skip
 
 EXPRESSION = ("has(object.metadata.annotations) && "
               "'batch-offload.io/enabled' in object.metadata.annotations && "

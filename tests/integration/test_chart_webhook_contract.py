@@ -11,15 +11,13 @@ import signal
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from helm_chart import CHART_DIR, find, render  # noqa: E402
-from repo_paths import REPO_ROOT, deps_binary_or_skip  # noqa: E402
+from helm_chart import CHART_DIR, find, render
+from repo_paths import REPO_ROOT, deps_binary_or_skip
 
 SERVICE_DNS_NAME = "rel-batch-offload.batch-offload.svc"  # what the API server dials
 MOUNT = "/etc/batch-offload/tls"

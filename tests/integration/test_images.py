@@ -19,7 +19,6 @@ import shutil
 import signal
 import ssl
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -27,13 +26,10 @@ from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS))
-sys.path.insert(0, str(TESTS / "lib"))
-from batch_emulator.testing import ACCOUNT, KEY, Emulator  # noqa: E402
-from helm_chart import find, render  # noqa: E402
-from repo_paths import REPO_ROOT, deps_binary_or_skip  # noqa: E402
-from tls_material import CertificateAuthority  # noqa: E402
+from batch_emulator.testing import ACCOUNT, KEY, Emulator
+from helm_chart import find, render
+from repo_paths import REPO_ROOT, deps_binary_or_skip
+from tls_material import CertificateAuthority
 
 UID = GID = 65532
 SIZE_TARGET = 10_000_000  # bytes of compressed layers per image (the "under 10 MB")

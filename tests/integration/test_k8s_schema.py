@@ -3,13 +3,11 @@ import copy
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from k8s_schema import SchemaError, validate, validate_many  # noqa: E402
-from repo_paths import REPO_ROOT, deps_binary_or_skip  # noqa: E402
+from k8s_schema import SchemaError, validate, validate_many
+from repo_paths import REPO_ROOT, deps_binary_or_skip
 
 SCHEMA_CLI = REPO_ROOT / "tests" / "lib" / "k8s_schema.py"
 

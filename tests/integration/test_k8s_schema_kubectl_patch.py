@@ -1,12 +1,9 @@
 """tests/lib/kubectl_patch.py: JSON patches applied with the API server's own patch library."""
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-from kubectl_patch import PatchError, apply_json_patch  # noqa: E402
-from repo_paths import deps_binary_or_skip  # noqa: E402
+from kubectl_patch import PatchError, apply_json_patch
+from repo_paths import deps_binary_or_skip
 
 JOB = {
     "apiVersion": "batch/v1", "kind": "Job",

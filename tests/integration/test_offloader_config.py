@@ -3,14 +3,10 @@ naming the variable, before a single request (the emulator counts none). A key o
 service refuses exits 2 with a hint; an unreachable service exits 3. No secret is ever printed."""
 import base64
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-
-from offloader_process import (REGISTRY_PASSWORD, batch, offload_emulator, offloader,  # noqa: E402,F401
+from offloader_process import (REGISTRY_PASSWORD, batch, offload_emulator, offloader,  # noqa: F401
                                offloader_binary, stats)
 
 REQUIRED = ["BATCHCONNECTIONSTRING", "BATCHNAME", "BATCHPASSWORD", "JOBID", "WORKERIMAGENAME", "COMPLETIONS"]

@@ -6,15 +6,11 @@ identity is bad configuration; an unreachable token endpoint is Azure being
 unavailable; tokens are refreshed before they expire, not fetched per
 request; nothing secret is printed."""
 import socket
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-
-from offloader_process import OffloaderProcess, new_job_id, offloader_binary  # noqa: E402,F401
-from batch_emulator.testing import (CLIENT_SECRET, DEV_STORAGE_ACCOUNT, SECRET_CLIENT,  # noqa: E402
+from offloader_process import OffloaderProcess, new_job_id, offloader_binary  # noqa: F401
+from batch_emulator.testing import (CLIENT_SECRET, DEV_STORAGE_ACCOUNT, SECRET_CLIENT,
                                     TENANT, WORKLOAD_CLIENT, Emulator, azurite_oauth,  # noqa: F401
                                     entra_emulator, entra_emulator_args, federated_issuer,
                                     server_tls)

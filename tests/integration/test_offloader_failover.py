@@ -5,16 +5,12 @@ run says so; a restarted offloader finds the job in whichever account holds
 it; the same work never stays in both; without a secondary, a quota refusal
 is waited out with a clear line instead of failing."""
 import socket
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-
-from offloader_process import (IMAGE_MAP, batch, job_status, offload_emulator, offloader,  # noqa: E402,F401
+from offloader_process import (IMAGE_MAP, batch, job_status, offload_emulator, offloader,  # noqa: F401
                                offloader_binary, operation_count, stats)
-from batch_emulator.testing import Emulator  # noqa: E402 (importable once offloader_process is)
+from batch_emulator.testing import Emulator
 
 SECONDARY_ACCOUNT = "secondaryacct"
 SECONDARY_KEY = "c2Vjb25kYXJ5IGVtdWxhdG9yIGtleSBmb3IgdGVzdHMh"  # made up for these tests

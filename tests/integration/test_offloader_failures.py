@@ -3,12 +3,8 @@ rescue a flaky worker, a deadline that ends a slow job. The offloader exits 1, n
 task with its exit code and the end of its stderr.txt, stops what still runs, then cleans up."""
 import json
 import re
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-
-from offloader_process import (batch, job_status, list_tasks, offload_emulator, offloader,  # noqa: E402,F401
+from offloader_process import (batch, job_status, list_tasks, offload_emulator, offloader,  # noqa: F401
                                offloader_binary, stats, wait_job_gone)
 
 

@@ -3,16 +3,12 @@ server errors, dropped connections, slow answers, a task collection applied in p
 connection died, preempted nodes. The offloader rides them out (exit 0, every task exactly once) and
 gives up with exit 3 only past its retry budget, leaving the Batch job for the next attempt."""
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-
-from offloader_process import (batch, job_status, list_tasks, offload_emulator, offloader,  # noqa: E402,F401
+from offloader_process import (batch, job_status, list_tasks, offload_emulator, offloader,  # noqa: F401
                                offloader_binary, stats, worker_ids)
-from batch_emulator.testing import wait_until  # noqa: E402
+from batch_emulator.testing import wait_until
 
 
 def faults(batch, *rules):

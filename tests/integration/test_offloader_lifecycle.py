@@ -4,17 +4,13 @@ anything; stopped with SIGTERM or SIGINT (the Job deleted), it terminates the Ba
 unless KEEPBATCHJOB=true, and exits 143 within seconds."""
 import json
 import signal
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-
-from offloader_process import (batch, job_status, list_tasks, offload_emulator, offloader,  # noqa: E402,F401
+from offloader_process import (batch, job_status, list_tasks, offload_emulator, offloader,  # noqa: F401
                                offloader_binary, operation_count, stats, wait_job_gone, worker_ids)
-from batch_emulator.testing import wait_until  # noqa: E402
+from batch_emulator.testing import wait_until
 
 
 def faults(batch, *rules):

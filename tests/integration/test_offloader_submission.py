@@ -1,12 +1,8 @@
 """How the work is handed to Batch: task collections kept under the service's 1 MB body limit when
 the tasks are large, the Job's parallelism enforced by the Batch job, many tasks over several pages."""
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-
-from offloader_process import (batch, list_tasks, offload_emulator, offloader, offloader_binary,  # noqa: E402,F401
+from offloader_process import (batch, list_tasks, offload_emulator, offloader, offloader_binary,  # noqa: F401
                                stats, task_report, worker_ids)
 
 

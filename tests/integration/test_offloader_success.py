@@ -3,14 +3,10 @@ the aggregator last and after every worker, in few collection requests; the Batc
 the end unless KEEPBATCHJOB=true; a restarted offloader reports a finished job without adding
 anything; --dry-run sends nothing; --help, --version and unknown options."""
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-
-from offloader_process import (batch, job_status, list_tasks, offload_emulator, offloader,  # noqa: E402,F401
+from offloader_process import (batch, job_status, list_tasks, offload_emulator, offloader,  # noqa: F401
                                offloader_binary, stats, wait_job_gone, worker_ids, OffloaderProcess,
                                REGISTRY_PASSWORD, SECRET_ENV_VALUE, ALL_SECRETS)
 

@@ -5,17 +5,13 @@ expansion, `command` replacing the image's ENTRYPOINT, the environment in the ku
 valueFrom and envFrom values forwarded by the webhook, JOB_COMPLETION_INDEX per worker."""
 import base64
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-
-from offloader_process import (PROBE, PULL_SECRET_PASSWORD, REGISTRY_PASSWORD, SECRET_ENV_VALUE,  # noqa: E402
+from offloader_process import (PROBE, PULL_SECRET_PASSWORD, REGISTRY_PASSWORD, SECRET_ENV_VALUE,
                                batch, list_tasks, offload_emulator, offloader, offloader_binary,  # noqa: F401
                                task_report, worker_ids)
-from batch_emulator.testing import PYTHON  # noqa: E402
+from batch_emulator.testing import PYTHON
 
 # Words a shell, a splitter or an expander could get wrong, with what the kubelet passes for them.
 AWKWARD_ARGS = [

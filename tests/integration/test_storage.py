@@ -8,7 +8,6 @@ before any Batch job is created."""
 import collections
 import json
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,16 +15,13 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "examples" / "wordcount"))
+from batch_emulator.testing import DEV_STORAGE_ACCOUNT, DEV_STORAGE_KEY, KEY
+from batch_emulator.testing import azurite  # noqa: F401 (pytest fixture)
+from offload_pipeline import DEFAULT_CONTAINER, LocalPlatform
+from repo_paths import REPO_ROOT
+from wordcount import words
 
-from batch_emulator.testing import DEV_STORAGE_ACCOUNT, DEV_STORAGE_KEY, KEY  # noqa: E402
-from batch_emulator.testing import azurite  # noqa: E402,F401 (pytest fixture)
-from offload_pipeline import DEFAULT_CONTAINER, LocalPlatform  # noqa: E402
-from wordcount import words  # noqa: E402
-
-MANIFEST = REPO / "examples" / "wordcount" / "job.yaml"
+MANIFEST = REPO_ROOT / "examples" / "wordcount" / "job.yaml"
 SECRETS = (KEY, DEV_STORAGE_KEY)
 
 

@@ -11,17 +11,15 @@ import sys
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "batch_emulator"))
-
-from k8s_defaults import admission_review, apply_job_defaults  # noqa: E402
-from kubectl_patch import apply_json_patch  # noqa: E402
-from k8s_schema import validate  # noqa: E402
-from k8s_yaml import load_documents  # noqa: E402
-from kubelet_env import container_env  # noqa: E402
-from testing import (ACCOUNT, DEV_STORAGE_ACCOUNT, DEV_STORAGE_KEY, KEY, Azurite,  # noqa: E402
+from k8s_defaults import admission_review, apply_job_defaults
+from kubectl_patch import apply_json_patch
+from k8s_schema import validate
+from k8s_yaml import load_documents
+from kubelet_env import container_env
+from repo_paths import REPO_ROOT
+from batch_emulator.testing import (ACCOUNT, DEV_STORAGE_ACCOUNT, DEV_STORAGE_KEY, KEY, Azurite,
                      Emulator)
-from webhook_process import WebhookProcess  # noqa: E402
+from webhook_process import WebhookProcess
 
 WORDCOUNT_IMAGE = "registry.example.com/batch-offload/wordcount:1.0"
 OFFLOADER_IMAGE = "registry.example.com/batch-offload/offloader:0.1.0"
@@ -31,7 +29,7 @@ DEFAULT_CONTAINER = "batch-offload"
 
 def wordcount_image_map() -> dict:
     """The emulator's stand-in for the example's container image."""
-    program = str(REPO / "examples" / "wordcount" / "wordcount.py")
+    program = str(REPO_ROOT / "examples" / "wordcount" / "wordcount.py")
     return {"images": {WORDCOUNT_IMAGE: {"entrypoint": [sys.executable, program]}}}
 
 
@@ -46,7 +44,7 @@ class LocalPlatform:
         self.started = []
         try:
             certs = self.work_dir / "certs"
-            subprocess.run([str(REPO / "certs" / "make-certs.sh"), "--out", str(certs), "--local"],
+            subprocess.run([str(REPO_ROOT / "certs" / "make-certs.sh"), "--out", str(certs), "--local"],
                            check=True, capture_output=True, text=True)
             self.azurite = Azurite(self.work_dir / "azurite")
             self.started.append(self.azurite)

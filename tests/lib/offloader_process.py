@@ -16,7 +16,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,12 +23,9 @@ from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS))
+from batch_emulator.testing import ACCOUNT, KEY, PYTHON, Emulator, wait_until
 
-from batch_emulator.testing import ACCOUNT, KEY, PYTHON, Emulator, wait_until  # noqa: E402
-
-PROBE = TESTS / "lib" / "offloader_probe.py"
+PROBE = Path(__file__).with_name("offloader_probe.py")
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:",
                      "SUMMARY: UndefinedBehaviorSanitizer", "AddressSanitizer:DEADLYSIGNAL")
 # Secrets some tests hand to the offloader; no run may print any of them (nor the account key).

@@ -7,19 +7,15 @@ import base64
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from batch_emulator.testing import (  # noqa: E402,F401  (fixtures too)
+from batch_emulator.testing import (  # noqa: F401  (fixtures too)
     BATCH_RESOURCE, BATCH_SCOPE, CLIENT_SECRET, DEV_STORAGE_ACCOUNT, EMULATOR, KEY, NODE_DIR, PYTHON, SECRET_CLIENT,
     STORAGE_RESOURCE, STORAGE_SCOPE, TENANT, WORKLOAD_CLIENT, Azurite, Emulator, azurite_oauth, entra_emulator,
     entra_emulator_args, federated_issuer, imds_token, make_jwt, request_token, server_tls, token_claims,

@@ -3,13 +3,9 @@
 # job completion rules, preemption, and container tasks through the image map.
 import json
 import shlex
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from batch_emulator.testing import PYTHON, batch, emulator, wait_until  # noqa: E402,F401 (pytest fixtures)
+from batch_emulator.testing import PYTHON, batch, emulator, wait_until  # noqa: F401 (pytest fixtures)
 
 
 def python_command(source, *arguments):

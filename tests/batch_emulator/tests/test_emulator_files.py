@@ -1,14 +1,10 @@
 # Resource files and output files against a real Azurite, with service SAS URLs made here: what a
 # node downloads and uploads, and how a wrong or under-privileged SAS fails the task.
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from batch_emulator.testing import azurite, batch, emulator  # noqa: E402,F401 (pytest fixtures)
+from batch_emulator.testing import azurite, batch, emulator  # noqa: F401 (pytest fixtures)
 
 SHOW_INPUTS = ("/bin/sh -c 'cd \"$AZ_BATCH_TASK_WORKING_DIR\" && find . -type f | sort && cat single.txt "
                "&& ls -l single.txt | cut -c1-10'")

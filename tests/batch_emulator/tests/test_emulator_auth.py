@@ -2,14 +2,10 @@
 # are accepted; any changed byte, a wrong key or account, a stale or future ocp-date, a missing or
 # foreign Authorization header gets 403 AuthenticationFailed.
 import base64
-import sys
 import time
 from email.utils import formatdate
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from batch_emulator.testing import (batch, batch_signature, batch_string_to_sign,  # noqa: E402,F401
+from batch_emulator.testing import (batch, batch_signature, batch_string_to_sign,  # noqa: F401
                                     emulator)
 
 

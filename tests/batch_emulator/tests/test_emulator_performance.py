@@ -1,17 +1,13 @@
 # The load the project benchmark puts on the emulator: 10,000 container tasks (worker image mapped to
 # /bin/true) submitted 100 per addtaskcollection with 8 calls in flight, progress polled with
 # taskcounts. It must finish well within the benchmark's budget on a shared 2-core machine.
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from batch_emulator.testing import Emulator  # noqa: E402
+from batch_emulator.testing import Emulator
 
 TASKS = 10_000
 PER_CALL = 100

@@ -2,15 +2,11 @@
 # partially applied answers, per-task server errors), preemption, reset, and the request statistics tests rely on.
 import http.client
 import json
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from batch_emulator.testing import batch, emulator  # noqa: E402,F401 (pytest fixtures)
+from batch_emulator.testing import batch, emulator  # noqa: F401 (pytest fixtures)
 
 
 def _tasks(ids):

@@ -3,14 +3,10 @@
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from batch_emulator.testing import NODE_DIR, emulator  # noqa: E402,F401 (pytest fixtures)
+from batch_emulator.testing import NODE_DIR, emulator  # noqa: F401 (pytest fixtures)
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,10 @@
 # Request bodies checked against the official spec's definitions and the service's own rules:
 # unknown properties, missing required ones, wrong types, enums, formats, id rules, dependency
 # rules, container settings against the pool, and what the emulator refuses to pretend to support.
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from batch_emulator.testing import batch, emulator  # noqa: E402,F401 (pytest fixtures)
+from batch_emulator.testing import batch, emulator  # noqa: F401 (pytest fixtures)
 
 
 def _values(reply):

@@ -5,8 +5,6 @@ import ipaddress
 import signal
 import ssl
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -14,9 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from batch_emulator.testing import EMULATOR, PYTHON, Emulator, stop_process, wait_until  # noqa: E402
+from batch_emulator.testing import EMULATOR, PYTHON, Emulator, stop_process, wait_until
 
 
 def _alive(pid):

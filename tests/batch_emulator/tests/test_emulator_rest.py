@@ -1,11 +1,7 @@
 # The emulator's REST surface against the spec and docs/azure-facts.md: status codes, headers, bodies, errors,
 # listing with $filter/$select/paging, api-version handling, task files.
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from batch_emulator.testing import batch, emulator, wait_until  # noqa: E402,F401 (pytest fixtures)
+from batch_emulator.testing import batch, emulator, wait_until  # noqa: F401 (pytest fixtures)
 
 
 def test_create_job_answers_201_with_the_service_headers(batch):
