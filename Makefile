@@ -7,6 +7,13 @@
 #                        AddressSanitizer + UndefinedBehaviorSanitizer, both TLS backends, plus fuzzing
 #   make demo            deps, then the end-to-end word-count demo
 #   make bench           every benchmark (bench-webhook, bench-offloader)
+#
+# One part of the suite, installing nothing (after one `make deps`):
+#   make unit T=sas                 one unit test program (tests/unit/test_sas.c); no T: all of them.
+#                                   Under the sanitizers unless SAN is given (SAN= for none); TLS too
+#   make integration K=restart      pytest -k over the integration and the emulator's tests, after
+#                                   building what they run (both TLS backends under the sanitizers)
+#   make fuzz-run F=json FUZZ_SECONDS=60   one libFuzzer target (tests/fuzz/fuzz_json.c)
 
 VERSION := 0.1.0
 TLS ?= openssl
@@ -14,7 +21,9 @@ SAN ?=
 PYTHON ?= /usr/bin/python3
 FUZZ_SECONDS ?= 30
 
-ifeq ($(filter $(TLS),openssl wolfssl),)
+TLS_BACKENDS := openssl wolfssl
+
+ifeq ($(filter $(TLS),$(TLS_BACKENDS)),)
 $(error TLS must be openssl or wolfssl, not '$(TLS)')
 endif
 
@@ -71,11 +80,12 @@ OFFLOADER_LIB := $(BUILD)/liboffloader.a
 
 WEBHOOK_BIN := $(BUILD)/offload-webhook
 OFFLOADER_BIN := $(BUILD)/batch-offloader
-UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+UNIT_NAMES := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
+UNIT_TESTS := $(addprefix $(BUILD)/tests/test_,$(UNIT_NAMES))
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all programs test-tools deps test test-unit test-integration test-fuzz fuzz bench bench-webhook \
-        bench-offloader demo fixtures images clean
+.PHONY: all programs test-tools deps test test-unit test-integration test-fuzz unit integration fuzz-run \
+        fuzz bench bench-webhook bench-offloader demo fixtures images clean
 .SECONDARY:
 
 all: programs
@@ -128,23 +138,47 @@ PYTHON_ROOTS := $(addprefix $(CURDIR)/,$(shell sed -n 's/^pythonpath *= *//p' py
 empty :=
 PYTHON_SCRIPT = PYTHONPATH=$(subst $(empty) $(empty),:,$(PYTHON_ROOTS)) $(PYTHON)
 
-# Unit and integration tests for one build (TLS=..., SAN=...).
-test-unit: $(UNIT_TESTS)
-	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+# The unit tests of one build (TLS=..., SAN=...); T=name runs only tests/unit/test_<name>.c.
+ifneq ($(filter-out $(UNIT_NAMES),$(T)),)
+$(error T=$(T): there is no tests/unit/test_$(T).c; T is one of: $(UNIT_NAMES))
+endif
+SELECTED_UNIT_TESTS := $(if $(T),$(addprefix $(BUILD)/tests/test_,$(T)),$(UNIT_TESTS))
+
+test-unit: $(SELECTED_UNIT_TESTS)
+	@set -e; for t in $^; do echo "== $$t"; $$t; done
+
+# test-unit under the sanitizers unless SAN is on the command line (SAN= there: none).
+unit:
+	@$(MAKE) --no-print-directory TLS=$(TLS) SAN=$(if $(filter command line,$(origin SAN)),$(SAN),asan) test-unit
+
+# The builds the integration tests run: both backends under ASan+UBSan, with the test tools.
+SANITIZER_BUILDS := $(foreach tls,$(TLS_BACKENDS),build/$(tls)-asan)
 
 # The whole suite: both backends under ASan+UBSan, then the fuzzers.
 test: deps
-	$(MAKE) --no-print-directory TLS=openssl SAN=asan programs test-tools test-unit
-	$(MAKE) --no-print-directory TLS=wolfssl SAN=asan programs test-tools test-unit
+	@set -e; for tls in $(TLS_BACKENDS); do \
+	  $(MAKE) --no-print-directory TLS=$$tls SAN=asan programs test-tools test-unit; done
 	$(MAKE) --no-print-directory test-integration
 	$(MAKE) --no-print-directory test-fuzz
 
+# pytest over pytest.ini's testpaths (K=expr: only the tests `pytest -k` selects) on the
+# sanitizer builds, which must be built: `make integration` builds them first.
 test-integration:
-	BATCH_OFFLOAD_BUILDS="build/openssl-asan build/wolfssl-asan" \
-	  $(PYTHON) -m pytest -q
+	BATCH_OFFLOAD_BUILDS="$(SANITIZER_BUILDS)" $(PYTHON) -m pytest -q $(if $(K),-k '$(K)')
 
-# libFuzzer targets (clang), each run for FUZZ_SECONDS from its seed corpus.
-FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+integration:
+	@set -e; for tls in $(TLS_BACKENDS); do \
+	  $(MAKE) --no-print-directory TLS=$$tls SAN=asan programs test-tools; done
+	@$(MAKE) --no-print-directory test-integration
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS from its seed corpus; F=name: only
+# tests/fuzz/fuzz_<name>.c.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(addprefix build/fuzz/fuzz_,$(FUZZ_NAMES))
+ifneq ($(filter-out $(FUZZ_NAMES),$(F)),)
+$(error F=$(F): there is no tests/fuzz/fuzz_$(F).c; F is one of: $(FUZZ_NAMES))
+endif
+SELECTED_FUZZ_TARGETS := $(if $(F),$(addprefix build/fuzz/fuzz_,$(F)),$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Icommon -Iwebhook -Ioffloader -DUSE_OPENSSL -g -O1 \
                -DBATCH_OFFLOAD_VERSION='"$(VERSION)"' -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=all $(WARNINGS)
@@ -157,8 +191,8 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC) $(wildcard common/*.h web
 
 fuzz: $(FUZZ_TARGETS)
 
-test-fuzz: $(FUZZ_TARGETS)
-	@set -e; for f in $(FUZZ_TARGETS); do \
+test-fuzz: $(SELECTED_FUZZ_TARGETS)
+	@set -e; for f in $^; do \
 	  name=$$(basename $$f); corpus=build/fuzz/corpus/$$name; mkdir -p $$corpus; \
 	  echo "== $$name for $(FUZZ_SECONDS)s"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
@@ -167,6 +201,10 @@ test-fuzz: $(FUZZ_TARGETS)
 	      || { tail -n 60 build/fuzz/$$name.log; exit 1; }; \
 	  grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" build/fuzz/$$name.log || true; \
 	done
+
+fuzz-run:
+	@test -n "$(F)" || { echo "fuzz-run: name the target, F=one of: $(FUZZ_NAMES)"; exit 2; }
+	@$(MAKE) --no-print-directory test-fuzz
 
 bench: bench-webhook bench-offloader
 
