@@ -12,7 +12,7 @@ packages=(
     libjsmn-dev libssl-dev libwolfssl-dev libcurl4-openssl-dev libcmocka-dev
     python3 python3-pytest python3-jsonschema python3-yaml python3-cryptography
     nodejs openssl ca-certificates curl procps
-    nginx wrk buildah
+    nginx wrk buildah etcd-server
 )
 
 missing=()
@@ -28,10 +28,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # Debian's nodejs has npm separately; NodeSource's nodejs includes it.
     command -v npm >/dev/null || $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null
-    # nginx is only a benchmark baseline: it must not keep running as a service.
-    if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then
-        $sudo systemctl disable --now nginx >/dev/null 2>&1 || true
-    fi
+    # nginx is only a benchmark baseline and etcd the tests' own (they start it): neither may
+    # keep running as a service.
+    for service in nginx etcd; do
+        if command -v systemctl >/dev/null && systemctl is-active -q "$service" 2>/dev/null; then
+            $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
+        fi
+    done
 fi
 
 # npm packages, reinstalled only when the lockfile changed.

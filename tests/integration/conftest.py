@@ -1,12 +1,13 @@
 """Fixtures for the integration tests: which builds to test (both TLS
-backends under the sanitizers, from `make test`), serving certificates, and a
-running webhook per build."""
+backends under the sanitizers, from `make test`), serving certificates, a
+running webhook per build, and a Kubernetes control plane for the session."""
 import os
 from pathlib import Path
 
 import pytest
 
-from repo_paths import REPO_ROOT
+from control_plane import ASSETS_VARIABLE, NOT_SET, ControlPlane, kube_assets
+from repo_paths import REPO_ROOT, deps_binary_or_skip
 from tls_material import CertificateAuthority
 from webhook_process import WebhookProcess
 
@@ -59,6 +60,27 @@ def start_webhook(build, tls_files):
     yield start
     for wh in started:
         wh.assert_clean_exit(wh.stop())
+
+
+def pytest_collection_modifyitems(items):
+    """Without the release binaries, the tests that need a control plane are skipped: a skip mark
+    (not a skip in the fixture) so that `-rs` folds them into one line per file."""
+    if not os.environ.get(ASSETS_VARIABLE):
+        for item in items:
+            if "control_plane" in item.fixturenames:
+                item.add_marker(pytest.mark.skip(reason=NOT_SET))
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory):
+    """etcd, kube-apiserver and kube-controller-manager on loopback, started once for the session
+    (tests/lib/control_plane.py). Skipped without BATCH_OFFLOAD_KUBE_ASSETS; set but wrong: an error."""
+    assets = kube_assets()
+    if assets is None:
+        pytest.skip(NOT_SET)
+    plane = ControlPlane(assets, tmp_path_factory.mktemp("control-plane"), deps_binary_or_skip("kubectl"))
+    yield plane
+    plane.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,158 @@
+"""The webhook behind a real kube-apiserver (tests/lib/control_plane.py), registered through the
+MutatingWebhookConfiguration the chart renders: `kubectl apply` of the example Job stores the
+offloader Job, an ordinary Job never reaches the webhook (the chart's matchConditions, evaluated by
+the API server) and is stored as sent, the Job controller makes the offloader's pod from what was
+stored, and kubectl shows the webhook's warnings and denials. Needs BATCH_OFFLOAD_KUBE_ASSETS:
+skipped, saying so, without it."""
+import base64
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+import k8s_yaml
+from batch_emulator.testing import wait_until
+from control_plane import ASSETS_VARIABLE, ControlPlaneError, kube_assets
+from helm_chart import find, render
+from repo_paths import REPO_ROOT
+from webhook_process import DEFAULT_IMAGE as OFFLOADER_IMAGE
+
+MANIFEST = REPO_ROOT / "examples" / "wordcount" / "job.yaml"
+CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
+ENABLED = "batch-offload.io/enabled"
+
+
+def example_job(name: str) -> dict:
+    """The README's example Job (annotated) under another name."""
+    [job] = k8s_yaml.load_documents(MANIFEST.read_text())
+    job["metadata"]["name"] = name
+    return job
+
+
+def only_container(job_or_pod: dict) -> dict:
+    spec = job_or_pod["spec"].get("template", job_or_pod)["spec"]
+    [container] = spec["containers"]
+    return container
+
+
+def chart_webhook_configuration(webhook) -> dict:
+    """The chart's MutatingWebhookConfiguration for the webhook under test. The one change: the API
+    server runs on this machine, not in the cluster, so clientConfig is the webhook's loopback URL
+    instead of the chart's Service; rules, namespaceSelector and matchConditions are the chart's."""
+    ca_bundle = base64.b64encode(Path(webhook.ca).read_bytes()).decode()
+    config = find(render({"certificates": {"mode": "provided", "provided": {
+        "secretName": "unused-here", "caBundle": ca_bundle}}}), "MutatingWebhookConfiguration")
+    [hook] = config["webhooks"]
+    hook["clientConfig"] = {"url": f"https://127.0.0.1:{webhook.port}/mutate", "caBundle": ca_bundle}
+    return config
+
+
+def admitted_names(webhook) -> list:
+    return [entry.get("name") for entry in webhook.log_entries("admission")]
+
+
+@pytest.fixture
+def namespace(control_plane):
+    name = f"jobs-{uuid.uuid4().hex[:8]}"
+    control_plane.kubectl("create", "namespace", name)
+    # Pods need the namespace's ServiceAccount, which its controller makes a moment later.
+    wait_until(lambda: control_plane.kubectl("get", "serviceaccount", "default", "-n", name,
+                                             check=False).returncode == 0,
+               timeout=30, what=f"the default ServiceAccount of {name}")
+    return name
+
+
+@pytest.fixture
+def registered_webhook(control_plane, start_webhook, namespace):
+    webhook = start_webhook()
+    config = chart_webhook_configuration(webhook)
+    control_plane.apply(config)
+
+    # The API server takes a new configuration up asynchronously: a server-side dry run shows
+    # when Jobs go through this webhook.
+    def rewrites():
+        probe = control_plane.kubectl("create", "--dry-run=server", "-n", namespace, "-o", "json",
+                                      "-f", "-", input=json.dumps(example_job("probe")), check=False)
+        return probe.returncode == 0 and only_container(json.loads(probe.stdout))["image"] == OFFLOADER_IMAGE
+    wait_until(rewrites, timeout=30, interval=0.2, what="the API server to call the webhook")
+    yield webhook
+    control_plane.kubectl("delete", "mutatingwebhookconfiguration", config["metadata"]["name"])
+
+
+def test_kubectl_apply_of_the_example_stores_the_offloader_job(control_plane, registered_webhook, namespace):
+    control_plane.kubectl("apply", "-n", namespace, "-f", str(MANIFEST))
+
+    job = control_plane.get("job", "wordcount", namespace)
+    spec = job["spec"]
+    assert (spec["completions"], spec["parallelism"], spec["podReplacementPolicy"]) == (1, 1, "Failed")
+    fail_job, ignore_disruption = spec["podFailurePolicy"]["rules"]
+    assert fail_job == {"action": "FailJob", "onExitCodes": {
+        "containerName": "batch-offloader", "operator": "In", "values": [1, 2]}}
+    assert ignore_disruption["action"] == "Ignore"
+    container = only_container(job)
+    assert (container["name"], container["image"]) == ("batch-offloader", OFFLOADER_IMAGE)
+    env = {e["name"]: e for e in container["env"]}
+    sent = example_job("wordcount")
+    assert env["COMPLETIONS"]["value"] == str(sent["spec"]["completions"])
+    assert env["WORKERIMAGENAME"]["value"] == only_container(sent)["image"]
+    # The Batch job id is read from a label the API server adds only after admission: it is there.
+    assert any(CONTROLLER_UID in e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath", "")
+               for e in container["env"])
+    assert spec["template"]["metadata"]["labels"][CONTROLLER_UID] == job["metadata"]["uid"]
+    assert job["metadata"]["annotations"][ENABLED] == "true"
+    assert admitted_names(registered_webhook).count("wordcount") == 1
+
+
+def test_a_job_without_the_annotation_never_reaches_the_webhook(control_plane, registered_webhook, namespace):
+    sent = example_job("plain")
+    del sent["metadata"]["annotations"][ENABLED]
+    control_plane.apply(sent, namespace)
+
+    job = control_plane.get("job", "plain", namespace)
+    assert (job["spec"]["completions"], job["spec"]["parallelism"]) == (
+        sent["spec"]["completions"], sent["spec"]["parallelism"])
+    assert "podFailurePolicy" not in job["spec"]
+    stored, original = only_container(job), only_container(sent)
+    assert (stored["name"], stored["image"], stored["args"]) == (original["name"], original["image"], original["args"])
+    assert "plain" not in admitted_names(registered_webhook)
+
+
+def test_the_job_controller_makes_the_offloader_pod(control_plane, registered_webhook, namespace):
+    sent = example_job("counted")
+    control_plane.apply(sent, namespace)
+    uid = control_plane.get("job", "counted", namespace)["metadata"]["uid"]
+
+    pods = wait_until(lambda: control_plane.get("pods", namespace=namespace, selector=f"{CONTROLLER_UID}={uid}"),
+                      timeout=30, interval=0.2, what="the Job controller to create the pod")
+    [pod] = pods
+    container = only_container(pod)
+    assert (container["name"], container["image"]) == ("batch-offloader", OFFLOADER_IMAGE)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["COMPLETIONS"] == str(sent["spec"]["completions"])
+    assert env["WORKERIMAGENAME"] == only_container(sent)["image"]
+    assert pod["metadata"]["labels"][CONTROLLER_UID] == uid
+    assert pod["status"]["phase"] == "Pending"  # no scheduler, no kubelet
+
+
+def test_kubectl_shows_the_warnings_and_the_denials(control_plane, registered_webhook, namespace):
+    with_volume = example_job("with-volume")
+    with_volume["spec"]["template"]["spec"]["volumes"] = [{"name": "scratch", "emptyDir": {}}]
+    applied = control_plane.apply(with_volume, namespace)
+    assert "Warning: spec.template.spec.volumes is not carried to Azure Batch" in applied.stderr
+
+    bad = example_job("bad-priority")
+    bad["metadata"]["annotations"]["batch-offload.io/priority"] = "cheap"
+    refused = control_plane.apply(bad, namespace, check=False)
+    assert refused.returncode != 0
+    assert 'admission webhook "jobs.batch-offload.io" denied the request' in refused.stderr
+    assert "batch-offload.io/priority" in refused.stderr and "cheap" in refused.stderr
+    assert control_plane.kubectl("get", "job", "bad-priority", "-n", namespace, check=False).returncode != 0
+
+
+def test_a_wrong_assets_directory_is_an_error_not_a_skip(monkeypatch, tmp_path):
+    (tmp_path / "kube-apiserver").write_text("")  # there, but not a program
+    monkeypatch.setenv(ASSETS_VARIABLE, str(tmp_path))
+    with pytest.raises(ControlPlaneError, match=f"{ASSETS_VARIABLE}=.* holds no executable "
+                                                "kube-apiserver nor kube-controller-manager"):
+        kube_assets()
