@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from helm_chart import CHART_DIR, find, render
+from loopback import free_port
 from repo_paths import REPO_ROOT, deps_binary_or_skip
 
 SERVICE_DNS_NAME = "rel-batch-offload.batch-offload.svc"  # what the API server dials
@@ -90,12 +91,6 @@ def test_every_flag_the_chart_can_render_is_run(webhook_binary):
                                timeout=30).stdout
     documented = set(re.findall(r"^  (--[a-z][a-z0-9-]*)", help_text, re.MULTILINE))
     assert template_flags <= documented, f"not in {webhook_binary.name} --help: {template_flags - documented}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def served_certificate_and_status(port: int, ca_file: Path, path: str):

@@ -5,10 +5,10 @@ storage through user delegation SAS on Azurite with OAuth. A refused
 identity is bad configuration; an unreachable token endpoint is Azure being
 unavailable; tokens are refreshed before they expire, not fetched per
 request; nothing secret is printed."""
-import socket
 
 import pytest
 
+from loopback import free_port
 from offloader_process import OffloaderProcess, new_job_id, offloader_binary  # noqa: F401
 from batch_emulator.testing import (CLIENT_SECRET, DEV_STORAGE_ACCOUNT, SECRET_CLIENT,
                                     TENANT, WORKLOAD_CLIENT, Emulator, azurite_oauth,  # noqa: F401
@@ -106,9 +106,7 @@ def test_refused_identity_is_bad_configuration(run, entra_emulator, server_tls):
 
 
 def test_unreachable_token_endpoint_is_azure_unavailable(run, entra_emulator, server_tls):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = f"https://127.0.0.1:{probe.getsockname()[1]}"
+    closed = f"https://127.0.0.1:{free_port()}"
     process = run(entra_env(entra_emulator, server_tls, AZURE_CLIENT_ID=SECRET_CLIENT,
                             AZURE_CLIENT_SECRET=CLIENT_SECRET, AZURE_AUTHORITY_HOST=closed,
                             BATCH_OFFLOAD_RETRY_BUDGET_SECONDS=2))

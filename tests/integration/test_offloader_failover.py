@@ -4,10 +4,10 @@ cannot be reached or refuses for its quota before the job exists, and the
 run says so; a restarted offloader finds the job in whichever account holds
 it; the same work never stays in both; without a secondary, a quota refusal
 is waited out with a clear line instead of failing."""
-import socket
 
 import pytest
 
+from loopback import free_port
 from offloader_process import (IMAGE_MAP, batch, job_status, offload_emulator, offloader,  # noqa: F401
                                offloader_binary, operation_count, stats)
 from batch_emulator.testing import Emulator
@@ -39,10 +39,7 @@ def secondary_env(emulator):
 
 def closed_port_url():
     """A loopback URL where nothing listens: connections are refused at once."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def test_unreachable_primary_sends_the_job_to_the_secondary(offloader, batch, secondary,
