@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from control_plane import ASSETS_VARIABLE, NOT_SET, ControlPlane, kube_assets
+from offloader_process import build_skip_reason
 from repo_paths import REPO_ROOT, deps_binary_or_skip
 from tls_material import CertificateAuthority
 from webhook_process import WebhookProcess
@@ -62,13 +63,23 @@ def start_webhook(build, tls_files):
         wh.assert_clean_exit(wh.stop())
 
 
+def skip_reason(item):
+    """Why a test does not run here, or None."""
+    if "control_plane" in item.fixturenames and not os.environ.get(ASSETS_VARIABLE):
+        return NOT_SET
+    if "offloader_binary" in item.fixturenames:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        return build_skip_reason(item.callspec.params["build"], module, BUILDS)
+    return None
+
+
 def pytest_collection_modifyitems(items):
-    """Without the release binaries, the tests that need a control plane are skipped: a skip mark
-    (not a skip in the fixture) so that `-rs` folds them into one line per file."""
-    if not os.environ.get(ASSETS_VARIABLE):
-        for item in items:
-            if "control_plane" in item.fixturenames:
-                item.add_marker(pytest.mark.skip(reason=NOT_SET))
+    """Tests that cannot or need not run here are skipped by a mark, not from inside a fixture,
+    so that `-rs` folds each reason into one line per file."""
+    for item in items:
+        reason = skip_reason(item)
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")

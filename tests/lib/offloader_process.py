@@ -227,18 +227,22 @@ def worker_ids(count):
 BACKEND_SENSITIVE_MODULES = {"test_offloader_success", "test_offloader_config", "test_offloader_entra"}
 
 
+def build_skip_reason(build: Path, module: str, builds: list):
+    """Why a module's offloader tests skip a build (None: they run on it). These tests are about
+    behaviour under the sanitizers: when ASan builds are among the builds under test, a plain build
+    is skipped (it adds minutes and no coverage); asked for alone (BATCH_OFFLOAD_BUILDS), it is
+    tested. With several builds, the wolfSSL one runs the modules where the backend matters. The
+    integration tests' conftest skips by this before the tests run, so -rs folds the reasons."""
+    if not build.name.endswith("-asan") and any(b.name.endswith("-asan") for b in builds):
+        return f"{build.name}: the offloader tests run on the ASan builds"
+    if build.name.startswith("wolfssl") and len(builds) > 1 and module not in BACKEND_SENSITIVE_MODULES:
+        return f"{build.name}: {module} does not depend on the TLS backend (libcurl does the HTTP)"
+    return None
+
+
 @pytest.fixture(scope="module")
-def offloader_binary(build, request):
-    """The offloader of the build under test. These tests are about behaviour under the sanitizers:
-    when ASan builds are among the builds under test, a plain build is skipped (it adds minutes and
-    no coverage); asked for alone (BATCH_OFFLOAD_BUILDS), it is tested. With several builds, the
-    wolfSSL one runs the modules where the backend matters."""
-    from conftest import BUILDS  # the integration tests' conftest, already imported by pytest
-    if not build.name.endswith("-asan") and any(b.name.endswith("-asan") for b in BUILDS):
-        pytest.skip(f"{build.name}: the offloader tests run on the ASan builds")
-    module = request.module.__name__.rsplit(".", 1)[-1]
-    if build.name.startswith("wolfssl") and len(BUILDS) > 1 and module not in BACKEND_SENSITIVE_MODULES:
-        pytest.skip(f"{build.name}: {module} does not depend on the TLS backend (libcurl does the HTTP)")
+def offloader_binary(build):
+    """The batch-offloader of the build under test (which builds run: build_skip_reason)."""
     binary = build / "batch-offloader"
     assert binary.exists(), f"{binary} is not built (make SAN=asan programs)"
     return binary
