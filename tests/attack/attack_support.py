@@ -6,10 +6,8 @@ import os
 import re
 from pathlib import Path
 
+from admission_fixtures import load_fixture
 from helm_chart import find, render
-
-REPO = Path(__file__).resolve().parents[2]
-FIXTURE = REPO / "tests" / "fixtures" / "admission" / "kubectl-job.json"
 # The chart's flags that say where to listen and what to serve: the test sets its own.
 PLACE_FLAGS = ("--listen=", "--tls-cert=", "--tls-key=")
 
@@ -38,7 +36,7 @@ def chart_memory_limit_bytes() -> int:
 def review_of_size(size: int) -> dict:
     """The kubectl-job review, its worker given env entries until its JSON is about `size`
     bytes (0: the review as it is)."""
-    review = json.loads(FIXTURE.read_text())
+    review = load_fixture("kubectl-job")
     if size == 0:
         return review
     grown = copy.deepcopy(review)

@@ -2,17 +2,13 @@
 reports, and the shipped static build, for memory) and a serving certificate per build."""
 import os
 import resource
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "lib"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from tls_material import CertificateAuthority  # noqa: E402
+from repo_paths import REPO_ROOT as REPO
+from tls_material import CertificateAuthority
 
 SHIPPED_BUILD = "build/openssl-static"  # what tools/build-images.sh puts in the image
 

@@ -283,7 +283,8 @@ def test_tls_downgrade_is_refused(target, attack_tls_files, version):
         target.connect(context=context).sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
 
 
-@pytest.mark.parametrize("ciphers", ["NULL:eNULL", "RC4:3DES:DES", "aRSA:kRSA:!AESGCM:!CHACHA20",
+# RC4, DES and 3DES are missing too: this Python's OpenSSL cannot even offer them.
+@pytest.mark.parametrize("ciphers", ["NULL:eNULL", "aRSA:kRSA:!AESGCM:!CHACHA20",
                                      "AES128-SHA:AES256-SHA"])
 def test_weak_tls_1_2_ciphers_are_refused(target, attack_tls_files, ciphers):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

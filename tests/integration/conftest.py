@@ -98,7 +98,3 @@ def control_plane(tmp_path_factory):
 def webhook(start_webhook):
     return start_webhook("--header-timeout", "2", "--body-timeout", "2", "--idle-timeout", "3")
 
-
-def load_fixture(name: str) -> dict:
-    import json
-    return json.loads((REPO_ROOT / "tests" / "fixtures" / "admission" / f"{name}.json").read_text())

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import load_fixture
+from admission_fixtures import load_fixture
 
 IMAGE = "registry.example.com/batch-offload/offloader:0.1.0"
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import load_fixture
+from admission_fixtures import load_fixture
 from webhook_process import metric_value
 
 

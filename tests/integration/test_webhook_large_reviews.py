@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import load_fixture
+from admission_fixtures import load_fixture
 
 MAX_BODY = 3 * 1024 * 1024  # the webhook's default --max-body-bytes
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import load_fixture
+from admission_fixtures import load_fixture
 from tls_material import serial_of
 from webhook_process import metric_value
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from conftest import load_fixture
+from admission_fixtures import load_fixture
 from k8s_schema import validate
 from kubectl_patch import apply_json_patch
 
