@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """make bench-webhook: keep-alive TLS throughput and latency of offload-webhook
 against nginx answering the same response bytes with the same certificate,
-both measured by wrk on loopback in the same run. Prints both and the ratios
-against the bar (throughput >= 0.8x nginx, p99 <= 1.5x nginx, RSS < 10 MB).
+both measured by wrk on loopback in the same run, with 16 and with 32 keep-alive
+connections (the API server keeps a few dozen). Prints both and the ratios
+against the bar at each (throughput >= 0.85x nginx, p99 <= 1.5x nginx, RSS < 10 MB).
 
 Each server gets the same number of workers (threads / worker processes), and
 nginx spreads connections over them as the webhook does: a listening socket per
@@ -25,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from loopback import free_port
 from repo_paths import REPO_ROOT
 from tls_material import CertificateAuthority
 
@@ -102,13 +104,6 @@ def nginx_answers(port: int, request: Path, text: str) -> bool:
         return False
 
 
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def parse_wrk(text: str) -> dict:
     def seconds(value, unit):
         return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
@@ -180,7 +175,8 @@ def main() -> int:
     parser.add_argument("--webhook", default=str(REPO_ROOT / "build" / "openssl" / "offload-webhook"))
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--connections", default="16,32",
+                        help="comma-separated connection counts, each measured in turn")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
@@ -218,12 +214,15 @@ def main() -> int:
         for name in ("nginx", "nginx-shared"):
             wait_for(lambda: nginx_answers(ports[name], work / "request.json", text), "nginx")
 
-        results = {name: [] for name in ("nginx", "webhook", "nginx-shared")}
+        counts = [int(c) for c in args.connections.split(",")]
+        results = {count: {name: [] for name in ("nginx", "webhook", "nginx-shared")}
+                   for count in counts}
         wrk_threads = 1  # two cores: one for wrk, the servers share the rest
-        for _ in range(args.rounds):
-            for name in results:
-                results[name].append(run_wrk(ports[name], work / "post.lua", args.connections,
-                                             wrk_threads, args.seconds))
+        for count in counts:
+            for _ in range(args.rounds):
+                for name in results[count]:
+                    results[count][name].append(run_wrk(ports[name], work / "post.lua", count,
+                                                        wrk_threads, args.seconds))
         rss_mib = peak_rss_kib(webhook.pid) / 1024
     finally:
         for nginx in nginxes:
@@ -237,28 +236,32 @@ def main() -> int:
         values = sorted(values)
         return values[len(values) // 2]
 
-    summary = {name: {k: median([r[k] for r in runs]) for k in ("rps", "p50", "p99")}
-               for name, runs in results.items()}
-    errors = sum(r["errors"] for runs in results.values() for r in runs)
-    n, w = summary["nginx"], summary["webhook"]
-    throughput_ratio = w["rps"] / n["rps"]
-    p99_ratio = w["p99"] / n["p99"]
-    print(f"keep-alive TLS POST {PATH}, {args.connections} connections, {args.workers} workers "
-          f"each, median of {args.rounds} x {args.seconds}s rounds")
-    print(f"{'':10}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
-    for name in ("nginx", "webhook"):
-        s = summary[name]
-        print(f"{name:10}{s['rps']:12.0f}{s['p50'] * 1e3:10.3f}{s['p99'] * 1e3:10.3f}")
-    shared = summary["nginx-shared"]
-    rounds = ", ".join(f"{r['rps']:.0f}" for r in results["nginx-shared"])
-    print(f"for reference, nginx with one shared listening socket: {shared['rps']:.0f} req/s "
-          f"(rounds: {rounds}), p99 {shared['p99'] * 1e3:.3f} ms; "
-          f"webhook/that {w['rps'] / shared['rps']:.2f}")
-    print(f"throughput ratio webhook/nginx: {throughput_ratio:.2f} (bar >= 0.80)")
-    print(f"p99 ratio webhook/nginx:        {p99_ratio:.2f} (bar <= 1.50)")
+    ok = True
+    errors = 0
+    for count, by_server in results.items():
+        summary = {name: {k: median([r[k] for r in runs]) for k in ("rps", "p50", "p99")}
+                   for name, runs in by_server.items()}
+        errors += sum(r["errors"] for runs in by_server.values() for r in runs)
+        n, w = summary["nginx"], summary["webhook"]
+        throughput_ratio = w["rps"] / n["rps"]
+        p99_ratio = w["p99"] / n["p99"]
+        print(f"keep-alive TLS POST {PATH}, {count} connections, {args.workers} workers "
+              f"each, median of {args.rounds} x {args.seconds}s rounds")
+        print(f"{'':10}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
+        for name in ("nginx", "webhook"):
+            s = summary[name]
+            print(f"{name:10}{s['rps']:12.0f}{s['p50'] * 1e3:10.3f}{s['p99'] * 1e3:10.3f}")
+        shared = summary["nginx-shared"]
+        rounds = ", ".join(f"{r['rps']:.0f}" for r in by_server["nginx-shared"])
+        print(f"for reference, nginx with one shared listening socket: {shared['rps']:.0f} req/s "
+              f"(rounds: {rounds}), p99 {shared['p99'] * 1e3:.3f} ms; "
+              f"webhook/that {w['rps'] / shared['rps']:.2f}")
+        print(f"throughput ratio webhook/nginx: {throughput_ratio:.2f} (bar >= 0.85)")
+        print(f"p99 ratio webhook/nginx:        {p99_ratio:.2f} (bar <= 1.50)\n")
+        ok = ok and throughput_ratio >= 0.85 and p99_ratio <= 1.5
     print(f"webhook peak RSS:               {rss_mib:.1f} MiB (bar < 10)")
     print(f"non-2xx responses: {errors}; webhook exit code {code}")
-    ok = throughput_ratio >= 0.8 and p99_ratio <= 1.5 and rss_mib < 10 and errors == 0
+    ok = ok and rss_mib < 10 and errors == 0
     print("PASS" if ok else "BELOW THE BAR")
     return 0 if ok and code == 0 else 1
 
