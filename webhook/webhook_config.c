@@ -67,7 +67,9 @@ static const option_spec options[] = {
     {"autoscale-formula",
      TEXT(autoscale_formula, "", "auto pools' autoscale formula (empty: follow pending tasks)")},
     {"max-nodes", NUMBER(max_nodes, "0", 0, 10000, "largest auto pool (0: the offloader's 20)")},
-    {"threads", NUMBER(threads, "0", 0, 64, "worker threads (0: one per CPU)")},
+    {"threads", NUMBER(threads, "2", 0, 64,
+                       "worker threads, each decoding one review at a time (0: one per CPU, at "
+                       "most 16)")},
     {"max-connections", NUMBER(max_connections, "1024", 1, 100000, "open connections at most")},
     {"header-timeout",
      NUMBER(header_timeout, "10", 1, 600, "seconds to complete the TLS handshake and request head")},

@@ -45,6 +45,23 @@ def certificates(tmp_path):
     return out
 
 
+def help_defaults(webhook_binary) -> dict:
+    """--help's "[VARIABLE, default X]" of each flag, by flag."""
+    text = subprocess.run([str(webhook_binary), "--help"], capture_output=True, text=True,
+                          check=True).stdout
+    return dict(re.findall(r"^  (--[a-z-]+)[^\n]*\n[^\n]*default ([^\]]+)\]", text, re.M))
+
+
+def test_the_chart_sizes_the_server_as_the_webhook_does_by_default(webhook_binary):
+    """The limits the attack suite measures under the chart's memory limit are the webhook's
+    own defaults too, so a webhook run without the chart is bounded the same way."""
+    defaults = help_defaults(webhook_binary)
+    [container] = find(render(), "Deployment")["spec"]["template"]["spec"]["containers"]
+    rendered = dict(arg.split("=", 1) for arg in container["args"])
+    for flag in ("--threads", "--max-connections", "--max-body-bytes", "--max-buffered-bytes"):
+        assert rendered[flag] == defaults[flag], flag
+
+
 # Values that make the chart render every flag it can (test_every_flag_the_chart_can_render_is_run
 # checks that), with a short shutdown delay so stopping stays quick.
 EVERY_FLAG_VALUES = {
