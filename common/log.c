@@ -139,3 +139,16 @@ void log_emit(log_level level, const char *message, const log_field *fields, siz
     }
     buffer_free(&line);
 }
+
+bool log_limit_pass(log_limit *limit, uint64_t now_ms, uint64_t interval_ms,
+                    unsigned long *suppressed)
+{
+    if (now_ms < limit->next_ms) {
+        limit->suppressed++;
+        return false;
+    }
+    *suppressed = limit->suppressed;
+    limit->suppressed = 0;
+    limit->next_ms = now_ms + interval_ms;
+    return true;
+}

@@ -25,11 +25,7 @@ static const struct tls_backend *const backend = &tls_backend_openssl;
 bool tls_global_init(void) { return backend->init(); }
 void tls_thread_cleanup(void) { backend->thread_cleanup(); }
 const char *tls_backend_version(void) { return backend->version(); }
-
-bool crypto_sha256(const void *data, size_t len, uint8_t digest[32])
-{
-    return backend->sha256(data, len, digest);
-}
+unsigned tls_backend_supports(void) { return backend->supports; }
 
 bool crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
                         uint8_t mac[32])
@@ -176,18 +172,22 @@ tls_reload_result tls_server_reload_if_changed(tls_server *s, char *error, size_
 struct tls_connection {
     shared_context *context;
     void *session;
+    char error[TLS_REASON_SIZE];
 };
 
-tls_connection *tls_connection_accept(tls_server *s, int fd)
+tls_connection *tls_connection_accept(tls_server *s, int fd, char *reason)
 {
     tls_connection *c = malloc(sizeof(*c));
-    if (!c)
+    if (!c) {
+        snprintf(reason, TLS_REASON_SIZE, "out of memory");
         return NULL;
+    }
+    c->error[0] = '\0';
     pthread_mutex_lock(&s->lock);
     c->context = s->current;
     atomic_fetch_add(&c->context->references, 1);
     pthread_mutex_unlock(&s->lock);
-    c->session = backend->session_new(c->context->backend_context, fd);
+    c->session = backend->session_new(c->context->backend_context, fd, reason);
     if (!c->session) {
         context_release(c->context);
         free(c);
@@ -196,21 +196,24 @@ tls_connection *tls_connection_accept(tls_server *s, int fd)
     return c;
 }
 
-tls_io tls_connection_handshake(tls_connection *c) { return backend->handshake(c->session); }
+tls_io tls_connection_handshake(tls_connection *c)
+{
+    return backend->handshake(c->session, c->error);
+}
 
 tls_io tls_connection_read(tls_connection *c, void *buf, size_t cap, size_t *got)
 {
-    return backend->read(c->session, buf, cap, got);
+    return backend->read(c->session, buf, cap, got, c->error);
 }
 
 tls_io tls_connection_write(tls_connection *c, const void *buf, size_t len, size_t *sent)
 {
-    return backend->write(c->session, buf, len, sent);
+    return backend->write(c->session, buf, len, sent, c->error);
 }
 
-bool tls_connection_has_buffered(tls_connection *c) { return backend->has_buffered(c->session); }
+const char *tls_connection_error(const tls_connection *c) { return c->error; }
 
-const char *tls_connection_protocol(tls_connection *c) { return backend->protocol(c->session); }
+bool tls_connection_has_buffered(tls_connection *c) { return backend->has_buffered(c->session); }
 
 void tls_connection_free(tls_connection *c)
 {

@@ -6,8 +6,11 @@
 
 #include "tls.h"
 
+/* Operations that can fail write the library's reason into reason
+ * (TLS_REASON_SIZE bytes) when they return NULL or TLS_IO_ERROR, as curl's
+ * backends report theirs through failf. */
 struct tls_backend {
-    const char *name;
+    unsigned supports; /* TLS_SUPPORTS_* */
     bool (*init)(void);
     void (*thread_cleanup)(void);
     const char *(*version)(void);
@@ -18,15 +21,13 @@ struct tls_backend {
                          size_t error_size);
     void (*context_free)(void *context);
 
-    void *(*session_new)(void *context, int fd);
-    tls_io (*handshake)(void *session);
-    tls_io (*read)(void *session, void *buf, size_t cap, size_t *got);
-    tls_io (*write)(void *session, const void *buf, size_t len, size_t *sent);
+    void *(*session_new)(void *context, int fd, char *reason);
+    tls_io (*handshake)(void *session, char *reason);
+    tls_io (*read)(void *session, void *buf, size_t cap, size_t *got, char *reason);
+    tls_io (*write)(void *session, const void *buf, size_t len, size_t *sent, char *reason);
     bool (*has_buffered)(void *session); /* read but not yet handed out */
-    const char *(*protocol)(void *session);
     void (*session_free)(void *session); /* sends close_notify first */
 
-    bool (*sha256)(const void *data, size_t len, uint8_t digest[32]);
     bool (*hmac_sha256)(const void *key, size_t key_len, const void *data, size_t len,
                         uint8_t mac[32]);
     bool (*random_bytes)(void *out, size_t len);

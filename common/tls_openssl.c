@@ -68,6 +68,11 @@ static void *openssl_context_new(const char *cert_path, const char *key_path, ch
     SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_NO_COMPRESSION);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    /* HTTP clients often close without close_notify; every request says its
+     * length, so a cut-short one is seen anyway. A close, then, not an error. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
     /* Idle keep-alive connections give their I/O buffers back. */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -107,12 +112,22 @@ static void openssl_context_free(void *context)
     SSL_CTX_free(context);
 }
 
-static void *openssl_session_new(void *context, int fd)
+/* The library's reason for the newest queued error ("unsupported protocol",
+ * "no shared cipher", ...), and the queue cleared. */
+static void take_reason(char *reason)
 {
+    unsigned long code = ERR_peek_last_error();
+    const char *text = code ? ERR_reason_error_string(code) : NULL;
+    snprintf(reason, TLS_REASON_SIZE, "%s", text ? text : "unknown TLS error");
+    ERR_clear_error();
+}
+
+static void *openssl_session_new(void *context, int fd, char *reason)
+{
+    ERR_clear_error();
     SSL *ssl = SSL_new(context);
-    if (!ssl)
-        return NULL;
-    if (SSL_set_fd(ssl, fd) != 1) {
+    if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+        take_reason(reason);
         SSL_free(ssl);
         return NULL;
     }
@@ -120,7 +135,8 @@ static void *openssl_session_new(void *context, int fd)
     return ssl;
 }
 
-static tls_io map_result(SSL *ssl, int ret)
+/* A peer that resets or simply goes away is a close, not an error. */
+static tls_io map_result(SSL *ssl, int ret, char *reason)
 {
     int e = SSL_get_error(ssl, ret);
     switch (e) {
@@ -132,45 +148,44 @@ static tls_io map_result(SSL *ssl, int ret)
         return TLS_IO_CLOSED;
     case SSL_ERROR_SYSCALL:
         ERR_clear_error();
-        return errno == 0 || errno == ECONNRESET || errno == EPIPE ? TLS_IO_CLOSED : TLS_IO_ERROR;
+        if (errno == 0 || errno == ECONNRESET || errno == EPIPE)
+            return TLS_IO_CLOSED;
+        snprintf(reason, TLS_REASON_SIZE, "%s", strerror(errno));
+        return TLS_IO_ERROR;
     default:
-        ERR_clear_error();
+        take_reason(reason);
         return TLS_IO_ERROR;
     }
 }
 
-static tls_io openssl_handshake(void *session)
+static tls_io openssl_handshake(void *session, char *reason)
 {
     ERR_clear_error();
     errno = 0;
     int r = SSL_do_handshake(session);
-    return r == 1 ? TLS_IO_DONE : map_result(session, r);
+    return r == 1 ? TLS_IO_DONE : map_result(session, r, reason);
 }
 
-static tls_io openssl_read(void *session, void *buf, size_t cap, size_t *got)
+static tls_io openssl_read(void *session, void *buf, size_t cap, size_t *got, char *reason)
 {
     ERR_clear_error();
     errno = 0;
     int r = SSL_read_ex(session, buf, cap, got);
-    return r == 1 ? TLS_IO_DONE : map_result(session, r);
+    return r == 1 ? TLS_IO_DONE : map_result(session, r, reason);
 }
 
-static tls_io openssl_write(void *session, const void *buf, size_t len, size_t *sent)
+static tls_io openssl_write(void *session, const void *buf, size_t len, size_t *sent,
+                            char *reason)
 {
     ERR_clear_error();
     errno = 0;
     int r = SSL_write_ex(session, buf, len, sent);
-    return r == 1 ? TLS_IO_DONE : map_result(session, r);
+    return r == 1 ? TLS_IO_DONE : map_result(session, r, reason);
 }
 
 static bool openssl_has_buffered(void *session)
 {
     return SSL_has_pending(session) == 1;
-}
-
-static const char *openssl_protocol(void *session)
-{
-    return SSL_get_version(session);
 }
 
 static void openssl_session_free(void *session)
@@ -182,12 +197,6 @@ static void openssl_session_free(void *session)
         SSL_shutdown(session); /* one non-blocking attempt at close_notify */
     ERR_clear_error();
     SSL_free(session);
-}
-
-static bool backend_sha256(const void *data, size_t len, uint8_t digest[32])
-{
-    unsigned int n = 0;
-    return EVP_Digest(data, len, digest, &n, EVP_sha256(), NULL) == 1 && n == 32;
 }
 
 static bool backend_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
@@ -205,7 +214,7 @@ static bool backend_random_bytes(void *out, size_t len)
 }
 
 const struct tls_backend tls_backend_openssl = {
-    .name = "openssl",
+    .supports = TLS_SUPPORTS_READ_AHEAD | TLS_SUPPORTS_SESSION_CACHE,
     .init = openssl_init,
     .thread_cleanup = openssl_thread_cleanup,
     .version = openssl_version,
@@ -216,9 +225,7 @@ const struct tls_backend tls_backend_openssl = {
     .read = openssl_read,
     .write = openssl_write,
     .has_buffered = openssl_has_buffered,
-    .protocol = openssl_protocol,
     .session_free = openssl_session_free,
-    .sha256 = backend_sha256,
     .hmac_sha256 = backend_hmac_sha256,
     .random_bytes = backend_random_bytes,
 };

@@ -12,6 +12,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,23 +187,37 @@ static void wolfssl_context_free(void *context)
     wolfSSL_CTX_free(context);
 }
 
-static void *wolfssl_session_new(void *context, int fd)
+static void take_reason(int code, char *reason)
+{
+    char text[WOLFSSL_MAX_ERROR_SZ] = "unknown TLS error";
+    wolfSSL_ERR_error_string_n((unsigned long)code, text, sizeof(text));
+    snprintf(reason, TLS_REASON_SIZE, "%s", text);
+}
+
+static void *wolfssl_session_new(void *context, int fd, char *reason)
 {
     WOLFSSL *ssl = wolfSSL_new(context);
-    if (!ssl)
+    if (!ssl) {
+        snprintf(reason, TLS_REASON_SIZE, "cannot create a TLS session: out of memory");
         return NULL;
+    }
     /* The API server offers only http/1.1; agree to it, ignore anything else. */
     char alpn[] = "http/1.1";
-    if (wolfSSL_set_fd(ssl, fd) != WOLFSSL_SUCCESS ||
-        wolfSSL_UseALPN(ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) !=
-            WOLFSSL_SUCCESS) {
+    int r = wolfSSL_set_fd(ssl, fd);
+    if (r == WOLFSSL_SUCCESS)
+        r = wolfSSL_UseALPN(ssl, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH);
+    if (r != WOLFSSL_SUCCESS) {
+        take_reason(r, reason);
         wolfSSL_free(ssl);
         return NULL;
     }
     return ssl;
 }
 
-static tls_io map_result(WOLFSSL *ssl, int ret)
+/* A peer that resets or simply goes away is a close, not an error, as in
+ * the OpenSSL backend: wolfSSL says SOCKET_ERROR_E for any failed socket
+ * call, so errno tells a reset from a real fault. */
+static tls_io map_result(WOLFSSL *ssl, int ret, char *reason)
 {
     int e = wolfSSL_get_error(ssl, ret);
     switch (e) {
@@ -212,51 +227,55 @@ static tls_io map_result(WOLFSSL *ssl, int ret)
         return TLS_IO_WANT_WRITE;
     case WOLFSSL_ERROR_ZERO_RETURN:
     case SOCKET_PEER_CLOSED_E:
-    case SOCKET_ERROR_E:
         return TLS_IO_CLOSED;
+    case SOCKET_ERROR_E:
+        if (errno == 0 || errno == ECONNRESET || errno == EPIPE)
+            return TLS_IO_CLOSED;
+        snprintf(reason, TLS_REASON_SIZE, "%s", strerror(errno));
+        return TLS_IO_ERROR;
     default:
+        take_reason(e, reason);
         return TLS_IO_ERROR;
     }
 }
 
-static tls_io wolfssl_handshake(void *session)
+static tls_io wolfssl_handshake(void *session, char *reason)
 {
+    errno = 0;
     int r = wolfSSL_accept(session);
-    return r == WOLFSSL_SUCCESS ? TLS_IO_DONE : map_result(session, r);
+    return r == WOLFSSL_SUCCESS ? TLS_IO_DONE : map_result(session, r, reason);
 }
 
-static tls_io wolfssl_read(void *session, void *buf, size_t cap, size_t *got)
+static tls_io wolfssl_read(void *session, void *buf, size_t cap, size_t *got, char *reason)
 {
     int want = cap > INT32_MAX ? INT32_MAX : (int)cap;
+    errno = 0;
     int r = wolfSSL_read(session, buf, want);
     if (r > 0) {
         *got = (size_t)r;
         return TLS_IO_DONE;
     }
     *got = 0;
-    return map_result(session, r);
+    return map_result(session, r, reason);
 }
 
-static tls_io wolfssl_write(void *session, const void *buf, size_t len, size_t *sent)
+static tls_io wolfssl_write(void *session, const void *buf, size_t len, size_t *sent,
+                            char *reason)
 {
     int want = len > INT32_MAX ? INT32_MAX : (int)len;
+    errno = 0;
     int r = wolfSSL_write(session, buf, want);
     if (r > 0) {
         *sent = (size_t)r;
         return TLS_IO_DONE;
     }
     *sent = 0;
-    return map_result(session, r);
+    return map_result(session, r, reason);
 }
 
 static bool wolfssl_has_buffered(void *session)
 {
     return wolfSSL_has_pending(session) == 1;
-}
-
-static const char *wolfssl_protocol(void *session)
-{
-    return wolfSSL_get_version(session);
 }
 
 static void wolfssl_session_free(void *session)
@@ -266,16 +285,6 @@ static void wolfssl_session_free(void *session)
     if (wolfSSL_is_init_finished(session))
         wolfSSL_shutdown(session);
     wolfSSL_free(session);
-}
-
-static bool backend_sha256(const void *data, size_t len, uint8_t digest[32])
-{
-    wc_Sha256 sha;
-    if (len > UINT32_MAX || wc_InitSha256(&sha) != 0)
-        return false;
-    bool ok = wc_Sha256Update(&sha, data, (word32)len) == 0 && wc_Sha256Final(&sha, digest) == 0;
-    wc_Sha256Free(&sha);
-    return ok;
 }
 
 static bool backend_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
@@ -301,7 +310,7 @@ static bool backend_random_bytes(void *out, size_t len)
 }
 
 const struct tls_backend tls_backend_wolfssl = {
-    .name = "wolfssl",
+    .supports = TLS_SUPPORTS_SESSION_CACHE, /* wolfSSL's built-in server cache */
     .init = wolfssl_init,
     .thread_cleanup = wolfssl_thread_cleanup,
     .version = wolfssl_version,
@@ -312,9 +321,7 @@ const struct tls_backend tls_backend_wolfssl = {
     .read = wolfssl_read,
     .write = wolfssl_write,
     .has_buffered = wolfssl_has_buffered,
-    .protocol = wolfssl_protocol,
     .session_free = wolfssl_session_free,
-    .sha256 = backend_sha256,
     .hmac_sha256 = backend_hmac_sha256,
     .random_bytes = backend_random_bytes,
 };

@@ -46,6 +46,9 @@
  * this long and this much, so that its client reads the refusal. */
 #define LINGER_MS 2000
 #define LINGER_BYTES (8u << 20)
+/* TLS failures are logged with the library's reason, once a second at most
+ * per worker (a scan or a storm would otherwise flood the log). */
+#define TLS_LOG_INTERVAL_MS 1000
 
 typedef struct connection {
     struct connection *prev, *next;           /* the worker's connections */
@@ -77,6 +80,7 @@ typedef struct worker {
     connection *graveyard;
     int connection_count;
     int busiest; /* most connections since memory was last trimmed */
+    log_limit tls_failures;
     bool draining;
     bool running;
     char scratch[READ_CHUNK]; /* what TLS hands over, before the connection takes it */
@@ -182,6 +186,14 @@ static void bury_the_closed(worker *wk)
         free(wk->graveyard);
         wk->graveyard = next;
     }
+}
+
+static void log_tls_failure(worker *wk, const char *what, const char *peer, const char *reason)
+{
+    unsigned long left_out;
+    if (log_limit_pass(&wk->tls_failures, now_ms(), TLS_LOG_INTERVAL_MS, &left_out))
+        log_warn(what, LOG_STR("peer", peer), LOG_STR("reason", reason),
+                 LOG_NUM("similar_not_logged", left_out));
 }
 
 static uint64_t phase_timeout_ms(const http_server *s, http_phase phase)
@@ -331,7 +343,7 @@ static void connection_step(worker *wk, connection *c)
         r = read_input(wk, c);
         if (r == TLS_IO_DONE)
             continue;
-        if (r == TLS_IO_CLOSED || r == TLS_IO_ERROR) {
+        if (r == TLS_IO_CLOSED) {
             connection_close(wk, c);
             return;
         }
@@ -343,7 +355,10 @@ static void connection_step(worker *wk, connection *c)
         set_interest(wk, c, EPOLLOUT);
     } else {
         if (c->handshaking)
-            metrics_record_tls_handshake_failure();
+            metrics_record_tls_handshake_failure(); /* failed or abandoned */
+        if (r == TLS_IO_ERROR)
+            log_tls_failure(wk, c->handshaking ? "TLS handshake failed" : "TLS error", c->peer,
+                            tls_connection_error(c->tls));
         connection_close(wk, c);
     }
 }
@@ -386,9 +401,12 @@ static void connection_open(worker *wk, int fd, const struct sockaddr_storage *a
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     connection *c = calloc(1, sizeof(*c));
-    tls_connection *tls = c ? tls_connection_accept(s->tls, fd) : NULL;
+    char reason[TLS_REASON_SIZE] = "out of memory";
+    tls_connection *tls = c ? tls_connection_accept(s->tls, fd, reason) : NULL;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (!tls || epoll_ctl(wk->epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        if (!tls)
+            log_tls_failure(wk, "cannot start a TLS session", "", reason);
         tls_connection_free(tls);
         free(c);
         close(fd);

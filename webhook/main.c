@@ -142,8 +142,11 @@ int main(int argc, char **argv)
         log_error("cannot start serving", LOG_STR("error", error));
         goto done;
     }
+    unsigned tls_supports = tls_backend_supports();
     log_info("serving", LOG_STR("listen", config.listen), LOG_NUM("port", http_server_port(server)),
              LOG_NUM("threads", config.threads), LOG_STR("tls", tls_backend_version()),
+             LOG_STR("tls_read_ahead", tls_supports & TLS_SUPPORTS_READ_AHEAD ? "yes" : "no"),
+             LOG_STR("tls_session_cache", tls_supports & TLS_SUPPORTS_SESSION_CACHE ? "yes" : "no"),
              LOG_STR("version", BATCH_OFFLOAD_VERSION));
 
     int sig = wait_for_stop(&signals, tls);

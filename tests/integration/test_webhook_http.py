@@ -333,6 +333,34 @@ def test_tls_versions(webhook, tls_files, version, accepted):
             webhook.connect(context=context)
 
 
+def test_handshake_failures_are_logged_with_the_library_reason_once_a_second(start_webhook):
+    webhook = start_webhook("--threads", "1")  # one worker: one rate limit to count against
+    for _ in range(50):  # plain HTTP to the TLS port: the library's reason says so
+        raw = socket.create_connection(("127.0.0.1", webhook.port), timeout=5)
+        try:
+            raw.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+            raw.recv(100)
+        except OSError:
+            pass  # reset rather than an alert: also a failed handshake
+        raw.close()
+    time.sleep(1.1)
+    raw = socket.create_connection(("127.0.0.1", webhook.port), timeout=5)
+    raw.sendall(b"\x16\x03\x01\x00\x05hello")  # one more, past the interval
+    try:
+        raw.recv(100)
+    except OSError:
+        pass
+    raw.close()
+    failures = webhook.wait_for_log(
+        lambda e: e.get("msg") == "TLS handshake failed" and e.get("similar_not_logged", 0) > 0)
+    logged = webhook.log_entries("TLS handshake failed")
+    assert all(e["reason"] and e["peer"].startswith("127.0.0.1:") for e in logged)
+    assert len(logged) <= 3, logged  # one line a second at most
+    assert sum(e["similar_not_logged"] for e in logged) + len(logged) == 51
+    assert failures["similar_not_logged"] < 51
+    assert metric_value(webhook.metrics(), "batch_offload_webhook_tls_handshake_failures_total") >= 51
+
+
 def test_alpn_agrees_only_to_http_1_1(webhook, tls_files):
     context = ssl.create_default_context(cafile=str(tls_files[2]))
     context.set_alpn_protocols(["http/1.1"])
