@@ -1,11 +1,12 @@
 /* Strict JSON reading over jsmn; see json_reader.h.
  *
- * jsmn (strict mode, parent links) finds the tokens. It does not check what
- * lies between them, so `[1 2]`, `{"a":1,}` and `{"a":1}{}` parse; nor does it
- * check number grammar, raw control bytes in strings or UTF-8. The validation
- * pass below checks all of that in one walk over the tokens, without
- * recursion, and records where each token's subtree ends so lookups skip
- * values in O(1). */
+ * check_syntax() reads the text once, front to back and without recursion:
+ * the whole grammar, the nesting depth and the exact number of tokens jsmn
+ * will make. Only then does jsmn run, once, over text it cannot refuse, into
+ * an allocation of that exact size (it never runs out and starts over).
+ * Afterwards a backward pass over jsmn's parent links records where each
+ * token's subtree ends, so lookups skip values in O(1), and a memchr for
+ * backslashes flags the few strings whose text needs decoding. */
 #define JSMN_STRICT
 #define JSMN_PARENT_LINKS
 #define JSMN_STATIC
@@ -23,20 +24,19 @@ struct json_token {
     jsmntok_t t;
 };
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
+#define STRINGIFY(x) #x
+#define DECIMAL(x) STRINGIFY(x)
 
-/* Where a token's own text starts and ends (strings including quotes). */
-static int raw_start(const jsmntok_t *t)
-{
-    return t->type == JSMN_STRING ? t->start - 1 : t->start;
-}
+typedef struct syntax_fault {
+    size_t offset;
+    const char *what;
+} syntax_fault;
 
-static int raw_end(const jsmntok_t *t)
+static long fail_at(syntax_fault *fault, size_t offset, const char *what)
 {
-    return t->type == JSMN_STRING ? t->end + 1 : t->end;
+    fault->offset = offset;
+    fault->what = what;
+    return -1;
 }
 
 static void set_error(char *error, size_t size, size_t offset, const char *what)
@@ -45,64 +45,14 @@ static void set_error(char *error, size_t size, size_t offset, const char *what)
         snprintf(error, size, "invalid JSON at byte %zu: %s", offset, what);
 }
 
-/* The bytes between two tokens must be whitespace around at most one separator. */
-static bool gap_is(const char *text, int from, int to, char separator)
+static bool is_space(char c)
 {
-    bool seen = separator == 0;
-    for (int i = from; i < to; i++) {
-        if (is_space(text[i]))
-            continue;
-        if (!seen && text[i] == separator) {
-            seen = true;
-            continue;
-        }
-        return false;
-    }
-    return seen;
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static bool number_is_valid(const char *s, int n)
+static bool is_digit(char c)
 {
-    int i = 0;
-    if (i < n && s[i] == '-')
-        i++;
-    if (i >= n)
-        return false;
-    if (s[i] == '0') {
-        i++;
-    } else if (s[i] >= '1' && s[i] <= '9') {
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-    } else {
-        return false;
-    }
-    if (i < n && s[i] == '.') {
-        i++;
-        int digits = i;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == digits)
-            return false;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        int digits = i;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == digits)
-            return false;
-    }
-    return i == n;
-}
-
-static bool primitive_is_valid(const char *s, int n)
-{
-    if ((n == 4 && !memcmp(s, "true", 4)) || (n == 5 && !memcmp(s, "false", 5)) ||
-        (n == 4 && !memcmp(s, "null", 4)))
-        return true;
-    return number_is_valid(s, n);
+    return c >= '0' && c <= '9';
 }
 
 static int hex_value(char c)
@@ -128,12 +78,11 @@ static long read_hex4(const char *s)
     return v;
 }
 
-/* Length of the UTF-8 sequence at s (at most n bytes), 0 if malformed. */
-static int utf8_sequence_length(const unsigned char *s, int n)
+/* Length of the UTF-8 sequence at s (at most n bytes), 0 if malformed:
+ * overlong forms, surrogates and code points past U+10FFFF included. */
+static size_t utf8_sequence_length(const unsigned char *s, size_t n)
 {
-    if (s[0] < 0x80)
-        return 1;
-    int len;
+    size_t len;
     unsigned min;
     unsigned cp;
     if ((s[0] & 0xE0) == 0xC0) {
@@ -147,7 +96,7 @@ static int utf8_sequence_length(const unsigned char *s, int n)
     }
     if (n < len)
         return 0;
-    for (int i = 1; i < len; i++) {
+    for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xC0) != 0x80)
             return 0;
         cp = (cp << 6) | (s[i] & 0x3F);
@@ -157,230 +106,294 @@ static int utf8_sequence_length(const unsigned char *s, int n)
     return len;
 }
 
-/* True when none of the 8 bytes of w needs a closer look: no control byte,
- * nothing outside ASCII, no backslash (the classic "has byte less than"
- * and "has zero byte" word tricks). */
-static bool word_is_plain(uint64_t w)
+/* Length of the escape at s (at most n bytes, s[0] is the backslash), 0 if
+ * it is unknown or a \u escape is short or an unpaired surrogate. */
+static size_t escape_length(const char *s, size_t n)
+{
+    if (n >= 2 && s[1] != '\0' && strchr("\"\\/bfnrt", s[1]))
+        return 2;
+    if (n < 6 || s[1] != 'u')
+        return 0;
+    long cp = read_hex4(s + 2);
+    if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+        return 0;
+    if (cp < 0xD800 || cp > 0xDBFF)
+        return 6;
+    if (n < 12 || s[6] != '\\' || s[7] != 'u')
+        return 0;
+    long low = read_hex4(s + 8);
+    return low >= 0xDC00 && low <= 0xDFFF ? 12 : 0;
+}
+
+/* The bytes of w that need a closer look inside a string, each marked by its
+ * high bit: quote, backslash, control bytes, anything outside ASCII (the
+ * classic "has byte less than" and "has zero byte" word tricks). A borrow
+ * can mark a byte after a marked one, never before, so the first mark is
+ * exact. */
+static uint64_t special_bytes(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     uint64_t control = (w - ones * 0x20) & ~w & highs;
-    uint64_t x = w ^ (ones * '\\');
-    uint64_t backslash = (x - ones) & ~x & highs;
-    return ((w & highs) | control | backslash) == 0;
+    uint64_t q = w ^ (ones * '"');
+    uint64_t quote = (q - ones) & ~q & highs;
+    uint64_t b = w ^ (ones * '\\');
+    uint64_t backslash = (b - ones) & ~b & highs;
+    return (w & highs) | control | quote | backslash;
 }
 
-/* Checks string contents: no raw control bytes, valid escapes with paired
- * surrogates, valid UTF-8. Returns the offset of the first fault or -1, and
- * says whether there were escapes. */
-static int string_fault(const char *text, int start, int end, uint8_t *has_escapes)
+/* Index of the first byte (in memory order) with a bit set in marks (not 0). */
+static size_t first_marked_byte(uint64_t marks)
 {
-    int i = start;
-    *has_escapes = 0;
-    while (i < end) {
-        uint64_t word;
-        if (end - i >= 8 && (memcpy(&word, text + i, 8), word_is_plain(word))) {
-            i += 8; /* strings are mostly plain ASCII: eight bytes at a time */
-            continue;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (size_t)__builtin_clzll(marks) / 8;
+#else
+    return (size_t)__builtin_ctzll(marks) / 8;
+#endif
+}
+
+/* Skips blanks; indentation (runs of spaces) eight bytes at a time. */
+static size_t skip_space(const char *text, size_t i, size_t length)
+{
+    const uint64_t spaces = 0x2020202020202020u;
+    while (i < length && is_space(text[i])) {
+        i++;
+        while (length - i >= 8) {
+            uint64_t word;
+            memcpy(&word, text + i, 8);
+            if (word != spaces) {
+                i += first_marked_byte(word ^ spaces);
+                break;
+            }
+            i += 8;
         }
-        unsigned char c = (unsigned char)text[i];
-        if (c >= 0x20 && c < 0x80 && c != '\\') { /* the common case, checked first */
-            i++;
-            continue;
-        }
-        if (c < 0x20)
-            return i;
-        if (c == '\\') {
-            *has_escapes = 1;
-            if (i + 1 >= end)
-                return i;
-            char e = text[i + 1];
-            if (e == 'u') {
-                if (i + 6 > end)
-                    return i;
-                long cp = read_hex4(text + i + 2);
-                if (cp < 0)
-                    return i;
-                i += 6;
-                if (cp >= 0xDC00 && cp <= 0xDFFF)
-                    return i - 6;
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    if (i + 6 > end || text[i] != '\\' || text[i + 1] != 'u')
-                        return i - 6;
-                    long low = read_hex4(text + i + 2);
-                    if (low < 0xDC00 || low > 0xDFFF)
-                        return i - 6;
-                    i += 6;
-                }
+    }
+    return i;
+}
+
+/* Scans the string whose opening quote is at text[*at] and leaves *at after
+ * its closing quote: no raw control bytes, known escapes, paired surrogates,
+ * valid UTF-8. */
+static bool scan_string(const char *text, size_t length, size_t *at, syntax_fault *fault)
+{
+    size_t i = *at + 1;
+    for (;;) {
+        if (length - i >= 8) { /* eight bytes at a time to the next one that matters */
+            uint64_t word;
+            memcpy(&word, text + i, 8);
+            uint64_t marks = special_bytes(word);
+            if (!marks) {
+                i += 8;
                 continue;
             }
-            if (!strchr("\"\\/bfnrt", e) || e == '\0')
-                return i;
-            i += 2;
-            continue;
+            i += first_marked_byte(marks);
         }
-        int n = utf8_sequence_length((const unsigned char *)text + i, end - i);
-        if (n == 0)
-            return i;
-        i += n;
-    }
-    return -1;
-}
-
-/* jsmn's strict mode wants a delimiter after every primitive, so it refuses
- * a document that is just `0` or `true`; such a document is one token. */
-static int lone_primitive(json_document *doc, char *error, size_t error_size)
-{
-    size_t start = 0, end = doc->length;
-    while (start < end && is_space(doc->text[start]))
-        start++;
-    if (start == end || strchr("{[\"", doc->text[start]))
-        return 0; /* not a lone primitive: jsmn's job */
-    while (end > start && is_space(doc->text[end - 1]))
-        end--;
-    if (!primitive_is_valid(doc->text + start, (int)(end - start))) {
-        set_error(error, error_size, start, "invalid literal or number");
-        return -1;
-    }
-    jsmntok_t *t = calloc(1, sizeof(jsmntok_t));
-    if (!t) {
-        set_error(error, error_size, 0, "out of memory");
-        return -1;
-    }
-    *t = (jsmntok_t){.type = JSMN_PRIMITIVE, .start = (int)start, .end = (int)end, .parent = -1};
-    doc->tokens = (struct json_token *)t;
-    doc->count = 1;
-    return 1;
-}
-
-static bool run_jsmn(json_document *doc, int max_tokens, char *error, size_t error_size)
-{
-    int lone = lone_primitive(doc, error, error_size);
-    if (lone != 0)
-        return lone > 0;
-    jsmn_parser parser;
-    jsmn_init(&parser);
-    /* Room for a typical density (a token per ten bytes or so) at once:
-     * every regrowth re-runs part of the parse. */
-    size_t guess = doc->length / 8 + 16;
-    int capacity = guess < (size_t)max_tokens ? (int)guess : max_tokens;
-    for (;;) {
-        jsmntok_t *grown = realloc(doc->tokens, sizeof(jsmntok_t) * (size_t)capacity);
-        if (!grown) {
-            set_error(error, error_size, 0, "out of memory");
+        if (i == length) {
+            fail_at(fault, *at, "unterminated string");
             return false;
         }
-        doc->tokens = (struct json_token *)grown;
-        int r = jsmn_parse(&parser, doc->text, doc->length, grown, (unsigned)capacity);
-        if (r >= 0) {
-            doc->count = r;
+        unsigned char c = (unsigned char)text[i];
+        size_t n = 1;
+        if (c == '"') {
+            *at = i + 1;
             return true;
         }
-        if (r == JSMN_ERROR_NOMEM && capacity < max_tokens) {
-            capacity = capacity > max_tokens / 2 ? max_tokens : capacity * 2;
-            continue;
+        if (c < 0x20) {
+            fail_at(fault, i, "control character in a string");
+            return false;
         }
-        if (r == JSMN_ERROR_NOMEM)
-            set_error(error, error_size, parser.pos, "too many values");
-        else if (r == JSMN_ERROR_PART)
-            set_error(error, error_size, doc->length, "unexpected end of input");
-        else
-            set_error(error, error_size, parser.pos, "unexpected character");
-        return false;
+        if (c == '\\' && !(n = escape_length(text + i, length - i))) {
+            fail_at(fault, i, "invalid escape in a string");
+            return false;
+        }
+        if (c >= 0x80 && !(n = utf8_sequence_length((const unsigned char *)text + i, length - i))) {
+            fail_at(fault, i, "invalid UTF-8 in a string");
+            return false;
+        }
+        i += n;
     }
 }
 
-/* The one validation walk. last_child[] becomes subtree_end[] at the end. */
-static bool validate(json_document *doc, char *error, size_t error_size)
+/* Scans a number at text[*at] (RFC 8259: no leading zeros, digits on both
+ * sides of '.', an exponent with digits) and leaves *at after it. */
+static bool scan_number(const char *text, size_t length, size_t *at)
 {
-    const char *text = doc->text;
-    jsmntok_t *tok = (jsmntok_t *)doc->tokens;
-    int n = doc->count;
-    /* One block: subtree ends (as last children while walking), then the
-     * escape flags that let string comparisons skip decoding. */
-    int *last_child = malloc((sizeof(int) + 1) * (size_t)n);
-    if (!last_child) {
-        set_error(error, error_size, 0, "out of memory");
+    size_t i = *at;
+    if (i < length && text[i] == '-')
+        i++;
+    if (i < length && text[i] == '0') {
+        i++;
+    } else if (i < length && text[i] >= '1' && text[i] <= '9') {
+        while (i < length && is_digit(text[i]))
+            i++;
+    } else {
         return false;
     }
-    uint8_t *escaped = (uint8_t *)(last_child + n);
-    for (int i = 0; i < n; i++)
-        last_child[i] = -1;
-
-#define FAIL(offset, what)                                                                         \
-    do {                                                                                           \
-        set_error(error, error_size, (size_t)(offset), what);                                      \
-        free(last_child);                                                                          \
-        return false;                                                                              \
-    } while (0)
-/* End of a token's subtree in the text: a key's subtree ends with its value. */
-#define SUBTREE_TEXT_END(k)                                                                        \
-    (tok[k].type == JSMN_STRING && tok[k].size == 1 && last_child[k] >= 0                          \
-         ? raw_end(&tok[last_child[k]])                                                            \
-         : raw_end(&tok[k]))
-
-    if (!gap_is(text, 0, raw_start(&tok[0]), 0))
-        FAIL(0, "unexpected character before value");
-    for (int k = 0; k < n; k++) {
-        const jsmntok_t *t = &tok[k];
-        int parent = t->parent;
-        if (t->type == JSMN_PRIMITIVE && !primitive_is_valid(text + t->start, t->end - t->start))
-            FAIL(t->start, "invalid literal or number");
-        if (t->type == JSMN_STRING) {
-            int fault = string_fault(text, t->start, t->end, &escaped[k]);
-            if (fault >= 0)
-                FAIL(fault, "invalid string contents");
-        } else {
-            escaped[k] = 0;
-        }
-        if ((t->type == JSMN_OBJECT || t->type == JSMN_ARRAY) && t->end < 0)
-            FAIL(doc->length, "unterminated container");
-        if (k == 0)
-            continue;
-        if (parent < 0)
-            FAIL(raw_start(t), "more than one top-level value");
-        const jsmntok_t *p = &tok[parent];
-        bool is_key = p->type == JSMN_OBJECT;
-        if (is_key && (t->type != JSMN_STRING || t->size != 1))
-            FAIL(raw_start(t), "expected a member name followed by ':'");
-        if (!is_key && t->type == JSMN_STRING && t->size != 0)
-            FAIL(raw_start(t), "unexpected ':'");
-        int prev = last_child[parent];
-        if (p->type == JSMN_STRING) {
-            if (prev >= 0)
-                FAIL(raw_start(t), "member has more than one value");
-            if (!gap_is(text, raw_end(p), raw_start(t), ':'))
-                FAIL(raw_end(p), "expected ':'");
-        } else if (prev < 0) {
-            if (!gap_is(text, p->start + 1, raw_start(t), 0))
-                FAIL(p->start + 1, "unexpected character");
-        } else if (!gap_is(text, SUBTREE_TEXT_END(prev), raw_start(t), ',')) {
-            FAIL(SUBTREE_TEXT_END(prev), "expected ','");
-        }
-        last_child[parent] = k;
+    if (i < length && text[i] == '.') {
+        size_t digits = ++i;
+        while (i < length && is_digit(text[i]))
+            i++;
+        if (i == digits)
+            return false;
     }
-    /* Closing side of every container, and keys that never got a value. */
-    for (int k = 0; k < n; k++) {
-        const jsmntok_t *t = &tok[k];
-        if (t->type == JSMN_STRING && t->size == 1 && last_child[k] < 0)
-            FAIL(raw_end(t), "member without a value");
-        if (t->type != JSMN_OBJECT && t->type != JSMN_ARRAY)
-            continue;
-        int from = last_child[k] < 0 ? t->start + 1 : SUBTREE_TEXT_END(last_child[k]);
-        if (!gap_is(text, from, t->end - 1, 0))
-            FAIL(from, "unexpected character before end of container");
+    if (i < length && (text[i] == 'e' || text[i] == 'E')) {
+        i++;
+        if (i < length && (text[i] == '+' || text[i] == '-'))
+            i++;
+        size_t digits = i;
+        while (i < length && is_digit(text[i]))
+            i++;
+        if (i == digits)
+            return false;
     }
-    if (!gap_is(text, SUBTREE_TEXT_END(0), (int)doc->length, 0))
-        FAIL(SUBTREE_TEXT_END(0), "unexpected data after value");
-#undef SUBTREE_TEXT_END
-#undef FAIL
-
-    /* Children have higher indexes than parents, so a backward pass can turn
-     * "last child" into "first token after the subtree". */
-    for (int k = n - 1; k >= 0; k--)
-        last_child[k] = last_child[k] < 0 ? k + 1 : last_child[last_child[k]];
-    doc->subtree_end = last_child;
-    doc->escaped = escaped;
+    *at = i;
     return true;
+}
+
+static bool scan_literal(const char *text, size_t length, size_t *at, const char *literal)
+{
+    size_t n = strlen(literal);
+    if (length - *at < n || memcmp(text + *at, literal, n) != 0)
+        return false;
+    *at += n;
+    return true;
+}
+
+/* What the grammar allows at the next non-blank byte. */
+typedef enum {
+    EXPECT_VALUE,
+    EXPECT_NAME,      /* a member name (after '{' or a ',' in an object) */
+    EXPECT_SEPARATOR, /* after a value: ',' or the closing bracket, or the end */
+} expectation;
+
+/* The number of tokens jsmn makes of text (containers, member names,
+ * strings, numbers, literals), or -1 with fault set. Stops at the first
+ * fault, so refused input costs no more than its bytes up to there. */
+static long check_syntax(const char *text, size_t length, long max_tokens, syntax_fault *fault)
+{
+    bool in_object[JSON_MAX_DEPTH];
+    int depth = 0;
+    long tokens = 0;
+    expectation next = EXPECT_VALUE;
+    size_t i = skip_space(text, 0, length);
+    for (;;) {
+        if (i == length) {
+            if (next == EXPECT_SEPARATOR && depth == 0)
+                return tokens;
+            return fail_at(fault, length, tokens ? "unexpected end of input" : "no value");
+        }
+        char c = text[i];
+        if (next == EXPECT_SEPARATOR) {
+            if (depth == 0)
+                return fail_at(fault, i, "unexpected data after value");
+            bool object = in_object[depth - 1];
+            if (c == ',') {
+                next = object ? EXPECT_NAME : EXPECT_VALUE;
+            } else if (c == (object ? '}' : ']')) {
+                depth--;
+            } else {
+                return fail_at(fault, i, object ? "expected ',' or '}'" : "expected ',' or ']'");
+            }
+            i = skip_space(text, i + 1, length);
+            continue;
+        }
+        if (++tokens > max_tokens)
+            return fail_at(fault, i, "too many values");
+        if (next == EXPECT_NAME && c != '"')
+            return fail_at(fault, i, "expected a member name in double quotes");
+        if (c == '"') { /* a member name or a string value: scanned in one place */
+            if (!scan_string(text, length, &i, fault))
+                return -1;
+            i = skip_space(text, i, length);
+            if (next == EXPECT_NAME) {
+                if (i == length || text[i] != ':')
+                    return fail_at(fault, i, "expected ':'");
+                i = skip_space(text, i + 1, length);
+                next = EXPECT_VALUE;
+            } else {
+                next = EXPECT_SEPARATOR;
+            }
+            continue;
+        }
+        size_t start = i;
+        bool ok;
+        switch (c) {
+        case '{':
+        case '[':
+            if (depth == JSON_MAX_DEPTH)
+                return fail_at(fault, i, "nested deeper than " DECIMAL(JSON_MAX_DEPTH) " levels");
+            i = skip_space(text, i + 1, length);
+            if (i < length && text[i] == (c == '{' ? '}' : ']')) { /* empty */
+                i = skip_space(text, i + 1, length);
+                next = EXPECT_SEPARATOR;
+            } else {
+                in_object[depth++] = c == '{';
+                next = c == '{' ? EXPECT_NAME : EXPECT_VALUE;
+            }
+            continue;
+        case 't':
+            ok = scan_literal(text, length, &i, "true");
+            break;
+        case 'f':
+            ok = scan_literal(text, length, &i, "false");
+            break;
+        case 'n':
+            ok = scan_literal(text, length, &i, "null");
+            break;
+        default:
+            if (c != '-' && !is_digit(c))
+                return fail_at(fault, i, "expected a value");
+            ok = scan_number(text, length, &i);
+            break;
+        }
+        if (!ok)
+            return fail_at(fault, start, "invalid literal or number");
+        i = skip_space(text, i, length);
+        next = EXPECT_SEPARATOR;
+    }
+}
+
+/* A document that is one number or literal: jsmn's strict mode wants a
+ * delimiter after every primitive and refuses it, so it is made here. */
+static void make_lone_primitive(json_document *doc)
+{
+    size_t start = skip_space(doc->text, 0, doc->length), end = doc->length;
+    while (end > start && is_space(doc->text[end - 1]))
+        end--;
+    doc->tokens[0].t = (jsmntok_t){
+        .type = JSMN_PRIMITIVE, .start = (int)start, .end = (int)end, .parent = -1};
+}
+
+/* Where each subtree ends: children come after their parents, and the last
+ * child, met first going backwards, ends its parent's subtree. A member
+ * name's subtree is its value's. */
+static void record_subtree_ends(json_document *doc)
+{
+    const struct json_token *tok = doc->tokens;
+    int *end = doc->subtree_end;
+    memset(end, 0, sizeof(int) * (size_t)doc->count);
+    for (int k = doc->count - 1; k >= 0; k--) {
+        if (end[k] == 0)
+            end[k] = k + 1;
+        int parent = tok[k].t.parent;
+        if (parent >= 0 && end[parent] == 0)
+            end[parent] = end[k];
+    }
+}
+
+/* Flags the strings holding a backslash. Valid JSON has backslashes only
+ * inside strings, and tokens are in text order, so the first string ending
+ * after a backslash holds it. */
+static void record_escaped_strings(json_document *doc)
+{
+    const struct json_token *tok = doc->tokens;
+    memset(doc->escaped, 0, (size_t)doc->count);
+    const char *backslash = memchr(doc->text, '\\', doc->length);
+    for (int k = 0; backslash && k < doc->count; k++) {
+        if (tok[k].t.type != JSMN_STRING || doc->text + tok[k].t.end <= backslash)
+            continue;
+        doc->escaped[k] = 1;
+        backslash = memchr(doc->text + tok[k].t.end, '\\', doc->length - (size_t)tok[k].t.end);
+    }
 }
 
 bool json_document_parse(json_document *doc, const char *text, size_t length, int max_tokens,
@@ -389,28 +402,48 @@ bool json_document_parse(json_document *doc, const char *text, size_t length, in
     memset(doc, 0, sizeof(*doc));
     doc->text = text;
     doc->length = length;
-    if (length > (size_t)1 << 30) {
+    if (length > (size_t)1 << 30) { /* jsmn's offsets are ints */
         set_error(error, error_size, 0, "document too large");
         return false;
     }
-    if (!run_jsmn(doc, max_tokens < 1 ? 1 : max_tokens, error, error_size))
-        goto error;
-    if (doc->count == 0) {
-        set_error(error, error_size, length, "no value");
-        goto error;
+    syntax_fault fault;
+    long count = check_syntax(text, length, max_tokens < 1 ? 1 : max_tokens, &fault);
+    if (count < 0) {
+        set_error(error, error_size, fault.offset, fault.what);
+        return false;
     }
-    if (!validate(doc, error, error_size))
-        goto error;
+    /* One block: the tokens, where their subtrees end, their escape flags. */
+    size_t n = (size_t)count;
+    char *block = malloc(n * (sizeof(struct json_token) + sizeof(int) + 1));
+    if (!block) {
+        set_error(error, error_size, 0, "out of memory");
+        return false;
+    }
+    doc->tokens = (struct json_token *)block;
+    doc->subtree_end = (int *)(block + n * sizeof(struct json_token));
+    doc->escaped = (uint8_t *)(doc->subtree_end + n);
+    doc->count = (int)count;
+    size_t first = skip_space(text, 0, length);
+    if (!strchr("{[\"", text[first])) {
+        make_lone_primitive(doc);
+    } else {
+        jsmn_parser parser;
+        jsmn_init(&parser);
+        int made = jsmn_parse(&parser, text, length, (jsmntok_t *)doc->tokens, (unsigned)count);
+        if (made != count) { /* never: the grammar check admits only what jsmn reads */
+            set_error(error, error_size, parser.pos, "the tokenizer disagreed with the grammar");
+            json_document_free(doc);
+            return false;
+        }
+    }
+    record_subtree_ends(doc);
+    record_escaped_strings(doc);
     return true;
-error:
-    json_document_free(doc);
-    return false;
 }
 
 void json_document_free(json_document *doc)
 {
     free(doc->tokens);
-    free(doc->subtree_end);
     doc->tokens = NULL;
     doc->subtree_end = NULL;
     doc->escaped = NULL;
@@ -691,6 +724,17 @@ bool json_read_int64(const json_document *doc, int token, int64_t min, int64_t m
 bool json_is_true(const json_document *doc, int token)
 {
     return json_type_of(doc, token) == JSON_TRUE;
+}
+
+/* Where a token's own text starts and ends (strings including quotes). */
+static int raw_start(const jsmntok_t *t)
+{
+    return t->type == JSMN_STRING ? t->start - 1 : t->start;
+}
+
+static int raw_end(const jsmntok_t *t)
+{
+    return t->type == JSMN_STRING ? t->end + 1 : t->end;
 }
 
 void json_raw(const json_document *doc, int token, const char **start, size_t *length)

@@ -1,7 +1,9 @@
-/* Reading untrusted JSON: jsmn in strict mode plus a linear pass that checks
- * what jsmn leaves alone (separators, number grammar, escapes, UTF-8, one
- * top-level value). Callers never walk jsmn tokens by hand: they use the
- * lookups below, which work on token indexes into a parsed document. */
+/* Reading untrusted JSON: one linear pass checks the whole grammar (RFC 8259:
+ * separators, number grammar, escapes, UTF-8, one top-level value), the
+ * nesting depth and the token count, then jsmn (strict mode, parent links)
+ * tokenizes the text it now knows to be valid, into one allocation of the
+ * exact size. Callers never walk jsmn tokens by hand: they use the lookups
+ * below, which work on token indexes into a parsed document. */
 #ifndef JSON_READER_H
 #define JSON_READER_H
 
@@ -20,6 +22,18 @@ typedef enum {
     JSON_NULL,
 } json_type;
 
+/* Objects and arrays nest at most this deep; deeper is refused before jsmn
+ * runs. jsmn closes a container by walking parent links up from the last
+ * token, so its time is O(bytes x depth): a bounded depth keeps it linear.
+ * 64 is three times the deepest a Kubernetes object gets: the batch/v1 Job
+ * schema nests 14 levels (spec.template.spec.volumes[].projected.sources[]
+ * .clusterTrustBundle.labelSelector.matchExpressions[].values[]), which is
+ * 16 inside an AdmissionReview; managedFields' fieldsV1 mirrors such paths,
+ * one object per field or list item, under request.object.metadata
+ * .managedFields[].fieldsV1: at most about 20. Go's encoding/json stops at
+ * 10,000; the JSON writer stops at the same 64 (JSON_WRITER_MAX_DEPTH). */
+#define JSON_MAX_DEPTH 64
+
 struct json_token; /* private: a jsmn token */
 
 typedef struct json_document {
@@ -32,7 +46,10 @@ typedef struct json_document {
 } json_document;
 
 /* Parses text; on failure returns false and writes a one-line reason
- * ("invalid JSON at byte 17: expected ',' or '}'") into error. */
+ * ("invalid JSON at byte 17: expected ',' or '}'", "invalid JSON at byte 64:
+ * nested deeper than 64 levels") into error. More than max_tokens values
+ * (every object, array, member name, string, number and literal counts) is
+ * refused as "too many values" before anything is allocated. */
 bool json_document_parse(json_document *doc, const char *text, size_t length, int max_tokens,
                          char *error, size_t error_size);
 void json_document_free(json_document *doc);

@@ -1,6 +1,7 @@
 /* libFuzzer target over the strict JSON reader: anything it accepts must be
  * walkable, decodable and, written back out with the JSON writer, accepted
- * again with the same shape. */
+ * again with the same shape. The reader refuses nesting past JSON_MAX_DEPTH,
+ * which the writer can always write back. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,9 @@
 #include "json_reader.h"
 #include "json_writer.h"
 
-/* Re-emits a value through the writer, walking containers without recursion
- * (the reader allows any depth; the writer refuses past its own limit). */
+_Static_assert(JSON_MAX_DEPTH <= JSON_WRITER_MAX_DEPTH, "what the reader accepts, the writer writes");
+
+/* Re-emits a value through the writer, walking containers without recursion. */
 static void rewrite(const json_document *doc, json_writer *w)
 {
     int end = json_next(doc, 0);
@@ -33,7 +35,7 @@ static void rewrite(const json_document *doc, json_writer *w)
         }
         if (type == JSON_OBJECT || type == JSON_ARRAY) {
             if (depth == JSON_WRITER_MAX_DEPTH)
-                return;
+                abort(); /* the reader let through nesting past its limit */
             (type == JSON_OBJECT ? json_object_begin : json_array_begin)(w);
             close_at[depth] = json_next(doc, t);
             close_type[depth++] = type;
@@ -76,14 +78,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_writer w;
     json_writer_init(&w, &out);
     rewrite(&doc, &w);
-    if (json_writer_finish(&w)) {
-        json_document again;
-        if (!json_document_parse(&again, out.data, out.len, 100000, error, sizeof(error)))
-            abort();
-        if (again.count != doc.count)
-            abort();
-        json_document_free(&again);
-    }
+    if (!json_writer_finish(&w))
+        abort();
+    json_document again;
+    if (!json_document_parse(&again, out.data, out.len, 100000, error, sizeof(error)))
+        abort();
+    if (again.count != doc.count)
+        abort();
+    json_document_free(&again);
     buffer_free(&out);
     json_document_free(&doc);
     return 0;

@@ -2,6 +2,8 @@
  * alone would let through included), decoding and lookups. */
 #include "test_support.h"
 
+#include "buffer.h"
+
 static const char *const valid[] = {
     "{}", "[]", "0", "-0", "1.5e-3", "true", "false", "null", "\"\"",
     " {\"a\" : [1, 2 , {\"b\":null}] } ",
@@ -91,20 +93,151 @@ static void test_token_limit_is_enforced(void **state)
     json_document_free(&doc);
 }
 
-static void test_deep_nesting_does_not_recurse(void **state)
+/* n opening brackets then n closing ones, NUL-terminated. */
+static char *nested_arrays(size_t n)
+{
+    char *text = malloc(n * 2 + 1);
+    assert_non_null(text);
+    memset(text, '[', n);
+    memset(text + n, ']', n);
+    text[n * 2] = '\0';
+    return text;
+}
+
+static void test_nesting_at_the_limit_is_accepted(void **state)
 {
     (void)state;
-    size_t depth = 100000;
-    char *text = malloc(depth * 2 + 1);
-    memset(text, '[', depth);
-    memset(text + depth, ']', depth);
-    text[depth * 2] = '\0';
+    char *text = nested_arrays(JSON_MAX_DEPTH);
     json_document doc;
     char error[128];
-    assert_true(json_document_parse(&doc, text, depth * 2, 200000, error, sizeof(error)));
-    assert_int_equal(json_next(&doc, 0), (int)depth);
+    if (!json_document_parse(&doc, text, strlen(text), 1000, error, sizeof(error)))
+        fail_msg("refused nesting at the limit: %s", error);
+    assert_int_equal(doc.count, JSON_MAX_DEPTH);
+    assert_int_equal(json_next(&doc, 0), JSON_MAX_DEPTH);
+    assert_int_equal(json_length(&doc, JSON_MAX_DEPTH - 2), 1);
     json_document_free(&doc);
     free(text);
+
+    /* Objects count the same, member names do not add a level. */
+    buffer b;
+    buffer_init(&b, 0);
+    for (int i = 0; i < JSON_MAX_DEPTH - 1; i++)
+        buffer_append_str(&b, "{\"a\":");
+    buffer_append_str(&b, "[1]");
+    for (int i = 0; i < JSON_MAX_DEPTH - 1; i++)
+        buffer_append_char(&b, '}');
+    if (!json_document_parse(&doc, b.data, b.len, 1000, error, sizeof(error)))
+        fail_msg("refused nesting at the limit: %s", error);
+    json_document_free(&doc);
+    buffer_free(&b);
+}
+
+static void test_nesting_past_the_limit_is_refused_at_its_byte(void **state)
+{
+    (void)state;
+    json_document doc;
+    char error[128];
+    char expected[128];
+    snprintf(expected, sizeof(expected), "invalid JSON at byte %d: nested deeper than %d levels",
+             JSON_MAX_DEPTH, JSON_MAX_DEPTH);
+    char *text = nested_arrays(JSON_MAX_DEPTH + 1);
+    assert_false(json_document_parse(&doc, text, strlen(text), 1000, error, sizeof(error)));
+    assert_string_equal(error, expected);
+    free(text);
+
+    /* Deep input is refused where it passes the limit, whatever follows. */
+    text = nested_arrays(100000);
+    assert_false(json_document_parse(&doc, text, strlen(text), 1 << 20, error, sizeof(error)));
+    assert_string_equal(error, expected);
+    free(text);
+
+    /* Inside an object, a level deeper than the limit at its own offset. */
+    const char *prefix = "{\"a\": ";
+    buffer b;
+    buffer_init(&b, 0);
+    buffer_append_str(&b, prefix);
+    for (int i = 0; i < JSON_MAX_DEPTH; i++)
+        buffer_append_char(&b, '[');
+    assert_false(json_document_parse(&doc, b.data, b.len, 1000, error, sizeof(error)));
+    snprintf(expected, sizeof(expected), "invalid JSON at byte %zu: nested deeper than %d levels",
+             strlen(prefix) + JSON_MAX_DEPTH - 1, JSON_MAX_DEPTH);
+    assert_string_equal(error, expected);
+    buffer_free(&b);
+}
+
+static void test_brackets_inside_strings_do_not_nest(void **state)
+{
+    (void)state;
+    buffer b;
+    buffer_init(&b, 0);
+    buffer_append_str(&b, "[\"");
+    for (int i = 0; i < JSON_MAX_DEPTH * 4; i++)
+        buffer_append_str(&b, "[{");
+    buffer_append_str(&b, "\\\"[{\",{\"[[[\\\\\":\"{{{\"}]");
+    json_document doc;
+    char error[128];
+    if (!json_document_parse(&doc, b.data, b.len, 1000, error, sizeof(error)))
+        fail_msg("brackets in strings were counted: %s", error);
+    assert_int_equal(doc.count, 5);
+    assert_int_equal(json_string_length(&doc, 1), JSON_MAX_DEPTH * 8 + 3);
+    assert_true(json_string_equals(&doc, 3, "[[[\\"));
+    json_document_free(&doc);
+    buffer_free(&b);
+}
+
+/* Documents far denser than the first guesses of an allocator (a token
+ * every two bytes) come back whole, and escapes are found in strings
+ * anywhere in them, however many. */
+static void test_dense_documents_and_many_escaped_strings(void **state)
+{
+    (void)state;
+    const int elements = 50000;
+    buffer b;
+    buffer_init(&b, 0);
+    buffer_append_char(&b, '[');
+    for (int i = 0; i < elements; i++)
+        buffer_append_str(&b, i ? ",0" : "0");
+    buffer_append_char(&b, ']');
+    json_document doc;
+    char error[128];
+    if (!json_document_parse(&doc, b.data, b.len, elements + 1, error, sizeof(error)))
+        fail_msg("refused a dense array: %s", error);
+    assert_int_equal(doc.count, elements + 1);
+    assert_int_equal(json_length(&doc, 0), elements);
+    assert_int_equal(json_type_of(&doc, elements), JSON_NUMBER);
+    json_document_free(&doc);
+
+    /* Plain and escaped strings alternate; an escape is recognised in each. */
+    buffer_reset(&b);
+    buffer_append_char(&b, '{');
+    for (int i = 0; i < elements; i++)
+        buffer_appendf(&b, "%s\"k%d\":\"%s\"", i ? "," : "", i, i % 2 ? "a\\nb" : "anb");
+    buffer_append_char(&b, '}');
+    if (!json_document_parse(&doc, b.data, b.len, 1 << 20, error, sizeof(error)))
+        fail_msg("refused many escaped strings: %s", error);
+    assert_int_equal(doc.count, elements * 2 + 1);
+    for (int i = 0; i < elements; i++) {
+        int value = 1 + i * 2 + 1;
+        assert_true(json_string_equals(&doc, value, i % 2 ? "a\nb" : "anb"));
+        assert_int_equal(json_string_length(&doc, value), 3);
+    }
+    json_document_free(&doc);
+    buffer_free(&b);
+}
+
+/* The limit is exact, and refused input says where the first value too
+ * many starts. */
+static void test_token_limit_is_exact(void **state)
+{
+    (void)state;
+    json_document doc;
+    char error[128];
+    const char *text = "{\"a\":[1,true,\"x\"]}"; /* 6 tokens */
+    assert_true(json_document_parse(&doc, text, strlen(text), 6, error, sizeof(error)));
+    assert_int_equal(doc.count, 6);
+    json_document_free(&doc);
+    assert_false(json_document_parse(&doc, text, strlen(text), 5, error, sizeof(error)));
+    assert_string_equal(error, "invalid JSON at byte 13: too many values");
 }
 
 static void test_lookups_and_decoding(void **state)
@@ -154,7 +287,11 @@ int main(void)
         cmocka_unit_test(test_accepts_valid_json),
         cmocka_unit_test(test_refuses_invalid_json_with_a_position),
         cmocka_unit_test(test_token_limit_is_enforced),
-        cmocka_unit_test(test_deep_nesting_does_not_recurse),
+        cmocka_unit_test(test_nesting_at_the_limit_is_accepted),
+        cmocka_unit_test(test_nesting_past_the_limit_is_refused_at_its_byte),
+        cmocka_unit_test(test_brackets_inside_strings_do_not_nest),
+        cmocka_unit_test(test_dense_documents_and_many_escaped_strings),
+        cmocka_unit_test(test_token_limit_is_exact),
         cmocka_unit_test(test_lookups_and_decoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
