@@ -6,7 +6,7 @@
 #   make test            deps, then every test: unit (cmocka) and integration (pytest), under
 #                        AddressSanitizer + UndefinedBehaviorSanitizer, both TLS backends, plus fuzzing
 #   make demo            deps, then the end-to-end word-count demo
-#   make bench           every benchmark (bench-webhook, bench-offloader)
+#   make bench           every benchmark (bench-webhook, bench-offloader, bench-json)
 #
 # One part of the suite, installing nothing (after one `make deps`):
 #   make unit T=sas                 one unit test program (tests/unit/test_sas.c); no T: all of them.
@@ -85,7 +85,7 @@ UNIT_TESTS := $(addprefix $(BUILD)/tests/test_,$(UNIT_NAMES))
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 .PHONY: all programs test-tools shipped-webhook deps test test-unit test-integration test-fuzz unit integration fuzz-run \
-        fuzz bench bench-webhook bench-offloader demo fixtures images clean
+        fuzz bench bench-webhook bench-offloader bench-json demo fixtures images clean
 .SECONDARY:
 
 all: programs
@@ -209,7 +209,7 @@ fuzz-run:
 	@test -n "$(F)" || { echo "fuzz-run: name the target, F=one of: $(FUZZ_NAMES)"; exit 2; }
 	@$(MAKE) --no-print-directory test-fuzz
 
-bench: bench-webhook bench-offloader
+bench: bench-webhook bench-offloader bench-json
 
 # The webhook as its image ships it: static-pie against OpenSSL (tools/build-images.sh).
 # ld warns that a static getaddrinfo would need NSS modules; --listen is numeric, so it never does.
@@ -225,6 +225,26 @@ bench-webhook: deps shipped-webhook
 bench-offloader: deps
 	$(MAKE) --no-print-directory TLS=openssl programs
 	$(PYTHON_SCRIPT) tests/bench/bench_offloader.py --offloader build/openssl/batch-offloader
+
+# The JSON reader on the worst inputs at the webhook's body limit, against the real review
+# (tests/bench/bench_json_reader.c), then the whole admission path in instructions per review,
+# which callgrind counts the same on a loaded machine (tests/bench/admission_loop.c).
+BENCH_REVIEW := tests/fixtures/admission/kubectl-job.json
+bench-json:
+	@$(MAKE) --no-print-directory TLS=openssl SAN= build/openssl/tests/bench/bench_json_reader \
+	  build/openssl/tests/bench/admission_loop
+	build/openssl/tests/bench/bench_json_reader $(BENCH_REVIEW)
+	@if command -v valgrind > /dev/null; then \
+	  n=$$(valgrind --tool=callgrind --toggle-collect=webhook_route --callgrind-out-file=/dev/null \
+	    build/openssl/tests/bench/admission_loop $(BENCH_REVIEW) 200 2>&1 | sed -n 's/.*Collected : //p'); \
+	  echo "admission path (webhook_route on $(BENCH_REVIEW)): $$((n / 200)) instructions per review"; \
+	else echo "admission path: valgrind is not installed, instructions not counted"; fi
+
+# Benchmark drivers (tests/bench/*.c), linked like the unit tests.
+$(BUILD)/tests/bench/%: $(call obj,tests/bench/%.c) $(WEBHOOK_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"
+	@$(CC) $(ALL_LDFLAGS) $^ -o $@ $(TLS_LIBS) -lpthread -lm
 
 demo: deps
 	$(MAKE) --no-print-directory TLS=openssl programs

@@ -8,8 +8,6 @@
 #include "base64.h"
 #include "json_writer.h"
 
-/* A Job's AdmissionReview is a few KB; this bounds pathological input. */
-#define MAX_TOKENS (256 * 1024)
 #define MAX_UID_LENGTH 128
 
 static const char *const api_versions[] = {
@@ -41,7 +39,7 @@ bool admission_request_decode(admission_request *r, const char *body, size_t len
 {
     memset(r, 0, sizeof(*r));
     r->object = -1;
-    if (!json_document_parse(&r->doc, body, len, MAX_TOKENS, error, error_size))
+    if (!json_document_parse(&r->doc, body, len, ADMISSION_MAX_TOKENS, error, error_size))
         return false;
     const json_document *doc = &r->doc;
     const char *problem = NULL;

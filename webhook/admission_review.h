@@ -9,6 +9,11 @@
 #include "buffer.h"
 #include "json_reader.h"
 
+/* A Job's AdmissionReview is a few KB and a few hundred tokens; this bounds
+ * pathological input (the token array is allocated at the exact count, 25
+ * bytes a token: at most 6.25 MiB). */
+#define ADMISSION_MAX_TOKENS (256 * 1024)
+
 typedef enum { ADMISSION_V1, ADMISSION_V1BETA1 } admission_api_version;
 
 typedef struct admission_request {
