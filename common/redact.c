@@ -1,163 +1,299 @@
-/* Secret redaction; see redact.h. Patterns are matched case-insensitively on
- * their names; a value runs until a delimiter that ends it in URLs, headers,
- * connection strings, or the closing quote of a JSON string. A registered
- * secret is masked as written and as a JSON string carries it (a quote,
- * backslash or newline in it is escaped there). Only bytes that can start a
- * secret or a pattern are looked at closely, so clean text costs a table
- * lookup per byte. */
+/* Secret redaction; see redact.h.
+ *
+ * Two kinds of secret. Values the program registered (keys, passwords,
+ * tokens), masked wherever they occur, as written and as a JSON string
+ * carries them (a quote, backslash or newline in it is escaped there), and
+ * line by line when they hold newlines (output is printed a line at a time,
+ * and a file's tail may start in the middle of one). And values named by
+ * what comes before them (patterns: "sig=", "AccountKey=", "Bearer ", a
+ * URL's password, ...), matched case-insensitively on the name; a value runs
+ * until a delimiter that ends it in URLs, headers, connection strings, or
+ * the closing quote of a JSON string.
+ *
+ * Clean text costs one table lookup per byte: a bitmap of the byte pairs
+ * that can start a pattern or a registered secret. Only where it says yes
+ * are candidates compared: the patterns, and the registered secrets that
+ * start with that byte, longest first, so "pa\\"ss" wins over "pa". */
 #include "redact.h"
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "json_writer.h"
 
-#define MAX_SECRETS 64
+#define MIN_SECRET_LENGTH 4 /* shorter values would mask ordinary text */
 
-static struct {
+typedef struct secret {
     char *text;
     size_t len;
-} secrets[MAX_SECRETS];
-static size_t secret_count;
-static bool may_start_secret[256];
+    size_t next; /* 1 + index of the next secret with the same first byte, 0: none */
+} secret;
 
+static secret *secrets;
+static size_t secret_count, secret_capacity;
+static size_t chain_head[256]; /* 1 + index of the longest secret starting with this byte */
+static uint8_t pair_may_start[65536 / 8];
+static pthread_once_t patterns_once = PTHREAD_ONCE_INIT;
+
+/* The two bytes at text as one number (in memory order: one 16-bit load). */
+static unsigned pair_index(const char *text)
+{
+    uint16_t pair;
+    memcpy(&pair, text, 2);
+    return pair;
+}
+
+static void mark_pair(char first, char second)
+{
+    unsigned index = pair_index((const char[]){first, second});
+    pair_may_start[index >> 3] |= (uint8_t)(1u << (index & 7));
+}
+
+static bool pair_is_marked(const char *text)
+{
+    unsigned index = pair_index(text);
+    return pair_may_start[index >> 3] & (1u << (index & 7));
+}
+
+/* ---- patterns --------------------------------------------------------- */
+
+typedef enum {
+    TO_DELIMITER, /* the value runs until one of `ends` */
+    JSON_STRING,  /* the value is the rest of a JSON string */
+    AFTER_COLON,  /* "SharedKey account:signature": the account stays (it helps debugging) */
+    URL_PASSWORD, /* "scheme://user:password@host": the password */
+} value_rule;
+
+static const struct {
+    const char *name;
+    value_rule rule;
+    const char *ends;
+} patterns[] = {
+    {"sig=", TO_DELIMITER, "&\"' \t\r\n<>"},            /* SAS signature in a URL */
+    {"AccountKey=", TO_DELIMITER, ";\"' \t\r\n"},       /* storage connection string */
+    {"SharedKey ", AFTER_COLON, "\"' \t\r\n,"},         /* Authorization: SharedKey acct:sig */
+    {"Bearer ", TO_DELIMITER, "\"' \t\r\n,"},           /* Authorization: Bearer token */
+    {"client_secret=", TO_DELIMITER, "&\"' \t\r\n"},    /* Entra ID token request */
+    {"client_assertion=", TO_DELIMITER, "&\"' \t\r\n"}, /* workload identity token request */
+    {"\"access_token\":\"", JSON_STRING, NULL},         /* token response */
+    {"\"password\":\"", JSON_STRING, NULL},             /* registry credentials in JSON */
+    {"\"auth\":\"", JSON_STRING, NULL},                 /* docker config: base64 user:password */
+    /* Any scheme. The password runs to the last '@' before a blank, a quote
+     * or '<>': '/' is allowed, since base64 keys pasted unencoded carry it. */
+    {"://", URL_PASSWORD, NULL}, /* ends_url_user, ends_url_password */
+};
+#define PATTERN_COUNT (sizeof(patterns) / sizeof(patterns[0]))
+
+static char ascii_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+static char ascii_upper(char c)
+{
+    return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+}
+
+static void mark_pattern_pairs(void)
+{
+    for (size_t p = 0; p < PATTERN_COUNT; p++) {
+        char a = patterns[p].name[0], b = patterns[p].name[1];
+        mark_pair(ascii_lower(a), ascii_lower(b));
+        mark_pair(ascii_lower(a), ascii_upper(b));
+        mark_pair(ascii_upper(a), ascii_lower(b));
+        mark_pair(ascii_upper(a), ascii_upper(b));
+    }
+}
+
+static bool ends_value(const char *ends, char c)
+{
+    return c == '\0' || strchr(ends, c) != NULL;
+}
+
+/* What ends a URL's password, and (with ":@/?#") its user name. */
+static const bool ends_url_password[256] = {
+    ['\0'] = 1, ['"'] = 1, ['\''] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['<'] = 1, ['>'] = 1,
+};
+static const bool ends_url_user[256] = {
+    ['\0'] = 1, ['"'] = 1, ['\''] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['<'] = 1, ['>'] = 1,
+    [':'] = 1, ['@'] = 1, ['/'] = 1, ['?'] = 1, ['#'] = 1,
+};
+
+/* Where the value of pattern p, whose name ends at `from`, lies in text:
+ * [*value, *end). False when this is not such a value after all. */
+static bool pattern_value(size_t p, const char *text, size_t from, size_t len, size_t *value,
+                          size_t *end)
+{
+    const char *ends = patterns[p].ends;
+    size_t i = from;
+    switch (patterns[p].rule) {
+    case TO_DELIMITER:
+        break;
+    case JSON_STRING:
+        while (i < len && text[i] != '"')
+            i += text[i] == '\\' && i + 1 < len ? 2 : 1;
+        *value = from;
+        *end = i < len ? i : len;
+        return true;
+    case AFTER_COLON:
+        while (i < len && text[i] != ':' && !ends_value(ends, text[i]))
+            i++;
+        if (i < len && text[i] == ':')
+            from = ++i;
+        break;
+    case URL_PASSWORD: {
+        while (i < len && !ends_url_user[(unsigned char)text[i]])
+            i++; /* the user name */
+        if (i == len || text[i] != ':')
+            return false;
+        size_t password = i + 1, at = 0;
+        for (i = password; i < len && !ends_url_password[(unsigned char)text[i]]; i++)
+            if (text[i] == '@')
+                at = i;
+        if (!at)
+            return false;
+        *value = password;
+        *end = at;
+        return true;
+    }
+    }
+    while (i < len && !ends_value(ends, text[i]))
+        i++;
+    *value = from;
+    *end = i;
+    return true;
+}
+
+/* The pattern at text[at], with its value; false if none starts there. */
+static bool pattern_at(const char *text, size_t at, size_t len, size_t *value, size_t *end)
+{
+    char first = ascii_lower(text[at]);
+    for (size_t p = 0; p < PATTERN_COUNT; p++) {
+        if (ascii_lower(patterns[p].name[0]) != first)
+            continue;
+        size_t n = strlen(patterns[p].name);
+        if (n <= len - at && strncasecmp(text + at, patterns[p].name, n) == 0 &&
+            pattern_value(p, text, at + n, len, value, end))
+            return true;
+    }
+    return false;
+}
+
+/* ---- registered secrets ------------------------------------------------ */
+
+/* Adds a secret to its first byte's chain, which stays longest first. */
 static void add_secret(const char *value, size_t len)
 {
-    if (secret_count >= MAX_SECRETS)
+    if (len < MIN_SECRET_LENGTH)
         return;
-    for (size_t i = 0; i < secret_count; i++)
-        if (secrets[i].len == len && memcmp(secrets[i].text, value, len) == 0)
+    if (secret_count == secret_capacity) { /* first: the chain links point into the array */
+        size_t capacity = secret_capacity ? secret_capacity * 2 : 16;
+        secret *grown = realloc(secrets, capacity * sizeof(*secrets));
+        if (!grown)
             return;
+        secrets = grown;
+        secret_capacity = capacity;
+    }
+    size_t *link = &chain_head[(unsigned char)value[0]];
+    for (; *link && secrets[*link - 1].len >= len; link = &secrets[*link - 1].next)
+        if (secrets[*link - 1].len == len && memcmp(secrets[*link - 1].text, value, len) == 0)
+            return; /* known already */
     char *copy = strndup(value, len);
     if (!copy)
         return;
-    secrets[secret_count].text = copy;
-    secrets[secret_count++].len = len;
-    may_start_secret[(unsigned char)value[0]] = true;
+    secrets[secret_count] = (secret){.text = copy, .len = len, .next = *link};
+    *link = ++secret_count;
+    mark_pair(value[0], value[1]);
+}
+
+/* Adds the value and the form a JSON string gives it. */
+static void add_secret_forms(const char *value, size_t len)
+{
+    add_secret(value, len);
+    buffer escaped;
+    buffer_init(&escaped, 0);
+    json_escape_into(&escaped, value, len);
+    if (buffer_ok(&escaped))
+        add_secret(buffer_cstr(&escaped), escaped.len);
+    buffer_free(&escaped);
 }
 
 void redact_register_secret(const char *value)
 {
-    if (!value || strlen(value) < 4)
+    pthread_once(&patterns_once, mark_pattern_pairs);
+    if (!value)
         return;
-    add_secret(value, strlen(value));
-    buffer escaped;
-    buffer_init(&escaped, 0);
-    json_escape_into(&escaped, value, strlen(value));
-    if (buffer_ok(&escaped))
-        add_secret(buffer_cstr(&escaped), escaped.len);
-    buffer_free(&escaped);
+    size_t len = strlen(value);
+    add_secret_forms(value, len);
+    if (!memchr(value, '\n', len))
+        return;
+    for (const char *line = value; *line;) {
+        size_t n = strcspn(line, "\n");
+        add_secret_forms(line, n > 0 && line[n - 1] == '\r' ? n - 1 : n);
+        line += n + (line[n] == '\n');
+    }
 }
 
 void redact_forget_secrets(void)
 {
     for (size_t i = 0; i < secret_count; i++)
         free(secrets[i].text);
-    secret_count = 0;
-    memset(may_start_secret, 0, sizeof(may_start_secret));
+    free(secrets);
+    secrets = NULL;
+    secret_count = secret_capacity = 0;
+    memset(chain_head, 0, sizeof(chain_head));
+    memset(pair_may_start, 0, sizeof(pair_may_start));
+    mark_pattern_pairs();
 }
 
-/* Names whose value is secret, and what ends the value. */
-#define JSON_STRING_END NULL /* the value is the rest of a JSON string */
-
-static const struct {
-    const char *name;
-    const char *value_ends;
-} patterns[] = {
-    {"sig=", "&\"' \t\r\n<>"},                 /* SAS signature in a URL */
-    {"AccountKey=", ";\"' \t\r\n"},            /* storage connection string */
-    {"SharedKey ", "\"' \t\r\n,"},             /* Authorization: SharedKey acct:sig */
-    {"Bearer ", "\"' \t\r\n,"},                /* Authorization: Bearer token */
-    {"client_secret=", "&\"' \t\r\n"},         /* Entra ID token request */
-    {"client_assertion=", "&\"' \t\r\n"},      /* workload identity token request */
-    {"\"access_token\":\"", JSON_STRING_END},   /* token response */
-    {"\"password\":\"", JSON_STRING_END},       /* registry credentials in JSON */
-};
-
-/* The first bytes of the names above, in either case. */
-static const char pattern_first_bytes[] = "sSaAbBcC\"";
-
-static bool may_start_pattern(unsigned char c)
+/* The longest registered secret at text, or NULL. */
+static const secret *secret_at(const char *text, size_t len)
 {
-    return c != 0 && memchr(pattern_first_bytes, c, sizeof(pattern_first_bytes) - 1) != NULL;
-}
-
-/* The pattern that starts at text (within len bytes), or -1. */
-static int pattern_at(const char *text, size_t len)
-{
-    for (size_t p = 0; p < sizeof(patterns) / sizeof(patterns[0]); p++) {
-        size_t n = strlen(patterns[p].name);
-        if (n <= len && strncasecmp(text, patterns[p].name, n) == 0)
-            return (int)p;
-    }
-    return -1;
-}
-
-/* The longest registered secret at text: "pa\\"ss" must win over "pa". */
-static int secret_at(const char *text, size_t len)
-{
-    int found = -1;
-    for (size_t s = 0; s < secret_count; s++)
-        if (secrets[s].len <= len && memcmp(text, secrets[s].text, secrets[s].len) == 0 &&
-            (found < 0 || secrets[s].len > secrets[found].len))
-            found = (int)s;
-    return found;
-}
-
-/* Where a pattern's value ends. */
-static size_t value_end(int p, const char *text, size_t value, size_t len)
-{
-    size_t end = value;
-    if (patterns[p].value_ends == JSON_STRING_END) {
-        while (end < len && text[end] != '"')
-            end += text[end] == '\\' && end + 1 < len ? 2 : 1;
-        return end < len ? end : len;
-    }
-    while (end < len && !strchr(patterns[p].value_ends, text[end]))
-        end++;
-    return end;
+    for (size_t s = chain_head[(unsigned char)text[0]]; s; s = secrets[s - 1].next)
+        if (secrets[s - 1].len <= len && memcmp(text, secrets[s - 1].text, secrets[s - 1].len) == 0)
+            return &secrets[s - 1];
+    return NULL;
 }
 
 void redact_into(buffer *out, const char *text, size_t len)
 {
+    pthread_once(&patterns_once, mark_pattern_pairs);
     size_t i = 0;
     size_t plain = 0; /* start of the pending run of ordinary text */
-    while (i < len) {
-        unsigned char c = (unsigned char)text[i];
-        if (!may_start_secret[c] && !may_start_pattern(c)) {
+    while (i + 1 < len) { /* every secret and pattern is longer than one byte */
+        while (i + 1 < len && !pair_is_marked(text + i))
             i++;
-            continue;
-        }
-        int s = may_start_secret[c] ? secret_at(text + i, len - i) : -1;
-        if (s >= 0) {
+        if (i + 1 == len)
+            break;
+        const secret *s = secret_at(text + i, len - i);
+        if (s) {
             buffer_append(out, text + plain, i - plain);
             buffer_append_str(out, REDACTED);
-            i += secrets[s].len;
-            plain = i;
+            i = plain = i + s->len;
             continue;
         }
-        int p = pattern_at(text + i, len - i);
-        if (p < 0) {
+        size_t value, end;
+        if (!pattern_at(text, i, len, &value, &end)) {
             i++;
             continue;
         }
-        size_t name_len = strlen(patterns[p].name);
-        size_t value = i + name_len;
-        size_t end = value;
-        /* SharedKey keeps the account name before ':' (it helps debugging). */
-        if (strcmp(patterns[p].name, "SharedKey ") == 0) {
-            while (end < len && text[end] != ':' && !strchr(patterns[p].value_ends, text[end]))
-                end++;
-            if (end < len && text[end] == ':')
-                value = ++end;
-        }
-        end = value_end(p, text, end, len);
         buffer_append(out, text + plain, value - plain);
         if (end > value)
             buffer_append_str(out, REDACTED);
         i = plain = end;
     }
     buffer_append(out, text + plain, len - plain);
+}
+
+void redact_print(FILE *out, const char *text)
+{
+    buffer clean;
+    buffer_init(&clean, 0);
+    redact_into(&clean, text, strlen(text));
+    fputs(buffer_cstr(&clean), out);
+    buffer_free(&clean);
 }
