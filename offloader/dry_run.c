@@ -8,15 +8,6 @@
 #include "redact.h"
 #include "task_submission.h"
 
-static void print_redacted(FILE *out, const buffer *text)
-{
-    buffer clean;
-    buffer_init(&clean, 0);
-    redact_into(&clean, buffer_cstr(text), text->len);
-    fputs(buffer_cstr(&clean), out);
-    buffer_free(&clean);
-}
-
 static void print_request(FILE *out, const job_plan *plan, const char *method, const char *path,
                           const buffer *body, const char *note)
 {
@@ -28,7 +19,7 @@ static void print_request(FILE *out, const job_plan *plan, const char *method, c
     if (body)
         buffer_appendf(&text, "%s\n", buffer_cstr(body));
     buffer_append_char(&text, '\n');
-    print_redacted(out, &text);
+    redact_print(out, buffer_cstr(&text));
     buffer_free(&text);
 }
 

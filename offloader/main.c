@@ -13,6 +13,7 @@
 #include "log.h"
 #include "offload_run.h"
 #include "offloader_config.h"
+#include "redact.h"
 #include "tls.h"
 #include "worker_spec.h"
 
@@ -78,7 +79,10 @@ int main(int argc, char **argv)
             dry_run = true;
             continue;
         }
-        fprintf(stderr, "batch-offloader: unknown option \"%.64s\" (see --help)\n", argv[i]);
+        char message[128];
+        snprintf(message, sizeof(message), "batch-offloader: unknown option \"%.64s\" (see --help)\n",
+                 argv[i]);
+        redact_print(stderr, message);
         return EXIT_BAD_CONFIGURATION;
     }
     if (!tls_global_init() || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

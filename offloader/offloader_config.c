@@ -273,9 +273,14 @@ static void problem(buffer *errors, const variable_spec *v, const char *value)
     buffer_appendf(errors, "%s is ", v->name);
     if (v->secret) {
         buffer_append_str(errors, "not valid"); /* never echo a secret */
-    } else {
-        size_t n = strlen(value);
-        buffer_appendf(errors, "\"%.*s%s\"", (int)(n > 80 ? 80 : n), value, n > 80 ? "..." : "");
+    } else { /* masked before it is cut, so a cut cannot hide a URL password from the mask */
+        buffer shown;
+        buffer_init(&shown, 0);
+        redact_into(&shown, value, strlen(value));
+        size_t n = shown.len;
+        buffer_appendf(errors, "\"%.*s%s\"", (int)(n > 80 ? 80 : n), buffer_cstr(&shown),
+                       n > 80 ? "..." : "");
+        buffer_free(&shown);
     }
     buffer_appendf(errors, ": it must be %s\n", v->allowed);
 }

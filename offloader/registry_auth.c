@@ -82,8 +82,10 @@ static bool from_docker_config(const char *config_json, const char *host,
         found = copy_field(out->server, sizeof(out->server), host) &&
                 copy_field(out->username, sizeof(out->username), user) &&
                 copy_field(out->password, sizeof(out->password), password);
-        if (found)
+        if (found) {
             redact_register_secret(out->password);
+            redact_register_secret(auth); /* base64 of the password, with the user */
+        }
         free(user);
         free(password);
         free(auth);

@@ -100,7 +100,7 @@ static void test_malformed_values_name_the_variable(void **state)
     } cases[] = {
         {"BATCHCONNECTIONSTRING", "acct.westeurope.batch.azure.com", true},
         {"BATCHCONNECTIONSTRING", "http://acct.westeurope.batch.azure.com", true},
-        {"BATCHCONNECTIONSTRING", "https://acct.batch.azure.com/?sig=x", true},
+        {"BATCHCONNECTIONSTRING", "https://acct.batch.azure.com/?comp=x", true},
         {"BATCHNAME", "Acct_1", true},
         {"BATCHPASSWORD", "not-base64-at-all!", false},
         {"BATCHPASSWORD", "c2hvcnQ=", false}, /* "short": under 16 bytes */
