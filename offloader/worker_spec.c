@@ -13,11 +13,65 @@
 #include <string.h>
 
 #include "command_line.h"
+#include "json_shape.h"
 #include "quantity.h"
 #include "redact.h"
 
 #define ENV_PREFIX "BATCH_OFFLOAD_WORKER_ENV_"
 #define ENV_FROM_PREFIX "BATCH_OFFLOAD_WORKER_ENVFROM_"
+
+/* What this file reads of WORKERSPEC, and the shape it must have; a field of
+ * another type is refused, naming it, rather than read as absent. The Job
+ * fields (parallelism, ...) are checked with their ranges in job_plan.c. */
+static const json_shape resource_field_ref[] = {
+    {.name = "resource", .type = JSON_STRING, .required = true},
+    {.name = "divisor", .type = JSON_STRING},
+    {0},
+};
+static const json_shape value_source[] = {
+    {.name = "secretKeyRef", .type = JSON_OBJECT},
+    {.name = "configMapKeyRef", .type = JSON_OBJECT},
+    {.name = "fieldRef", .type = JSON_OBJECT},
+    {.name = "resourceFieldRef", .type = JSON_OBJECT, .members = resource_field_ref},
+    {0},
+};
+static const json_shape env_entry[] = {
+    {.name = "name", .type = JSON_STRING, .required = true},
+    {.name = "value", .type = JSON_STRING},
+    {.name = "valueFrom", .type = JSON_OBJECT, .members = value_source},
+    {0},
+};
+static const json_shape env_source[] = {
+    {.name = "prefix", .type = JSON_STRING},
+    {.name = "secretRef", .type = JSON_OBJECT},
+    {.name = "configMapRef", .type = JSON_OBJECT},
+    {0},
+};
+static const json_shape resource_lists[] = {
+    {.name = "limits", .type = JSON_OBJECT, .elements = JSON_STRING},   /* quantities */
+    {.name = "requests", .type = JSON_OBJECT, .elements = JSON_STRING},
+    {0},
+};
+static const json_shape container_fields[] = {
+    {.name = "name", .type = JSON_STRING},
+    {.name = "image", .type = JSON_STRING},
+    {.name = "command", .type = JSON_ARRAY, .elements = JSON_STRING},
+    {.name = "args", .type = JSON_ARRAY, .elements = JSON_STRING},
+    {.name = "workingDir", .type = JSON_STRING},
+    {.name = "env", .type = JSON_ARRAY, .elements = JSON_OBJECT, .members = env_entry},
+    {.name = "envFrom", .type = JSON_ARRAY, .elements = JSON_OBJECT, .members = env_source},
+    {.name = "resources", .type = JSON_OBJECT, .members = resource_lists},
+    {0},
+};
+static const json_shape pull_secret[] = {
+    {.name = "name", .type = JSON_STRING},
+    {0},
+};
+static const json_shape worker_spec_fields[] = {
+    {.name = "container", .type = JSON_OBJECT, .required = true, .members = container_fields},
+    {.name = "imagePullSecrets", .type = JSON_ARRAY, .elements = JSON_OBJECT, .members = pull_secret},
+    {0},
+};
 
 bool string_list_push(string_list *list, const char *s)
 {
@@ -127,7 +181,8 @@ static bool read_env(worker_spec *spec, char **environ_list, buffer *errors)
     json_iterator sources = json_iterate(doc, env_from);
     int source;
     for (int index = 0; json_iterator_next(&sources, &source); index++)
-        if (!add_env_from(spec, index, json_object_get(doc, source, "secretRef") >= 0,
+        if (!add_env_from(spec, index,
+                          json_type_of(doc, json_object_get(doc, source, "secretRef")) == JSON_OBJECT,
                           environ_list))
             return false;
 
@@ -136,24 +191,25 @@ static bool read_env(worker_spec *spec, char **environ_list, buffer *errors)
     int entry;
     for (int index = 0; json_iterator_next(&entries, &entry); index++) {
         char *name = json_string_dup(doc, json_object_get(doc, entry, "name"));
-        if (!name) {
-            buffer_appendf(errors, "WORKERSPEC: env[%d] has no name\n", index);
+        if (!name) { /* the shape says it is a string: this one holds "\u0000" */
+            buffer_appendf(errors, "WORKERSPEC: container.env[%d].name is not a usable name\n",
+                           index);
             return false;
         }
         int value_from = json_object_get(doc, entry, "valueFrom");
         bool ok = true;
-        if (value_from >= 0) {
+        if (json_type_of(doc, value_from) == JSON_OBJECT) {
             int resource_ref = json_object_get(doc, value_from, "resourceFieldRef");
             char resolved[64];
             char forwarded[64];
             snprintf(forwarded, sizeof(forwarded), ENV_PREFIX "%d", index);
             const char *value = lookup(environ_list, forwarded);
-            if (resource_ref >= 0) {
+            if (json_type_of(doc, resource_ref) == JSON_OBJECT) {
                 if (resource_field_value(spec, resource_ref, resolved, sizeof(resolved)))
                     ok = env_list_set(&spec->env, name, resolved);
                 /* else: the limit is unset (the node's capacity on Kubernetes): left out */
             } else if (value) {
-                if (json_object_get(doc, value_from, "secretKeyRef") >= 0)
+                if (json_type_of(doc, json_object_get(doc, value_from, "secretKeyRef")) == JSON_OBJECT)
                     redact_register_secret(value);
                 ok = env_list_set(&spec->env, name, value);
             } /* else: an optional reference that resolved to nothing */
@@ -186,13 +242,24 @@ static bool read_limits(worker_spec *spec, buffer *errors)
         char *text = json_string_dup(doc, t);
         bool ok = text && quantity_parse(text, targets[i]);
         if (!ok)
-            buffer_appendf(errors, "WORKERSPEC: resources.limits.%s is not a quantity\n",
+            buffer_appendf(errors, "WORKERSPEC: container.resources.limits.%s is not a quantity\n",
                            names[i]);
         free(text);
         if (!ok)
             return false;
     }
     return true;
+}
+
+static bool has_worker_spec_shape(const json_document *doc, buffer *errors)
+{
+    buffer problem;
+    buffer_init(&problem, 0);
+    bool ok = json_shape_check(doc, 0, worker_spec_fields, &problem);
+    if (!ok)
+        buffer_appendf(errors, "WORKERSPEC: %s\n", buffer_cstr(&problem));
+    buffer_free(&problem);
+    return ok;
 }
 
 static bool read_spec(worker_spec *spec, const char *json_text, char **environ_list,
@@ -206,14 +273,17 @@ static bool read_spec(worker_spec *spec, const char *json_text, char **environ_l
         buffer_appendf(errors, "WORKERSPEC is not valid JSON: %s\n", error);
         return false;
     }
+    if (!has_worker_spec_shape(&spec->doc, errors))
+        return false;
     spec->container = json_object_get(&spec->doc, 0, "container");
     const json_document *doc = &spec->doc;
     int command = json_object_get(doc, spec->container, "command");
     int args = json_object_get(doc, spec->container, "args");
-    if ((command >= 0 && !string_list_from_json(&spec->command, doc, command)) ||
-        (args >= 0 && !string_list_from_json(&spec->args, doc, args))) {
-        buffer_append_str(errors, "WORKERSPEC: container command and args must be arrays of "
-                                  "strings\n");
+    if ((json_type_of(doc, command) == JSON_ARRAY &&
+         !string_list_from_json(&spec->command, doc, command)) ||
+        (json_type_of(doc, args) == JSON_ARRAY && !string_list_from_json(&spec->args, doc, args))) {
+        buffer_append_str(errors, "WORKERSPEC: container.command and container.args cannot "
+                                  "hold \"\\u0000\"\n"); /* the shape said: strings */
         return false;
     }
     int working_dir = json_object_get(doc, spec->container, "workingDir");

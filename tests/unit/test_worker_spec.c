@@ -98,10 +98,11 @@ static void test_unreadable_specs_are_refused_cleanly(void **state)
     (void)state;
     static const char *const cases[][2] = {
         {"{not json", "not valid JSON"},
-        {"{\"container\":{\"command\":\"/bin/x\"}}", "command and args"},
-        {"{\"container\":{\"args\":[\"a\",1]}}", "command and args"},
+        {"{\"container\":{\"command\":\"/bin/x\"}}", "container.command must be an array"},
+        {"{\"container\":{\"args\":[\"a\",1]}}", "container.args[1] must be a string"},
         {"{\"container\":{\"env\":[{\"name\":\"A\",\"value\":\"a\"},{\"value\":\"b\"}]}}",
-         "env[1] has no name"},
+         "container.env[1].name is missing"},
+        {"{\"container\":{\"args\":[\"a\\u0000\"]}}", "cannot hold"},
         {"{\"container\":{\"resources\":{\"limits\":{\"memory\":\"lots\"}},"
          "\"env\":[{\"name\":\"A\",\"value\":\"a\"}],\"args\":[\"x\"]}}",
          "limits.memory"},
@@ -119,12 +120,100 @@ static void test_unreadable_specs_are_refused_cleanly(void **state)
     }
 }
 
+/* A WORKERSPEC that is JSON of the wrong shape is refused naming the field,
+ * not read as if the field were absent. */
+static void test_specs_of_the_wrong_shape_name_the_field(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"{}", "WORKERSPEC: container is missing\n"},
+        {"{\"backoffLimit\":1,\"container\":null}", "WORKERSPEC: container is missing\n"},
+        {"[]", "WORKERSPEC: container is missing\n"},
+        {"{\"container\":\"worker\"}", "WORKERSPEC: container must be an object\n"},
+        {"{\"container\":{\"name\":7}}", "WORKERSPEC: container.name must be a string\n"},
+        {"{\"container\":{\"image\":[]}}", "WORKERSPEC: container.image must be a string\n"},
+        {"{\"container\":{\"command\":{}}}", "WORKERSPEC: container.command must be an array\n"},
+        {"{\"container\":{\"command\":[\"a\",[\"b\"]]}}",
+         "WORKERSPEC: container.command[1] must be a string\n"},
+        {"{\"container\":{\"args\":\"--x\"}}", "WORKERSPEC: container.args must be an array\n"},
+        {"{\"container\":{\"workingDir\":1}}", "WORKERSPEC: container.workingDir must be a string\n"},
+        {"{\"container\":{\"env\":\"x\"}}", "WORKERSPEC: container.env must be an array\n"},
+        {"{\"container\":{\"env\":[\"A=1\"]}}", "WORKERSPEC: container.env[0] must be an object\n"},
+        {"{\"container\":{\"env\":[{\"name\":\"A\"},{\"name\":1}]}}",
+         "WORKERSPEC: container.env[1].name must be a string\n"},
+        {"{\"container\":{\"env\":[{\"name\":\"A\",\"value\":2}]}}",
+         "WORKERSPEC: container.env[0].value must be a string\n"},
+        {"{\"container\":{\"env\":[{\"name\":\"A\",\"valueFrom\":\"s\"}]}}",
+         "WORKERSPEC: container.env[0].valueFrom must be an object\n"},
+        {"{\"container\":{\"env\":[{\"name\":\"A\",\"valueFrom\":{\"secretKeyRef\":\"s\"}}]}}",
+         "WORKERSPEC: container.env[0].valueFrom.secretKeyRef must be an object\n"},
+        {"{\"container\":{\"env\":[{\"name\":\"A\",\"valueFrom\":{\"resourceFieldRef\":{}}}]}}",
+         "WORKERSPEC: container.env[0].valueFrom.resourceFieldRef.resource is missing\n"},
+        {"{\"container\":{\"envFrom\":{\"secretRef\":{}}}}",
+         "WORKERSPEC: container.envFrom must be an array\n"},
+        {"{\"container\":{\"envFrom\":[{\"prefix\":1}]}}",
+         "WORKERSPEC: container.envFrom[0].prefix must be a string\n"},
+        {"{\"container\":{\"envFrom\":[{\"secretRef\":true}]}}",
+         "WORKERSPEC: container.envFrom[0].secretRef must be an object\n"},
+        {"{\"container\":{\"resources\":[]}}", "WORKERSPEC: container.resources must be an object\n"},
+        {"{\"container\":{\"resources\":{\"limits\":{\"cpu\":2}}}}",
+         "WORKERSPEC: container.resources.limits.cpu must be a string\n"},
+        {"{\"container\":{\"resources\":{\"requests\":\"1\"}}}",
+         "WORKERSPEC: container.resources.requests must be an object\n"},
+        {"{\"container\":{},\"imagePullSecrets\":{\"name\":\"p\"}}",
+         "WORKERSPEC: imagePullSecrets must be an array\n"},
+        {"{\"container\":{},\"imagePullSecrets\":[{\"name\":[\"p\"]}]}",
+         "WORKERSPEC: imagePullSecrets[0].name must be a string\n"},
+    };
+    char *environ_list[] = {NULL};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        worker_spec spec;
+        buffer errors;
+        buffer_init(&errors, 0);
+        if (worker_spec_read(&spec, cases[i][0], environ_list, &errors)) {
+            worker_spec_free(&spec);
+            fail_msg("accepted %s", cases[i][0]);
+        }
+        if (strcmp(buffer_cstr(&errors), cases[i][1]) != 0)
+            fail_msg("%s: \"%s\", expected \"%s\"", cases[i][0], buffer_cstr(&errors), cases[i][1]);
+        buffer_free(&errors);
+    }
+}
+
+/* Null is absent, as Kubernetes reads it; fields this program does not read
+ * are not checked. */
+static void test_nulls_and_unread_fields_are_accepted(void **state)
+{
+    (void)state;
+    const char *json = "{\"backoffLimitPerIndex\":null,\"container\":{\"env\":null,\"args\":null,"
+                       "\"resources\":{\"limits\":null},\"ports\":\"anything\","
+                       "\"envFrom\":[{\"secretRef\":null,\"configMapRef\":{\"name\":\"c\"}}]},"
+                       "\"imagePullSecrets\":null}";
+    char *environ_list[] = {"BATCH_OFFLOAD_WORKER_ENVFROM_0_FROM_MAP=value-from-a-config-map", NULL};
+    worker_spec spec;
+    buffer errors;
+    buffer_init(&errors, 0);
+    if (!worker_spec_read(&spec, json, environ_list, &errors))
+        fail_msg("refused: %s", buffer_cstr(&errors));
+    assert_string_equal(get(&spec, "FROM_MAP"), "value-from-a-config-map");
+    /* secretRef null: a config map, whose values are not secrets */
+    buffer out;
+    buffer_init(&out, 0);
+    redact_into(&out, "value-from-a-config-map", 23);
+    assert_string_equal(buffer_cstr(&out), "value-from-a-config-map");
+    buffer_free(&out);
+    worker_spec_free(&spec);
+    buffer_free(&errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_environment_in_the_kubelets_order),
         cmocka_unit_test(test_without_a_spec),
         cmocka_unit_test(test_unreadable_specs_are_refused_cleanly),
+        cmocka_unit_test(test_specs_of_the_wrong_shape_name_the_field),
+        cmocka_unit_test(test_nulls_and_unread_fields_are_accepted),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     redact_forget_secrets();
