@@ -707,7 +707,7 @@ void job_mutate(job_mutation *m, const json_document *doc, int job, const char *
     int metadata = json_object_get(doc, job, "metadata");
     int annotations = json_object_get(doc, metadata, "annotations");
     m->outcome = MUTATION_UNCHANGED;
-    if (!offload_annotations_enabled(doc, annotations)) {
+    if (!offload_annotations_requested(doc, annotations)) {
         m->reason = "not opted in";
         return;
     }

@@ -19,14 +19,6 @@
 typedef bool (*annotation_check)(const char *value, const platform_settings *platform,
                                  buffer *allowed);
 
-static bool check_any(const char *value, const platform_settings *platform, buffer *allowed)
-{
-    (void)platform;
-    (void)allowed;
-    (void)value;
-    return true; /* "enabled": any value other than "true" just means "not offloaded" */
-}
-
 static bool check_image(const char *value, const platform_settings *platform, buffer *allowed)
 {
     (void)platform;
@@ -114,7 +106,9 @@ static const struct annotation_rule {
     ptrdiff_t field;  /* offset of the char* in offload_annotations, or -1 */
     annotation_check check;
 } rules[] = {
-    {ANNOTATION_PREFIX "enabled", -1, check_any},
+    /* Read by offload_annotations_requested(); here a typo ("TRUE", "yes") is
+     * refused like any other bad value, rather than silently not offloaded. */
+    {ANNOTATION_ENABLED, -1, check_boolean},
     {ANNOTATION_PREFIX "aggregator-image", offsetof(offload_annotations, aggregator_image),
      check_image},
     {ANNOTATION_PREFIX "aggregator-args", offsetof(offload_annotations, aggregator_args),
@@ -131,9 +125,10 @@ static const struct annotation_rule {
 };
 #define RULE_COUNT (sizeof(rules) / sizeof(rules[0]))
 
-bool offload_annotations_enabled(const json_document *doc, int annotations)
+bool offload_annotations_requested(const json_document *doc, int annotations)
 {
-    return json_string_equals(doc, json_object_get(doc, annotations, ANNOTATION_ENABLED), "true");
+    int enabled = json_object_get(doc, annotations, ANNOTATION_ENABLED);
+    return enabled >= 0 && !json_string_equals(doc, enabled, "false");
 }
 
 void append_quoted_value(buffer *out, const char *value)

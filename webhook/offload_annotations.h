@@ -23,8 +23,11 @@ typedef struct offload_annotations {
     char *keep_batch_job;    /* "true" or "false"; NULL: false */
 } offload_annotations;
 
-/* True when the annotations object opts the Job in ("true" exactly). */
-bool offload_annotations_enabled(const json_document *doc, int annotations);
+/* True when the Job asks to be offloaded: batch-offload.io/enabled with any
+ * value but "false" (absent or "false": the Job is left alone). A value
+ * other than "true" is then refused by offload_annotations_read(), naming
+ * the allowed values, so a typo is not silently left on the cluster. */
+bool offload_annotations_requested(const json_document *doc, int annotations);
 
 /* Reads and checks every batch-offload.io/ annotation. On a bad one returns
  * false with a message naming the annotation, its value and what is allowed. */

@@ -2,10 +2,12 @@
 evaluated by a real CEL implementation (@bufbuild/cel through tests/node/cel_eval.js) on Jobs as
 kube-apiserver has them at mutating admission (the kubectl-made fixtures in tests/fixtures/admission).
 
-It must be true only for `batch-offload.io/enabled: "true"`, and false, never an error, for every
-other Job: an evaluation error makes the API server apply failurePolicy (Fail) to the Job, i.e. an
-ordinary Job without annotations would be refused whenever the webhook is unreachable, or sent to it.
-The unguarded forms of the expression do fail that way, which is why the guards are there."""
+It must be true for every Job carrying `batch-offload.io/enabled` with a value other than "false"
+("true" is offloaded, any other value refused by the webhook as a typo), and false, never an error,
+for every other Job: an evaluation error makes the API server apply failurePolicy (Fail) to the Job,
+i.e. an ordinary Job without annotations would be refused whenever the webhook is unreachable, or
+sent to it. The unguarded forms of the expression do fail that way, which is why the guards are
+there."""
 import copy
 import json
 import shutil
@@ -20,8 +22,8 @@ NODE_DIR = REPO_ROOT / "tests" / "node"
 CEL_EVAL = NODE_DIR / "cel_eval.js"
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "admission"
 ENABLED = "batch-offload.io/enabled"
-UNGUARDED = f"object.metadata.annotations['{ENABLED}'] == 'true'"
-HALF_GUARDED = f"has(object.metadata.annotations) && object.metadata.annotations['{ENABLED}'] == 'true'"
+UNGUARDED = f"object.metadata.annotations['{ENABLED}'] != 'false'"
+HALF_GUARDED = f"has(object.metadata.annotations) && object.metadata.annotations['{ENABLED}'] != 'false'"
 
 
 def evaluate(cases):
@@ -64,9 +66,11 @@ JOBS = {
     "enabled true": (lambda: request_of("kubectl-job"), True),
     "enabled true among other annotations": (lambda: request_of("cronjob-stamped"), True),
     "enabled false": (lambda: request_of("kubectl-job", {ENABLED: "false"}), False),
-    "enabled yes": (lambda: request_of("enabled-not-true"), False),
-    "enabled True (case matters)": (lambda: request_of("kubectl-job", {ENABLED: "True"}), False),
-    "enabled empty": (lambda: request_of("kubectl-job", {ENABLED: ""}), False),
+    # typos are sent, for the webhook to refuse naming the allowed values
+    "enabled yes": (lambda: request_of("enabled-not-true"), True),
+    "enabled True": (lambda: request_of("kubectl-job", {ENABLED: "True"}), True),
+    "enabled empty": (lambda: request_of("kubectl-job", {ENABLED: ""}), True),
+    "enabled FALSE (case matters)": (lambda: request_of("kubectl-job", {ENABLED: "FALSE"}), True),
     "other annotations only": (lambda: request_of("kubectl-job", {"team": "search",
                                                                   "batch-offload.io/pool": "spot-pool-1"}), False),
     "empty annotations map": (lambda: request_of("kubectl-job", {}), False),
@@ -81,7 +85,7 @@ def test_fixtures_are_what_the_cases_say():
     assert request_of("kubectl-job")["operation"] == "CREATE"
 
 
-def test_expression_is_true_only_for_enabled_true_and_never_an_error(expression):
+def test_expression_sends_jobs_with_enabled_but_not_false_and_never_errs(expression):
     names = list(JOBS)
     results = evaluate([(expression, JOBS[name][0]()) for name in names])
     outcomes = {name: result for name, result in zip(names, results)}

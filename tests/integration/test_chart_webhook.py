@@ -8,7 +8,7 @@ from repo_paths import deps_binary_or_skip
 
 EXPRESSION = ("has(object.metadata.annotations) && "
               "'batch-offload.io/enabled' in object.metadata.annotations && "
-              "object.metadata.annotations['batch-offload.io/enabled'] == 'true'")
+              "object.metadata.annotations['batch-offload.io/enabled'] != 'false'")
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ OPTED_IN = ["kubectl-job", "generate-name", "indexed", "env-value-from", "image-
             "cronjob-stamped", "all-annotations", "dropped-fields",
             "sample-job-create-root-user", "sample-job-create-no-securitycontext", "v1beta1",
             "dry-run"]
-LEFT_ALONE = ["no-annotations", "enabled-not-true", "pod"]
+LEFT_ALONE = ["no-annotations", "pod"]
 
 
 def patched(webhook, name):

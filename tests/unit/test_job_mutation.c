@@ -201,8 +201,8 @@ static void test_kubectl_job_becomes_offloader_pod(void **state)
 static void test_jobs_not_opted_in_are_left_alone(void **state)
 {
     (void)state;
-    static const char *const names[] = {"no-annotations", "enabled-not-true", "pod"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const names[] = {"no-annotations", "pod"};
+    for (size_t i = 0; i < 2; i++) {
         run r;
         run_fixture(&r, names[i], &default_platform);
         assert_int_equal(r.mutation.outcome, MUTATION_UNCHANGED);
@@ -389,7 +389,7 @@ static void test_v1beta1_is_answered_in_v1beta1(void **state)
     run_free(&r);
 }
 
-/* The kubectl-job fixture with one annotation added or replaced. */
+/* The kubectl-job fixture with one annotation added, or enabled's value replaced. */
 static void run_with_annotation(run *r, const char *name, const char *value,
                                 const platform_settings *platform)
 {
@@ -401,7 +401,10 @@ static void run_with_annotation(run *r, const char *name, const char *value,
     buffer edited;
     buffer_init(&edited, 0);
     buffer_append(&edited, text, (size_t)(at - text));
-    buffer_appendf(&edited, "\"%s\": %s, %s", name, value, anchor);
+    if (strcmp(name, "batch-offload.io/enabled") == 0)
+        buffer_appendf(&edited, "\"%s\": %s", name, value);
+    else
+        buffer_appendf(&edited, "\"%s\": %s, %s", name, value, anchor);
     buffer_append_str(&edited, at + strlen(anchor));
     free(text);
     run_document(r, edited.data, edited.len, platform);
@@ -452,6 +455,30 @@ static void test_bad_annotation_values_are_denied_with_what_is_allowed(void **st
     /* Values are quoted escaped and cut, so a message stays one readable line. */
     assert_denied("batch-offload.io/priority", "\"line1\\nline2\"", &default_platform, 400,
                   "has value \"line1\\nline2\"");
+}
+
+/* batch-offload.io/enabled is "true" or "false": anything else is a typo,
+ * refused naming the allowed values, not a Job silently left on the cluster. */
+static void test_enabled_is_true_or_false(void **state)
+{
+    (void)state;
+    run r;
+    run_with_annotation(&r, "batch-offload.io/enabled", "\"false\"", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_UNCHANGED);
+    assert_string_equal(r.mutation.reason, "not opted in");
+    run_free(&r);
+    run_fixture(&r, "enabled-not-true", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_DENIED);
+    assert_int_equal(r.mutation.status_code, 400);
+    assert_string_equal(buffer_cstr(&r.mutation.message),
+                        "annotation batch-offload.io/enabled has value \"yes\": allowed is "
+                        "\"true\" or \"false\"");
+    assert_int_equal(r.mutation.patch.len, 0);
+    run_free(&r);
+    static const char *const typos[] = {"\"TRUE\"", "\"True\"", "\"\"", "\"1\"", "\" true\""};
+    for (size_t i = 0; i < sizeof(typos) / sizeof(typos[0]); i++)
+        assert_denied("batch-offload.io/enabled", typos[i], &default_platform, 400,
+                      "allowed is \"true\" or \"false\"");
 }
 
 static void test_platform_limits_are_enforced(void **state)
@@ -545,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_captured_samples_are_rewritten),
         cmocka_unit_test(test_v1beta1_is_answered_in_v1beta1),
         cmocka_unit_test(test_bad_annotation_values_are_denied_with_what_is_allowed),
+        cmocka_unit_test(test_enabled_is_true_or_false),
         cmocka_unit_test(test_platform_limits_are_enforced),
         cmocka_unit_test(test_aggregator_args_need_an_image),
         cmocka_unit_test(test_workload_identity_labels_the_pod),
