@@ -259,34 +259,91 @@ static const secret *secret_at(const char *text, size_t len)
     return NULL;
 }
 
+/* ---- masking ----------------------------------------------------------- */
+
+/* The parts of a text to mask, [from, to), in the order they were found:
+ * by start, except that a pattern's value starts after its name, where a
+ * secret may start too. They may overlap; the union is masked. */
+typedef struct span {
+    size_t from, to;
+} span;
+
+typedef struct span_list {
+    span *items;
+    size_t count, capacity;
+    bool sorted;
+    span first[16]; /* most texts need none, or a few */
+} span_list;
+
+static void add_span(span_list *list, size_t from, size_t to, size_t len)
+{
+    if (list->count == list->capacity) {
+        size_t capacity = list->capacity * 2;
+        span *grown = list->items == list->first ? malloc(capacity * sizeof(span))
+                                                 : realloc(list->items, capacity * sizeof(span));
+        if (!grown) { /* no room to remember it: mask everything from here to the end */
+            span *last = &list->items[list->count - 1];
+            last->from = from < last->from ? from : last->from;
+            last->to = len;
+            list->sorted = false;
+            return;
+        }
+        if (list->items == list->first)
+            memcpy(grown, list->first, sizeof(list->first));
+        list->items = grown;
+        list->capacity = capacity;
+    }
+    if (list->count && from < list->items[list->count - 1].from)
+        list->sorted = false;
+    list->items[list->count++] = (span){from, to};
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    return x->from < y->from ? -1 : x->from > y->from;
+}
+
 void redact_into(buffer *out, const char *text, size_t len)
 {
     pthread_once(&patterns_once, mark_pattern_pairs);
-    size_t i = 0;
-    size_t plain = 0; /* start of the pending run of ordinary text */
-    while (i + 1 < len) { /* every secret and pattern is longer than one byte */
+    span_list spans = {.capacity = 16, .sorted = true};
+    spans.items = spans.first;
+    /* Registered secrets are looked for at every byte, inside a pattern's
+     * name or value too (one may start there and run past it); a pattern is
+     * not looked for again inside its own value, which keeps the scan
+     * linear. */
+    size_t patterns_from = 0;
+    for (size_t i = 0; i + 1 < len; i++) { /* every secret and pattern is longer than one byte */
         while (i + 1 < len && !pair_is_marked(text + i))
             i++;
         if (i + 1 == len)
             break;
         const secret *s = secret_at(text + i, len - i);
-        if (s) {
-            buffer_append(out, text + plain, i - plain);
-            buffer_append_str(out, REDACTED);
-            i = plain = i + s->len;
-            continue;
-        }
+        if (s)
+            add_span(&spans, i, i + s->len, len);
         size_t value, end;
-        if (!pattern_at(text, i, len, &value, &end)) {
-            i++;
-            continue;
+        if (i >= patterns_from && pattern_at(text, i, len, &value, &end)) {
+            if (end > value)
+                add_span(&spans, value, end, len);
+            patterns_from = end > value ? end : value;
         }
-        buffer_append(out, text + plain, value - plain);
-        if (end > value)
-            buffer_append_str(out, REDACTED);
-        i = plain = end;
+    }
+    if (!spans.sorted)
+        qsort(spans.items, spans.count, sizeof(span), by_start);
+    size_t plain = 0; /* start of the pending run of ordinary text */
+    for (size_t k = 0; k < spans.count;) {
+        size_t from = spans.items[k].from, to = spans.items[k].to;
+        for (k++; k < spans.count && spans.items[k].from <= to; k++)
+            if (spans.items[k].to > to)
+                to = spans.items[k].to;
+        buffer_append(out, text + plain, from - plain);
+        buffer_append_str(out, REDACTED);
+        plain = to;
     }
     buffer_append(out, text + plain, len - plain);
+    if (spans.items != spans.first)
+        free(spans.items);
 }
 
 void redact_print(FILE *out, const char *text)

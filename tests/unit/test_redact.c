@@ -68,6 +68,30 @@ static void test_the_longest_registered_secret_wins(void **state)
     free(out);
 }
 
+/* Secrets and patterns that overlap: the union is masked, nothing of either
+ * is printed. */
+static void test_overlapping_secrets_and_patterns_are_masked_together(void **state)
+{
+    (void)state;
+    redact_register_secret("abcd");
+    redact_register_secret("cdefgh");
+    redact_register_secret("Bear");       /* inside a pattern's name */
+    redact_register_secret("=\"xb@");      /* from a pattern's '=' into its (empty) value */
+    redact_register_secret("k1&k2-tail"); /* from a pattern's value past its end */
+    static const char *const cases[][2] = {
+        {"x abcdefgh y", "x " REDACTED " y"},
+        {"Authorization: Bearer tok123", "Authorization: " REDACTED "er " REDACTED},
+        {"u?sig=\"xb@ z", "u?sig" REDACTED " z"},
+        {"u?sig=k1&k2-tail&sp=r", "u?sig=" REDACTED "&sp=r"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *out = redacted(cases[i][0]);
+        if (strcmp(out, cases[i][1]) != 0)
+            fail_msg("\"%s\" became \"%s\", expected \"%s\"", cases[i][0], out, cases[i][1]);
+        free(out);
+    }
+}
+
 static void test_url_passwords_are_masked_whatever_the_scheme(void **state)
 {
     (void)state;
@@ -130,6 +154,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_hundreds_of_registered_secrets_are_all_masked, forget),
         cmocka_unit_test_teardown(test_the_longest_registered_secret_wins, forget),
+        cmocka_unit_test_teardown(test_overlapping_secrets_and_patterns_are_masked_together, forget),
         cmocka_unit_test_teardown(test_url_passwords_are_masked_whatever_the_scheme, forget),
         cmocka_unit_test_teardown(test_a_secret_of_several_lines_is_masked_line_by_line, forget),
         cmocka_unit_test_teardown(test_docker_config_auth_is_masked, forget),
