@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_support.h"
 #include "buffer.h"
 #include "clock.h"
 #include "http_parser.h"
@@ -31,22 +32,6 @@ static const platform_settings platform = {
     .offloader_backoff_limit = 3,
 };
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    buffer b;
-    buffer_init(&b, 0);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buffer_append(&b, chunk, n);
-    fclose(f);
-    *len = b.len;
-    return buffer_ok(&b) ? b.data : NULL;
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -54,7 +39,7 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t body_len;
-    char *body = read_file(argv[1], &body_len);
+    char *body = bench_read_file(argv[1], &body_len);
     long iterations = strtol(argv[2], NULL, 10);
     if (!body || iterations < 1) {
         fprintf(stderr, "%s: cannot read %s or bad iteration count\n", argv[0], argv[1]);

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "admission_review.h"
+#include "bench_support.h"
 #include "buffer.h"
 #include "json_reader.h"
 
@@ -95,98 +96,52 @@ static void nest_unit(buffer *unit)
         buffer_append_char(unit, ']');
 }
 
+/* Each input is a unit repeated between an opening and a closing text. */
 typedef enum {
-    NEST_AT_LIMIT,
-    NEST_PAST_LIMIT,
-    TINY_ELEMENTS,
-    TINY_MEMBERS,
-    LONG_STRING,
-    ESCAPES,
-    ESCAPED_STRINGS,
-    REVIEW_COPIES,
-    INPUT_COUNT
-} input_kind;
+    UNIT_TEXT,       /* `unit` as written */
+    UNIT_NEST,       /* one nest at the limit */
+    UNIT_REVIEW,     /* the review given on the command line */
+    OPEN_THEN_CLOSE, /* no unit: half the size '[', then as many ']' */
+} unit_source;
 
-static const char *const input_names[INPUT_COUNT] = {
-    [NEST_AT_LIMIT] = "nesting at the limit, repeated",
-    [NEST_PAST_LIMIT] = "nesting past the limit [[[...]]]",
-    [TINY_ELEMENTS] = "tiny elements [0,0,...]",
-    [TINY_MEMBERS] = "tiny members {\"a\":0,...}",
-    [LONG_STRING] = "one long string",
-    [ESCAPES] = "one string of escapes",
-    [ESCAPED_STRINGS] = "tiny escaped strings",
-    [REVIEW_COPIES] = "copies of the review",
+static const struct input {
+    const char *name;
+    unit_source source;
+    const char *open, *unit, *separator, *close;
+} inputs[] = {
+    {"nesting at the limit, repeated", UNIT_NEST, "[", NULL, ",", "]"},
+    /* the attack of issue 10: 6.5 s at 128 KB, about an hour at 3 MiB */
+    {"nesting past the limit [[[...]]]", OPEN_THEN_CLOSE, "", NULL, "", ""},
+    {"tiny elements [0,0,...]", UNIT_TEXT, "[", "0", ",", "]"},
+    {"tiny members {\"a\":0,...}", UNIT_TEXT, "{", "\"a\":0", ",", "}"},
+    {"one long string", UNIT_TEXT, "[\"", "abcdefghijklmnopqrstuvwxyz012345", "", "\"]"},
+    {"one string of escapes", UNIT_TEXT, "[\"", "\\n\\\"\\u00e9\\ud83d\\ude00\\\\", "", "\"]"},
+    {"tiny escaped strings", UNIT_TEXT, "[", "\"\\n\"", ",", "]"},
+    {"copies of the review", UNIT_REVIEW, "[", NULL, ",", "]"},
 };
+#define INPUT_COUNT (sizeof(inputs) / sizeof(inputs[0]))
+#define NEST_PAST_LIMIT 1 /* the row that must be refused */
 
-/* The input of this kind, `size` bytes or a little less. */
-static void make_input(buffer *text, input_kind kind, size_t size, const char *review)
+/* The input, `size` bytes or a little less. */
+static void make_input(buffer *text, const struct input *in, size_t size, const char *review)
 {
     buffer_reset(text);
-    buffer unit;
-    buffer_init(&unit, 0);
-    switch (kind) {
-    case NEST_AT_LIMIT:
-        nest_unit(&unit);
-        buffer_append_char(text, '[');
-        repeat_into(text, buffer_cstr(&unit), ",", size, 1);
-        buffer_append_char(text, ']');
-        break;
-    case NEST_PAST_LIMIT: /* the attack of issue 10: 6.5 s at 128 KB, an hour at 3 MiB */
+    if (in->source == OPEN_THEN_CLOSE) {
         while (text->len < size / 2)
             buffer_append_char(text, '[');
         while (text->len < size / 2 * 2)
             buffer_append_char(text, ']');
-        break;
-    case TINY_ELEMENTS:
-        buffer_append_char(text, '[');
-        repeat_into(text, "0", ",", size, 1);
-        buffer_append_char(text, ']');
-        break;
-    case TINY_MEMBERS:
-        buffer_append_char(text, '{');
-        repeat_into(text, "\"a\":0", ",", size, 1);
-        buffer_append_char(text, '}');
-        break;
-    case LONG_STRING:
-        buffer_append_str(text, "[\"");
-        repeat_into(text, "abcdefghijklmnopqrstuvwxyz012345", "", size, 2);
-        buffer_append_str(text, "\"]");
-        break;
-    case ESCAPES:
-        buffer_append_str(text, "[\"");
-        repeat_into(text, "\\n\\\"\\u00e9\\ud83d\\ude00\\\\", "", size, 2);
-        buffer_append_str(text, "\"]");
-        break;
-    case ESCAPED_STRINGS:
-        buffer_append_char(text, '[');
-        repeat_into(text, "\"\\n\"", ",", size, 1);
-        buffer_append_char(text, ']');
-        break;
-    case REVIEW_COPIES:
-        buffer_append_char(text, '[');
-        repeat_into(text, review, ",", size, 1);
-        buffer_append_char(text, ']');
-        break;
-    default:
-        break;
+        return;
     }
+    buffer unit;
+    buffer_init(&unit, 0);
+    if (in->source == UNIT_NEST)
+        nest_unit(&unit);
+    buffer_append_str(&unit, in->source == UNIT_REVIEW ? review : in->unit ? in->unit : "");
+    buffer_append_str(text, in->open);
+    repeat_into(text, buffer_cstr(&unit), in->separator, size, strlen(in->close));
+    buffer_append_str(text, in->close);
     buffer_free(&unit);
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    buffer b;
-    buffer_init(&b, 0);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buffer_append(&b, chunk, n);
-    fclose(f);
-    *len = b.len;
-    return buffer_ok(&b) ? b.data : NULL;
 }
 
 int main(int argc, char **argv)
@@ -196,7 +151,7 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t review_len;
-    char *review = read_file(argv[1], &review_len);
+    char *review = bench_read_file(argv[1], &review_len);
     if (!review) {
         fprintf(stderr, "%s: cannot read %s\n", argv[0], argv[1]);
         return 2;
@@ -218,9 +173,9 @@ int main(int argc, char **argv)
     buffer text, small;
     buffer_init(&text, 0);
     buffer_init(&small, 0);
-    for (input_kind kind = 0; kind < INPUT_COUNT; kind++) {
-        make_input(&text, kind, BODY_LIMIT, review);
-        make_input(&small, kind, BODY_LIMIT / SMALL_DIVISOR, review);
+    for (size_t kind = 0; kind < INPUT_COUNT; kind++) {
+        make_input(&text, &inputs[kind], BODY_LIMIT, review);
+        make_input(&small, &inputs[kind], BODY_LIMIT / SMALL_DIVISOR, review);
         if (!buffer_ok(&text) || !buffer_ok(&small)) {
             fprintf(stderr, "%s: out of memory\n", argv[0]);
             return 2;
@@ -229,7 +184,7 @@ int main(int argc, char **argv)
         outcome s = measure(small.data, small.len, INT_MAX, 3);
         double small_per_byte = s.seconds / (double)small.len;
         outcome webhook = measure(text.data, text.len, ADMISSION_MAX_TOKENS, 3);
-        make_input(&small, kind, WORKER_SPEC_LIMIT, review);
+        make_input(&small, &inputs[kind], WORKER_SPEC_LIMIT, review);
         outcome worker_spec = measure(small.data, small.len, 1 << 20, 3);
         if (worker_spec.seconds * 1e3 > worst_worker_spec_ms)
             worst_worker_spec_ms = worker_spec.seconds * 1e3;
@@ -253,7 +208,7 @@ int main(int argc, char **argv)
         char growth_text[16] = "-";
         if (o.accepted)
             snprintf(growth_text, sizeof(growth_text), "%.2f", growth);
-        printf("%-32s %9zu %-44.44s %9.3f %8.2f %8s  %s  %s\n", input_names[kind], text.len, what,
+        printf("%-32s %9zu %-44.44s %9.3f %8.2f %8s  %s  %s\n", inputs[kind].name, text.len, what,
                ms, per_byte / base_per_byte, growth_text, limited, ok ? "PASS" : "FAIL");
     }
     printf("\noffloader: WORKERSPEC is one environment variable, at most 128 KiB: the worst input "

@@ -457,6 +457,19 @@ static void test_bad_annotation_values_are_denied_with_what_is_allowed(void **st
                   "has value \"line1\\nline2\"");
 }
 
+/* The fixture is denied with this code and exactly this message, and no patch. */
+static void assert_fixture_denied(const char *name, const platform_settings *platform, int code,
+                                  const char *message)
+{
+    run r;
+    run_fixture(&r, name, platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_DENIED);
+    assert_int_equal(r.mutation.status_code, code);
+    assert_string_equal(buffer_cstr(&r.mutation.message), message);
+    assert_int_equal(r.mutation.patch.len, 0);
+    run_free(&r);
+}
+
 /* batch-offload.io/enabled is "true" or "false": anything else is a typo,
  * refused naming the allowed values, not a Job silently left on the cluster. */
 static void test_enabled_is_true_or_false(void **state)
@@ -467,14 +480,9 @@ static void test_enabled_is_true_or_false(void **state)
     assert_int_equal(r.mutation.outcome, MUTATION_UNCHANGED);
     assert_string_equal(r.mutation.reason, "not opted in");
     run_free(&r);
-    run_fixture(&r, "enabled-not-true", &default_platform);
-    assert_int_equal(r.mutation.outcome, MUTATION_DENIED);
-    assert_int_equal(r.mutation.status_code, 400);
-    assert_string_equal(buffer_cstr(&r.mutation.message),
-                        "annotation batch-offload.io/enabled has value \"yes\": allowed is "
-                        "\"true\" or \"false\"");
-    assert_int_equal(r.mutation.patch.len, 0);
-    run_free(&r);
+    assert_fixture_denied("enabled-not-true", &default_platform, 400,
+                          "annotation batch-offload.io/enabled has value \"yes\": allowed is "
+                          "\"true\" or \"false\"");
     static const char *const typos[] = {"\"TRUE\"", "\"True\"", "\"\"", "\"1\"", "\" true\""};
     for (size_t i = 0; i < sizeof(typos) / sizeof(typos[0]); i++)
         assert_denied("batch-offload.io/enabled", typos[i], &default_platform, 400,
@@ -486,14 +494,10 @@ static void test_platform_limits_are_enforced(void **state)
     (void)state;
     platform_settings small = default_platform;
     small.max_completions = 4;
+    assert_fixture_denied("kubectl-job", &small, 400,
+                          "spec.completions is 5: allowed is 1 to 4, the maximum this cluster "
+                          "allows for offloaded Jobs");
     run r;
-    run_fixture(&r, "kubectl-job", &small);
-    assert_int_equal(r.mutation.outcome, MUTATION_DENIED);
-    assert_int_equal(r.mutation.status_code, 400);
-    assert_string_equal(buffer_cstr(&r.mutation.message),
-                        "spec.completions is 5: allowed is 1 to 4, the maximum this cluster "
-                        "allows for offloaded Jobs");
-    run_free(&r);
 
     platform_settings fenced = default_platform;
     fenced.allowed_namespaces = "batch,science";

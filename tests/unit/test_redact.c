@@ -15,6 +15,17 @@ static char *redacted(const char *text)
     return out.data ? out.data : strdup("");
 }
 
+/* Each {text, what it must become}. */
+static void assert_each_redacted(const char *const cases[][2], size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        char *out = redacted(cases[i][0]);
+        if (strcmp(out, cases[i][1]) != 0)
+            fail_msg("\"%s\" became \"%s\", expected \"%s\"", cases[i][0], out, cases[i][1]);
+        free(out);
+    }
+}
+
 static size_t occurrences(const char *text, const char *what)
 {
     size_t n = 0;
@@ -84,12 +95,7 @@ static void test_overlapping_secrets_and_patterns_are_masked_together(void **sta
         {"u?sig=\"xb@ z", "u?sig" REDACTED " z"},
         {"u?sig=k1&k2-tail&sp=r", "u?sig=" REDACTED "&sp=r"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *out = redacted(cases[i][0]);
-        if (strcmp(out, cases[i][1]) != 0)
-            fail_msg("\"%s\" became \"%s\", expected \"%s\"", cases[i][0], out, cases[i][1]);
-        free(out);
-    }
+    assert_each_redacted(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_url_passwords_are_masked_whatever_the_scheme(void **state)
@@ -118,12 +124,7 @@ static void test_url_passwords_are_masked_whatever_the_scheme(void **state)
         {"://", "://"},
         {"x:/", "x:/"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *out = redacted(cases[i][0]);
-        if (strcmp(out, cases[i][1]) != 0)
-            fail_msg("\"%s\" became \"%s\", expected \"%s\"", cases[i][0], out, cases[i][1]);
-        free(out);
-    }
+    assert_each_redacted(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* A key file in a Secret is several lines; printed line by line, or from the
