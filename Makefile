@@ -30,8 +30,16 @@ endif
 BUILD := build/$(TLS)$(if $(SAN),-$(SAN))
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
-CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -Icommon -Iwebhook -Ioffloader $(WARNINGS) \
-                 -DBATCH_OFFLOAD_VERSION='"$(VERSION)"' -MMD -MP
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE $(WARNINGS) -DBATCH_OFFLOAD_VERSION='"$(VERSION)"' -MMD -MP
+# The layers, bottom up: common/ (both programs), azure/ (the Azure clients and signing, for the
+# offloader only), then each program. A file sees only the headers of its own layer and those
+# below, so an include that reaches up or across does not compile.
+LAYER_INCLUDES_common := -Icommon
+LAYER_INCLUDES_azure := -Icommon -Iazure
+LAYER_INCLUDES_webhook := -Icommon -Iwebhook
+LAYER_INCLUDES_offloader := -Icommon -Iazure -Ioffloader
+LAYER_INCLUDES_tests := -Icommon -Iazure -Iwebhook -Ioffloader
+layer_includes = $(LAYER_INCLUDES_$(firstword $(subst /, ,$(1))))
 ifeq ($(SAN),asan)
 CFLAGS_MODE := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS_MODE := -fsanitize=address,undefined
@@ -64,17 +72,20 @@ ALL_LDFLAGS = $(LDFLAGS_MODE) $(LDFLAGS)
 
 COMMON_SRC := $(filter-out common/tls_openssl.c common/tls_wolfssl.c,$(wildcard common/*.c)) \
               common/tls_$(TLS).c
+AZURE_SRC := $(wildcard azure/*.c)
 WEBHOOK_SRC := $(filter-out webhook/main.c,$(wildcard webhook/*.c))
 OFFLOADER_SRC := $(filter-out offloader/main.c,$(wildcard offloader/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
+AZURE_OBJ := $(call obj,$(AZURE_SRC))
 WEBHOOK_OBJ := $(call obj,$(WEBHOOK_SRC))
 OFFLOADER_OBJ := $(call obj,$(OFFLOADER_SRC))
 
 # Static archives: each program links only the objects it uses (the webhook
 # has no use for libcurl, so none of the HTTP client comes along).
 COMMON_LIB := $(BUILD)/libcommon.a
+AZURE_LIB := $(BUILD)/libazure.a
 WEBHOOK_LIB := $(BUILD)/libwebhook.a
 OFFLOADER_LIB := $(BUILD)/liboffloader.a
 
@@ -97,13 +108,14 @@ programs: $(WEBHOOK_BIN) $(OFFLOADER_BIN)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $(BUILD) $<"
-	@$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@$(CC) $(call layer_includes,$<) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/lib%.a:
 	@rm -f $@
 	@ar rcs $@ $^
 
 $(COMMON_LIB): $(COMMON_OBJ)
+$(AZURE_LIB): $(AZURE_OBJ)
 $(WEBHOOK_LIB): $(WEBHOOK_OBJ)
 $(OFFLOADER_LIB): $(OFFLOADER_OBJ)
 
@@ -111,18 +123,19 @@ $(WEBHOOK_BIN): $(call obj,webhook/main.c) $(WEBHOOK_LIB) $(COMMON_LIB)
 	@echo "  LD $@"
 	@$(CC) $(ALL_LDFLAGS) $^ -o $@ $(TLS_LIBS) -lpthread -lm
 
-$(OFFLOADER_BIN): $(call obj,offloader/main.c) $(OFFLOADER_LIB) $(COMMON_LIB)
+$(OFFLOADER_BIN): $(call obj,offloader/main.c) $(OFFLOADER_LIB) $(AZURE_LIB) $(COMMON_LIB)
 	@echo "  LD $@"
 	@$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcurl $(TLS_LIBS) -lpthread -lm
 
 # Each tests/unit/test_<name>.c is one cmocka program linked with everything but main().
-$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(WEBHOOK_LIB) $(OFFLOADER_LIB) $(COMMON_LIB)
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(WEBHOOK_LIB) $(OFFLOADER_LIB) $(AZURE_LIB) \
+                  $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
 	@$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcmocka -lcurl $(TLS_LIBS) -lpthread -lm
 
 # Small programs the integration tests drive (tests/tools/*.c), not shipped.
-$(BUILD)/tests/tools/%: $(call obj,tests/tools/%.c) $(OFFLOADER_LIB) $(COMMON_LIB)
+$(BUILD)/tests/tools/%: $(call obj,tests/tools/%.c) $(OFFLOADER_LIB) $(AZURE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD $@"
 	@$(CC) $(ALL_LDFLAGS) $^ -o $@ -lcurl $(TLS_LIBS) -lpthread -lm
@@ -182,13 +195,13 @@ ifneq ($(filter-out $(FUZZ_NAMES),$(F)),)
 $(error F=$(F): there is no tests/fuzz/fuzz_$(F).c; F is one of: $(FUZZ_NAMES))
 endif
 SELECTED_FUZZ_TARGETS := $(if $(F),$(addprefix build/fuzz/fuzz_,$(F)),$(FUZZ_TARGETS))
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Icommon -Iwebhook -Ioffloader -DUSE_OPENSSL -g -O1 \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE $(LAYER_INCLUDES_tests) -DUSE_OPENSSL -g -O1 \
                -DBATCH_OFFLOAD_VERSION='"$(VERSION)"' -fsanitize=fuzzer,address,undefined \
                -fno-sanitize-recover=all $(WARNINGS)
-FUZZ_LIB_SRC := $(filter-out common/tls_wolfssl.c,$(wildcard common/*.c)) \
+FUZZ_LIB_SRC := $(filter-out common/tls_wolfssl.c,$(wildcard common/*.c)) $(AZURE_SRC) \
                 $(WEBHOOK_SRC) $(OFFLOADER_SRC)
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC) $(wildcard common/*.h webhook/*.h offloader/*.h)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRC) $(wildcard common/*.h azure/*.h webhook/*.h offloader/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) $< $(FUZZ_LIB_SRC) -o $@ -lcurl -lssl -lcrypto -lpthread -lm
 

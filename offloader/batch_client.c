@@ -1,7 +1,7 @@
 /* Batch REST operations; see batch_client.h.
  *
  * Signing (per attempt, so a retry carries a fresh ocp-date): Shared Key
- * over exactly the headers sent, as common/shared_key.c documents. Bodies
+ * over exactly the headers sent, as azure/shared_key.c documents. Bodies
  * are sent as "application/json; odata=minimalmetadata", what the service
  * and its SDKs use. */
 #include "batch_client.h"
@@ -18,7 +18,6 @@
 #include "tls.h"
 #include "url.h"
 
-#include <curl/curl.h>
 
 #define JSON_CONTENT_TYPE "application/json; odata=minimalmetadata"
 #define SERVER_TIMEOUT "timeout=30"
@@ -149,7 +148,12 @@ void batch_result_read(const http_exchange *x, batch_result *r)
 
 bool batch_result_ok(const batch_result *r)
 {
-    return r->status >= 200 && r->status < 300;
+    return answer_classify(r->status) == ANSWER_SUCCESS;
+}
+
+bool batch_result_outage(const batch_result *r)
+{
+    return r->gave_up || answer_classify(r->status) == ANSWER_TRANSIENT;
 }
 
 void batch_result_describe(const batch_result *r, buffer *out)
@@ -483,9 +487,7 @@ bool batch_task_file_tail(batch_client *b, const char *task_id, const char *file
     http_exchange head;
     batch_exchange_init(b, &head, "HEAD", buffer_cstr(&path), NULL);
     bool finished = run(b, &head, r);
-    curl_off_t length = -1;
-    if (finished && batch_result_ok(r) && head.easy)
-        curl_easy_getinfo(head.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+    int64_t length = head.content_length;
     http_exchange_free(&head);
     if (!finished || !batch_result_ok(r)) {
         buffer_free(&path);
@@ -493,9 +495,9 @@ bool batch_task_file_tail(batch_client *b, const char *task_id, const char *file
     }
     http_exchange x;
     batch_exchange_init(b, &x, "GET", buffer_cstr(&path), NULL);
-    if (length > (curl_off_t)max_bytes) {
+    if (length > (int64_t)max_bytes) {
         char range[64];
-        snprintf(range, sizeof(range), "bytes=%lld-%lld", (long long)(length - (curl_off_t)max_bytes),
+        snprintf(range, sizeof(range), "bytes=%lld-%lld", (long long)(length - (int64_t)max_bytes),
                  (long long)(length - 1));
         http_exchange_set_header(&x, "ocp-range", range);
         *cut = true;

@@ -60,6 +60,9 @@ void batch_result_read(const http_exchange *x, batch_result *result);
  * values ("PropertyName: x; Reason: y") after the message's first line. */
 void batch_error_read(const json_document *doc, int error, batch_result *result);
 bool batch_result_ok(const batch_result *r);
+/* No answer, or only transient ones until the retries ran out: Azure is
+ * unavailable rather than refusing (retry_policy.h's answer_classify). */
+bool batch_result_outage(const batch_result *r);
 /* "403 AuthenticationFailed: <message>" or the transport error, redacted by the logger. */
 void batch_result_describe(const batch_result *r, buffer *out);
 

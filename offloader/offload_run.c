@@ -39,7 +39,7 @@ typedef struct run {
 
 static int exit_for(const batch_result *r)
 {
-    if (r->gave_up || r->status == 0 || r->status >= 500 || r->status == 429)
+    if (batch_result_outage(r))
         return EXIT_AZURE_UNAVAILABLE;
     return EXIT_BAD_CONFIGURATION; /* 400 (a bad value), 403 (bad key), 404 (no such pool)... */
 }

@@ -160,8 +160,7 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
             snprintf(report->reason, sizeof(report->reason), "reading task counts: %s",
                      buffer_cstr(&what));
             buffer_free(&what);
-            return r.gave_up || r.status == 0 || r.status >= 500 ? WORK_AZURE_UNAVAILABLE
-                                                                  : WORK_FAILED;
+            return batch_result_outage(&r) ? WORK_AZURE_UNAVAILABLE : WORK_FAILED;
         }
         report->counts = counts;
         uint64_t now = clock_monotonic_ms();

@@ -181,7 +181,7 @@ input_check storage_check_inputs(const storage_plan *s, http_client *http, buffe
         result = INPUTS_REFUSED;
         buffer_appendf(why, "storage refused the signature (HTTP %ld) listing %s: check "
                             "STORAGEACCOUNT and STORAGEKEY", x.status, buffer_cstr(&where));
-    } else if (x.status >= 400 && x.status < 500 && x.status != 408 && x.status != 429) {
+    } else if (http_exchange_answer(&x) == ANSWER_REFUSED) {
         result = INPUTS_REFUSED;
         buffer_appendf(why, "storage refused listing %s (HTTP %ld)", buffer_cstr(&where),
                        x.status);

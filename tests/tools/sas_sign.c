@@ -1,4 +1,4 @@
-/* sas_sign: prints a service SAS query string signed by common/sas.c, so the
+/* sas_sign: prints a service SAS query string signed by azure/sas.c, so the
  * integration tests can try it against Azurite (accepted as signed; refused
  * when tampered with, expired or used beyond its permissions).
  *   sas_sign ACCOUNT KEY_BASE64 CONTAINER BLOB|- PERMISSIONS START EXPIRY [http]

@@ -1,4 +1,4 @@
-/* Entra ID token exchanges (common/entra_exchange.c): the request each
+/* Entra ID token exchanges (azure/entra_exchange.c): the request each
  * method sends, byte for byte, and what each kind of answer yields. */
 #include "test_support.h"
 

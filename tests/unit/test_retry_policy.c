@@ -1,4 +1,4 @@
-/* When the offloader tries a request again (common/retry_policy.c): what
+/* When the offloader tries a request again (azure/retry_policy.c): what
  * counts as transient, full-jitter backoff under its cap, a server's
  * Retry-After followed as given, and the attempt and time budgets. */
 #include "test_support.h"
@@ -13,12 +13,15 @@ static void test_classify(void **state)
 {
     (void)state;
     static const long transient[] = {408, 429, 500, 502, 503, 504, 599};
-    static const long final[] = {200, 201, 202, 400, 401, 403, 404, 409, 413, 501, 505};
+    static const long refused[] = {400, 401, 403, 404, 409, 413, 501, 505};
+    static const long success[] = {200, 201, 202, 204};
     for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
-        assert_int_equal(retry_classify(transient[i], false), ATTEMPT_TRANSIENT);
-    for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++)
-        assert_int_equal(retry_classify(final[i], false), ATTEMPT_SUCCEEDED);
-    assert_int_equal(retry_classify(0, true), ATTEMPT_TRANSIENT);
+        assert_int_equal(answer_classify(transient[i]), ANSWER_TRANSIENT);
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        assert_int_equal(answer_classify(refused[i]), ANSWER_REFUSED);
+    for (size_t i = 0; i < sizeof(success) / sizeof(success[0]); i++)
+        assert_int_equal(answer_classify(success[i]), ANSWER_SUCCESS);
+    assert_int_equal(answer_classify(0), ANSWER_TRANSIENT); /* no answer at all */
 }
 
 static void test_backoff_stays_under_its_growing_cap(void **state)

@@ -1,4 +1,4 @@
-/* Service SAS: query strings signed by common/sas.c for the same inputs as
+/* Service SAS: query strings signed by azure/sas.c for the same inputs as
  * the official @azure/storage-blob SDK's generateBlobSASQueryParameters
  * (tests/fixtures/sas/storage_blob_sdk_sas.json, made by
  * tests/node/sas_vectors.js) must carry the same fields and signature. */
@@ -7,6 +7,7 @@
 #include "base64.h"
 #include "buffer.h"
 #include "sas.h"
+#include "user_delegation_key.h"
 #include "url.h"
 
 #define MAX_FIELDS 16

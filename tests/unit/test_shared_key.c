@@ -1,4 +1,4 @@
-/* Shared Key signatures (common/shared_key.c) against signatures the official
+/* Shared Key signatures (azure/shared_key.c) against signatures the official
  * SDKs made for the same requests: tests/fixtures/shared_key/{batch,storage}_sdk_requests.json,
  * captured by tests/node/sdk_capture_signatures.js from @azure/batch 10.2.0 and
  * @azure/storage-blob. Each request is rebuilt from what went over the wire

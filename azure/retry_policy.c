@@ -13,13 +13,14 @@
 
 #include "tls.h"
 
-attempt_outcome retry_classify(long status, bool transport_failed)
+answer_kind answer_classify(long status)
 {
-    if (transport_failed)
-        return ATTEMPT_TRANSIENT;
-    if (status == 408 || status == 429 || (status >= 500 && status != 501 && status != 505))
-        return ATTEMPT_TRANSIENT;
-    return ATTEMPT_SUCCEEDED;
+    if (status >= 200 && status < 300)
+        return ANSWER_SUCCESS;
+    if (status == 0 || status == 408 || status == 429 ||
+        (status >= 500 && status != 501 && status != 505))
+        return ANSWER_TRANSIENT;
+    return ANSWER_REFUSED;
 }
 
 static uint64_t random_below(uint64_t bound)

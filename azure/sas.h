@@ -10,7 +10,8 @@
 #include <time.h>
 
 #include "buffer.h"
-#include "user_delegation_key.h"
+
+struct user_delegation_key; /* user_delegation_key.h */
 
 #define SAS_VERSION "2022-11-02"
 
@@ -26,7 +27,7 @@ typedef struct sas_grant {
     bool allow_http;         /* only for loopback emulators: spr=https,http */
     /* A user delegation SAS (Entra ID, no account key) when set: signed with
      * the delegation key instead of `key`. */
-    const user_delegation_key *delegation;
+    const struct user_delegation_key *delegation;
 } sas_grant;
 
 /* The string-to-sign, sv 2020-12-06 and later: 16 fields for a service SAS,

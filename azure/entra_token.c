@@ -28,7 +28,6 @@ struct entra_tokens {
     entra_settings settings;
     http_client *http;
     cached_token cache[CACHED_RESOURCES];
-    unsigned requests;
 };
 
 entra_tokens *entra_tokens_new(const entra_settings *settings, const retry_policy *policy,
@@ -56,10 +55,6 @@ void entra_tokens_free(entra_tokens *t)
     free(t);
 }
 
-unsigned entra_token_requests(const entra_tokens *t)
-{
-    return t->requests;
-}
 
 /* Keeps a new token until 5 minutes, or half its lifetime, before it expires. */
 static bool remember(cached_token *entry, char *token, int64_t lifetime)
@@ -92,7 +87,6 @@ const char *entra_token_for(entra_tokens *t, const entra_resource *r, char *erro
     memset(&x, 0, sizeof(x));
     const char *result = NULL;
     int64_t lifetime = 0;
-    t->requests++;
     if (!entra_request_build(&t->settings, r, &x, error, error_size)) {
         http_exchange_free(&x);
         *refused = true; /* the token file cannot be read: not something a retry fixes */
@@ -108,7 +102,7 @@ const char *entra_token_for(entra_tokens *t, const entra_resource *r, char *erro
         if (remember(entry, token, lifetime))
             result = entry->token;
         else
-            *refused = x.status >= 400 && x.status < 500 && x.status != 408 && x.status != 429;
+            *refused = http_exchange_answer(&x) == ANSWER_REFUSED;
     }
     http_exchange_free(&x);
     return result;

@@ -14,14 +14,16 @@ typedef struct retry_policy {
     uint64_t budget_ms;   /* no new attempt after this long since the first */
 } retry_policy;
 
-/* What a finished attempt says about trying again. */
+/* What an Azure answer means: the one reading of it that the retry loop and
+ * every caller share ("is this an outage or a refusal?"). */
 typedef enum {
-    ATTEMPT_SUCCEEDED, /* a final answer, successful or not: do not retry */
-    ATTEMPT_TRANSIENT, /* 408, 429, 5xx but 501/505, or a transport failure */
-} attempt_outcome;
+    ANSWER_SUCCESS,   /* 2xx */
+    ANSWER_TRANSIENT, /* no answer (status 0: refused, reset, timed out), 408, 429, or a 5xx
+                       * but 501 and 505: worth another attempt; after the last one, an outage */
+    ANSWER_REFUSED,   /* any other answer (4xx, 501, 505): the service said no, and would again */
+} answer_kind;
 
-/* transport_failed: no HTTP answer (connection refused or reset, timeout). */
-attempt_outcome retry_classify(long status, bool transport_failed);
+answer_kind answer_classify(long status);
 
 /* The wait before attempt number `attempt` (1 = the first retry), or -1 to
  * give up. retry_after_ms < 0 when the server gave none; a Retry-After

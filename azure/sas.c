@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "tls.h"
 #include "url.h"
+#include "user_delegation_key.h"
 
 /* Permissions must be a subset of "racwdxltmeop" in that order. */
 static bool permissions_are_canonical(const char *p)

@@ -9,22 +9,9 @@
 #include <stdint.h>
 
 #include "buffer.h"
+#include "signed_request.h"
 
 typedef enum { SHARED_KEY_BATCH, SHARED_KEY_STORAGE } shared_key_service;
-
-typedef struct request_header {
-    const char *name;
-    const char *value;
-} request_header;
-
-/* A request as it will be sent: the signature covers exactly these bytes. */
-typedef struct signed_request {
-    const char *method;
-    const char *path;  /* percent-encoded, as on the request line */
-    const char *query; /* after '?', percent-encoded, or NULL */
-    const request_header *headers;
-    size_t header_count;
-} signed_request;
 
 bool shared_key_string_to_sign(shared_key_service service, const char *account,
                                const signed_request *request, buffer *out);

@@ -36,6 +36,7 @@ void http_exchange_init(http_exchange *x, const char *method, const char *url)
     buffer_init(&x->body, 0);
     buffer_init(&x->response, RESPONSE_LIMIT);
     x->retry_after_ms = -1;
+    x->content_length = -1;
 }
 
 void http_exchange_free(http_exchange *x)
@@ -47,27 +48,43 @@ void http_exchange_free(http_exchange *x)
         free((char *)x->headers[i].name);
         free((char *)x->headers[i].value);
     }
-    x->header_count = 0;
+    free(x->headers);
+    x->headers = NULL;
+    x->header_count = x->header_capacity = 0;
     if (x->easy)
         curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->curl_headers);
     x->easy = x->curl_headers = NULL;
 }
 
-void http_exchange_set_header(http_exchange *x, const char *name, const char *value)
+bool http_exchange_set_header(http_exchange *x, const char *name, const char *value)
 {
-    for (size_t i = 0; i < x->header_count; i++) {
+    char *copy = strdup(value);
+    for (size_t i = 0; copy && i < x->header_count; i++) {
         if (strcasecmp(x->headers[i].name, name) == 0) {
             free((char *)x->headers[i].value);
-            x->headers[i].value = strdup(value);
-            return;
+            x->headers[i].value = copy;
+            return true;
         }
     }
-    if (x->header_count == HTTP_EXCHANGE_MAX_HEADERS)
-        return;
-    x->headers[x->header_count].name = strdup(name);
-    x->headers[x->header_count].value = strdup(value);
+    if (copy && x->header_count == x->header_capacity) {
+        size_t capacity = x->header_capacity ? x->header_capacity * 2 : 16;
+        request_header *grown = realloc(x->headers, capacity * sizeof(*grown));
+        if (grown) {
+            x->headers = grown;
+            x->header_capacity = capacity;
+        }
+    }
+    char *name_copy = copy && x->header_count < x->header_capacity ? strdup(name) : NULL;
+    if (!name_copy) {
+        free(copy);
+        x->header_failed = true;
+        return false;
+    }
+    x->headers[x->header_count].name = name_copy;
+    x->headers[x->header_count].value = copy;
     x->header_count++;
+    return true;
 }
 
 const char *http_exchange_header(const http_exchange *x, const char *name)
@@ -96,9 +113,9 @@ void http_exchange_signed_view(const http_exchange *x, signed_request *view, buf
     view->header_count = x->header_count;
 }
 
-bool http_exchange_succeeded(const http_exchange *x)
+answer_kind http_exchange_answer(const http_exchange *x)
 {
-    return x->status >= 200 && x->status < 300;
+    return answer_classify(x->status);
 }
 
 http_client *http_client_new(const retry_policy *policy, volatile const int *cancel)
@@ -187,6 +204,7 @@ static bool start_attempt(http_client *c, http_exchange *x)
     x->request_id[0] = x->error[0] = '\0';
     x->status = 0;
     x->retry_after_ms = -1;
+    x->content_length = -1;
     if (method_has_body(x->method)) {
         char length[32];
         snprintf(length, sizeof(length), "%zu", x->body.len);
@@ -195,6 +213,10 @@ static bool start_attempt(http_client *c, http_exchange *x)
     if (x->prepare && !x->prepare(x, x->prepare_context)) {
         if (!x->error[0])
             snprintf(x->error, sizeof(x->error), "the request could not be signed");
+        return false;
+    }
+    if (x->header_failed) {
+        snprintf(x->error, sizeof(x->error), "out of memory for the request's headers");
         return false;
     }
     curl_slist_free_all(x->curl_headers);
@@ -246,11 +268,15 @@ static bool attempt_finished(http_client *c, http_exchange *x, CURLcode result)
 {
     curl_multi_remove_handle(c->multi, x->easy);
     bool transport_failed = result != CURLE_OK;
-    if (transport_failed)
+    if (transport_failed) {
         snprintf(x->error, sizeof(x->error), "%s", curl_easy_strerror(result));
-    else
+    } else {
+        curl_off_t length = -1;
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
-    if (retry_classify(x->status, transport_failed) == ATTEMPT_SUCCEEDED)
+        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+        x->content_length = length;
+    }
+    if (answer_classify(x->status) != ANSWER_TRANSIENT)
         return true;
     uint64_t now = clock_monotonic_ms();
     int64_t delay = retry_delay_ms(&c->policy, x->attempts, now - x->first_attempt_ms,

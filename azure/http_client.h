@@ -12,9 +12,7 @@
 
 #include "buffer.h"
 #include "retry_policy.h"
-#include "shared_key.h"
-
-#define HTTP_EXCHANGE_MAX_HEADERS 16
+#include "signed_request.h"
 
 typedef struct http_exchange http_exchange;
 /* Called before every attempt: sets the date and Authorization headers. */
@@ -25,14 +23,17 @@ struct http_exchange {
     const char *method;
     char *url; /* percent-encoded */
     buffer body;
-    request_header headers[HTTP_EXCHANGE_MAX_HEADERS]; /* owned strings */
+    request_header *headers; /* owned strings, as many as set */
     size_t header_count;
+    size_t header_capacity;
+    bool header_failed; /* a header could not be kept: the exchange fails */
     http_prepare_fn prepare;
     void *prepare_context;
     void *user; /* the caller's own data */
     /* the outcome */
     long status; /* 0: no HTTP answer */
     buffer response;
+    int64_t content_length; /* of the answer, as its head said; -1 when it said none */
     char request_id[64];
     char error[256]; /* why there is no answer */
     int attempts;
@@ -48,13 +49,16 @@ struct http_exchange {
 /* method is a string literal; url is copied. */
 void http_exchange_init(http_exchange *x, const char *method, const char *url);
 void http_exchange_free(http_exchange *x);
-/* Adds or replaces a header (case-insensitive name). */
-void http_exchange_set_header(http_exchange *x, const char *name, const char *value);
+/* Adds or replaces a header (case-insensitive name); false when out of
+ * memory, and the exchange then fails rather than go without it. */
+bool http_exchange_set_header(http_exchange *x, const char *name, const char *value);
 const char *http_exchange_header(const http_exchange *x, const char *name);
 /* The request as the signer sees it (valid until the headers change). */
 void http_exchange_signed_view(const http_exchange *x, signed_request *view, buffer *path,
                                buffer *query);
-bool http_exchange_succeeded(const http_exchange *x); /* a 2xx answer */
+/* What the finished exchange's answer means (retry_policy.h); after the
+ * retries, ANSWER_TRANSIENT is an outage. */
+answer_kind http_exchange_answer(const http_exchange *x);
 
 typedef struct http_feed {
     /* The next request to start, or NULL when there is none right now. */

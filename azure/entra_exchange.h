@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "entra_token.h"
+#include "entra_identity.h"
 #include "http_client.h"
 
 /* Fills x (initialized here) with the token request. False with the reason
