@@ -60,7 +60,7 @@ cleanup # a run that was killed may have left its storage behind
 # image's creation time (buildah --timestamp), so the same sources give the same image.
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 if [ "$revision" != unknown ] &&
-   [ -n "$(git status --porcelain -- common webhook offloader Makefile 2>/dev/null)" ]; then
+   [ -n "$(git status --porcelain -- common azure webhook offloader Makefile 2>/dev/null)" ]; then
     revision=$revision-dirty
 fi
 epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
