@@ -83,11 +83,11 @@ int main(int argc, char **argv)
         snprintf(message, sizeof(message), "batch-offloader: unknown option \"%.64s\" (see --help)\n",
                  argv[i]);
         redact_print(stderr, message);
-        return EXIT_BAD_CONFIGURATION;
+        return OFFLOAD_EXIT_BAD_CONFIGURATION;
     }
     if (!tls_global_init() || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         log_error("cannot initialize the TLS and HTTP libraries");
-        return EXIT_AZURE_UNAVAILABLE;
+        return OFFLOAD_EXIT_AZURE_UNAVAILABLE;
     }
     struct sigaction stop = {.sa_handler = on_stop_signal};
     sigemptyset(&stop.sa_mask);
@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     job_plan plan;
     buffer errors;
     buffer_init(&errors, 0);
-    int code = EXIT_BAD_CONFIGURATION;
+    int code = OFFLOAD_EXIT_BAD_CONFIGURATION;
     bool have_spec = false, have_plan = false;
     if (!offloader_config_load(&config, &errors) ||
         !(have_spec = worker_spec_read(&spec, config.worker_spec, environ, &errors)) ||
@@ -109,7 +109,7 @@ int main(int argc, char **argv)
         log_error("bad configuration: nothing was sent to Azure Batch");
     } else if (dry_run) {
         dry_run_print(&plan, stdout);
-        code = EXIT_SUCCEEDED;
+        code = OFFLOAD_EXIT_SUCCEEDED;
     } else {
         code = offload_run(&plan, &stop_requested);
     }

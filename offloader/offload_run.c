@@ -40,13 +40,14 @@ typedef struct run {
 static int exit_for(const batch_result *r)
 {
     if (batch_result_outage(r))
-        return EXIT_AZURE_UNAVAILABLE;
-    return EXIT_BAD_CONFIGURATION; /* 400 (a bad value), 403 (bad key), 404 (no such pool)... */
+        return OFFLOAD_EXIT_AZURE_UNAVAILABLE;
+    /* 400 (a bad value), 403 (a bad key), 404 (no such pool)... */
+    return OFFLOAD_EXIT_BAD_CONFIGURATION;
 }
 
 static bool unreachable(const batch_result *r)
 {
-    return exit_for(r) == EXIT_AZURE_UNAVAILABLE;
+    return exit_for(r) == OFFLOAD_EXIT_AZURE_UNAVAILABLE;
 }
 
 static void log_failure(const char *what, const batch_client *b, const batch_result *r)
@@ -72,7 +73,7 @@ static int ask_for_job(run *r, batch_client *b, job_start *start)
     job_info job;
     batch_result res;
     if (!batch_get_job(b, &job, &res))
-        return EXIT_TERMINATED;
+        return OFFLOAD_EXIT_TERMINATED;
     if (batch_result_ok(&res)) {
         if (job.state == JOB_STATE_COMPLETED || job.state == JOB_STATE_TERMINATING ||
             job.state == JOB_STATE_DELETING)
@@ -117,8 +118,8 @@ static int locate_job(run *r, job_start *start)
     if (r->secondary.account) {
         job_start secondary_start;
         int in_secondary = ask_for_job(r, &r->secondary, &secondary_start);
-        if (in_secondary == EXIT_TERMINATED)
-            return EXIT_TERMINATED;
+        if (in_secondary == OFFLOAD_EXIT_TERMINATED)
+            return OFFLOAD_EXIT_TERMINATED;
         if (in_secondary == 1 && r->active)
             remove_copy(&r->secondary, "the primary account holds the job");
         else if (in_secondary == 1) {
@@ -152,7 +153,7 @@ static int prepare_storage(run *r, batch_client *b)
         log_error("cannot prepare storage access", LOG_STR("account", b->account->label),
                   LOG_STR("reason", buffer_cstr(&errors)));
     buffer_free(&errors);
-    return ok ? -1 : (*r->stop ? EXIT_TERMINATED : EXIT_BAD_CONFIGURATION);
+    return ok ? -1 : (*r->stop ? OFFLOAD_EXIT_TERMINATED : OFFLOAD_EXIT_BAD_CONFIGURATION);
 }
 
 /* Inputs must be there before a job exists, or its workers all fail. */
@@ -169,14 +170,14 @@ static int check_inputs(run *r)
     case INPUTS_MISSING:
     case INPUTS_REFUSED:
         log_error(buffer_cstr(&why));
-        code = EXIT_BAD_CONFIGURATION;
+        code = OFFLOAD_EXIT_BAD_CONFIGURATION;
         break;
     case INPUTS_UNREACHABLE:
         log_error(buffer_cstr(&why));
-        code = EXIT_AZURE_UNAVAILABLE;
+        code = OFFLOAD_EXIT_AZURE_UNAVAILABLE;
         break;
     case INPUTS_CANCELLED:
-        code = EXIT_TERMINATED;
+        code = OFFLOAD_EXIT_TERMINATED;
         break;
     }
     buffer_free(&why);
@@ -199,7 +200,7 @@ static int place_job(run *r)
     batch_client *target = &r->primary;
     if (r->primary_unreachable) {
         if (!r->secondary.account)
-            return EXIT_AZURE_UNAVAILABLE;
+            return OFFLOAD_EXIT_AZURE_UNAVAILABLE;
         log_warn("the primary Batch account cannot be reached: submitting to the secondary",
                  LOG_STR("secondary", r->secondary.account->batch_url));
         target = &r->secondary;
@@ -219,7 +220,7 @@ static int place_job(run *r)
         bool finished = batch_create_job(target, &body, &res);
         buffer_free(&body);
         if (!finished)
-            return EXIT_TERMINATED;
+            return OFFLOAD_EXIT_TERMINATED;
         if (batch_result_ok(&res) || (res.status == 409 && strcmp(res.code, "JobExists") == 0)) {
             r->active = target;
             return -1;
@@ -242,7 +243,7 @@ static int place_job(run *r)
         log_warn(message, LOG_STR("code", res.code), LOG_STR("detail", res.message));
         clock_sleep_ms(wait_ms, (volatile const int *)r->stop);
         if (*r->stop)
-            return EXIT_TERMINATED;
+            return OFFLOAD_EXIT_TERMINATED;
         wait_ms = wait_ms * 2 > cap ? cap : wait_ms * 2;
     }
 }
@@ -269,15 +270,15 @@ static int submit(batch_client *b, const job_plan *plan, job_start start, bool *
                  LOG_NUM("seconds", (double)(clock_monotonic_ms() - began) / 1000.0));
         break;
     case SUBMISSION_CANCELLED:
-        code = EXIT_TERMINATED;
+        code = OFFLOAD_EXIT_TERMINATED;
         break;
     case SUBMISSION_AZURE_UNAVAILABLE:
         log_error(buffer_cstr(&error));
-        code = EXIT_AZURE_UNAVAILABLE;
+        code = OFFLOAD_EXIT_AZURE_UNAVAILABLE;
         break;
     case SUBMISSION_REFUSED:
         log_error(buffer_cstr(&error));
-        code = EXIT_BAD_CONFIGURATION;
+        code = OFFLOAD_EXIT_BAD_CONFIGURATION;
         break;
     case SUBMISSION_JOB_ENDED:
         *ended = true;
@@ -293,7 +294,7 @@ static int submit(batch_client *b, const job_plan *plan, job_start start, bool *
     bool finished = batch_update_job(b, &body, &r);
     buffer_free(&body);
     if (!finished)
-        return EXIT_TERMINATED;
+        return OFFLOAD_EXIT_TERMINATED;
     if (r.status == 404 || r.status == 409) {
         *ended = true; /* JobCompleted, JobBeingTerminated: a task ended it */
     } else if (!batch_result_ok(&r)) {
@@ -382,7 +383,7 @@ static int follow(batch_client *b, const job_plan *plan, bool ended)
     case WORK_SUCCEEDED:
         log_info("all tasks succeeded", LOG_NUM("tasks", report.counts.succeeded),
                  LOG_NUM("polls", report.polls));
-        return EXIT_SUCCEEDED;
+        return OFFLOAD_EXIT_SUCCEEDED;
     case WORK_FAILED:
         log_error("the work failed", LOG_STR("reason", report.reason),
                   LOG_NUM("succeeded", report.counts.succeeded),
@@ -390,14 +391,14 @@ static int follow(batch_client *b, const job_plan *plan, bool ended)
                   LOG_NUM("running", report.counts.running),
                   LOG_NUM("waiting", report.counts.active));
         report_failures(b);
-        return EXIT_WORK_FAILED;
+        return OFFLOAD_EXIT_WORK_FAILED;
     case WORK_CANCELLED:
-        return EXIT_TERMINATED;
+        return OFFLOAD_EXIT_TERMINATED;
     case WORK_AZURE_UNAVAILABLE:
         log_error("Azure Batch did not answer usefully", LOG_STR("reason", report.reason));
-        return EXIT_AZURE_UNAVAILABLE;
+        return OFFLOAD_EXIT_AZURE_UNAVAILABLE;
     }
-    return EXIT_AZURE_UNAVAILABLE;
+    return OFFLOAD_EXIT_AZURE_UNAVAILABLE;
 }
 
 /* ---- the end ---------------------------------------------------------- */
@@ -469,7 +470,7 @@ static void end_job(batch_client *b, const job_plan *plan, const char *reason)
 static int cancel(run *r)
 {
     if (!r->active)
-        return EXIT_TERMINATED; /* nothing was created */
+        return OFFLOAD_EXIT_TERMINATED; /* nothing was created */
     retry_policy quick = {.max_attempts = 4, .base_delay_ms = 200, .max_delay_ms = 1000,
                           .budget_ms = CLEANUP_BUDGET_MS / 2};
     http_client *http = http_client_new(&quick, NULL);
@@ -483,7 +484,7 @@ static int cancel(run *r)
                   LOG_STR("job", r->config->job_id));
     }
     http_client_free(http);
-    return EXIT_TERMINATED;
+    return OFFLOAD_EXIT_TERMINATED;
 }
 
 static void describe_start(const run *r)
@@ -513,11 +514,11 @@ static int check_identity(run *r)
     if (entra_token_for(r->tokens, &ENTRA_BATCH, error, sizeof(error), &refused))
         return -1;
     if (*r->stop)
-        return EXIT_TERMINATED;
+        return OFFLOAD_EXIT_TERMINATED;
     log_error(refused ? "Entra ID refused the offloader's identity"
                       : "cannot reach Entra ID for a token",
               LOG_STR("auth", r->config->auth_text), LOG_STR("reason", error));
-    return refused ? EXIT_BAD_CONFIGURATION : EXIT_AZURE_UNAVAILABLE;
+    return refused ? OFFLOAD_EXIT_BAD_CONFIGURATION : OFFLOAD_EXIT_AZURE_UNAVAILABLE;
 }
 
 static bool start_clients(run *r)
@@ -539,7 +540,7 @@ static bool start_clients(run *r)
 int offload_run(job_plan *plan, volatile sig_atomic_t *stop)
 {
     run r = {.plan = plan, .config = plan->config, .stop = stop};
-    int code = EXIT_AZURE_UNAVAILABLE;
+    int code = OFFLOAD_EXIT_AZURE_UNAVAILABLE;
     if (!start_clients(&r)) {
         log_error("cannot start the HTTP client");
         goto done;
@@ -558,15 +559,15 @@ int offload_run(job_plan *plan, volatile sig_atomic_t *stop)
     bool ended = start == JOB_FINISHED;
     if (code < 0 && (start == JOB_NEW || start == JOB_ADOPTED)) {
         code = submit(r.active, plan, start, &ended);
-        if (code == EXIT_BAD_CONFIGURATION) /* refused: what was added would wait forever */
+        if (code == OFFLOAD_EXIT_BAD_CONFIGURATION) /* refused: what was added would wait forever */
             end_job(r.active, plan, "batch-offload: Batch refused the tasks");
     }
     if (code < 0)
         code = follow(r.active, plan, ended);
     if (*stop)
-        code = EXIT_TERMINATED;
-    if (code == EXIT_SUCCEEDED || code == EXIT_WORK_FAILED) {
-        if (code == EXIT_WORK_FAILED) { /* tasks may still run: stop them before leaving */
+        code = OFFLOAD_EXIT_TERMINATED;
+    if (code == OFFLOAD_EXIT_SUCCEEDED || code == OFFLOAD_EXIT_WORK_FAILED) {
+        if (code == OFFLOAD_EXIT_WORK_FAILED) { /* tasks may still run: stop them before leaving */
             batch_result res;
             batch_terminate_job(r.active, "batch-offload: the work failed", &res);
         }
@@ -574,7 +575,7 @@ int offload_run(job_plan *plan, volatile sig_atomic_t *stop)
         finish(r.active, plan);
         guard_primary(&r);
     }
-    if (code == EXIT_TERMINATED)
+    if (code == OFFLOAD_EXIT_TERMINATED)
         code = cancel(&r);
 done:
     entra_tokens_free(r.tokens);

@@ -9,16 +9,7 @@
 #include <signal.h>
 
 #include "job_plan.h"
-
-/* The offloader's exit codes (docs/DESIGN.md); the webhook's podFailurePolicy
- * fails the Kubernetes Job at once on 1 and 2. */
-enum {
-    EXIT_SUCCEEDED = 0,
-    EXIT_WORK_FAILED = 1,
-    EXIT_BAD_CONFIGURATION = 2,
-    EXIT_AZURE_UNAVAILABLE = 3,
-    EXIT_TERMINATED = 143,
-};
+#include "offload_contract.h" /* the exit codes */
 
 /* stop: set by the signal handler; watched throughout. The plan's storage
  * is set up for the account the job lands in. */

@@ -9,6 +9,7 @@
 
 #include "base64.h"
 #include "json_reader.h"
+#include "offload_contract.h"
 #include "redact.h"
 
 void image_registry_host(const char *image, char *out, size_t size)
@@ -109,7 +110,7 @@ bool registry_credentials_for(const offloader_config *config, const char *image,
                    copy_field(out->password, sizeof(out->password), config->registry_password);
     }
     /* The pull secrets in any order: a host has one entry in practice. */
-    static const char prefix[] = "BATCH_OFFLOAD_PULL_SECRET_";
+    static const char prefix[] = OFFLOAD_ENV_PULL_SECRET_PREFIX;
     for (char **e = environ_list; e && *e; e++) {
         const char *eq = strchr(*e, '=');
         if (strncmp(*e, prefix, sizeof(prefix) - 1) == 0 && eq &&

@@ -14,11 +14,12 @@
 
 #include "command_line.h"
 #include "json_shape.h"
+#include "offload_contract.h"
 #include "quantity.h"
 #include "redact.h"
 
-#define ENV_PREFIX "BATCH_OFFLOAD_WORKER_ENV_"
-#define ENV_FROM_PREFIX "BATCH_OFFLOAD_WORKER_ENVFROM_"
+#define ENV_PREFIX OFFLOAD_ENV_WORKER_ENV_PREFIX
+#define ENV_FROM_PREFIX OFFLOAD_ENV_WORKER_ENV_FROM_PREFIX
 
 /* What this file reads of WORKERSPEC, and the shape it must have; a field of
  * another type is refused, naming it, rather than read as absent. The Job

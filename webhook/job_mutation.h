@@ -1,7 +1,8 @@
 /* The Job -> offloader rewrite: decides whether a Job is offloaded and, if
  * so, builds the JSON Patch that turns it into one small offloader pod
  * carrying the worker spec as configuration (docs/DESIGN.md, "The
- * rewritten Job"). Pure: no I/O, so unit tests and the fuzzer drive it
+ * rewritten Job"; the pod in offloader_pod.c, its environment in
+ * offloader_env.c). Pure: no I/O, so unit tests and the fuzzer drive it
  * directly. */
 #ifndef JOB_MUTATION_H
 #define JOB_MUTATION_H
@@ -10,18 +11,6 @@
 #include "buffer.h"
 #include "json_reader.h"
 #include "platform_settings.h"
-
-/* The pod template annotation that marks a rewritten Job (idempotence). */
-#define OFFLOADER_MARKER "batch-offload.io/offloader"
-#define OFFLOADER_CONTAINER_NAME "batch-offloader"
-#define OFFLOADER_USER_ID 65532
-
-/* The offloader's exit codes (docs/DESIGN.md): what the podFailurePolicy keys on. */
-enum {
-    OFFLOADER_EXIT_WORK_FAILED = 1,
-    OFFLOADER_EXIT_BAD_CONFIGURATION = 2,
-    OFFLOADER_EXIT_AZURE_UNAVAILABLE = 3,
-};
 
 typedef enum {
     MUTATION_UNCHANGED, /* allowed as is: not opted in, or already rewritten */

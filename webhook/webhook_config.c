@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "azure_names.h"
+#include "offload_contract.h"
 #include "platform_settings.h"
 #include "tls.h"
 
@@ -58,15 +59,20 @@ static const option_spec options[] = {
      TEXT(offloader_auth, "", "how offloader pods authenticate: shared-key, workload-identity, "
                               "client-secret, managed-identity (empty: from what is set)")},
     {"pool-image", TEXT(pool_image, "", "auto pools' VM image publisher:offer:sku:version "
-                                        "(empty: microsoft-dsvm:ubuntu-hpc:2204:latest)")},
+                                        "(empty: " OFFLOAD_DEFAULT_POOL_IMAGE ")")},
     {"node-agent-sku", TEXT(node_agent_sku, "", "node agent SKU matching --pool-image (empty: "
-                                                "batch.node.ubuntu 22.04)")},
+                                                OFFLOAD_DEFAULT_NODE_AGENT_SKU ")")},
     {"task-slots-per-node",
-     NUMBER(task_slots_per_node, "0", 0, 256, "tasks per auto pool node at once (0: 1)")},
-    {"node-fill-type", TEXT(node_fill_type, "", "spread or pack tasks over nodes (empty: spread)")},
+     NUMBER(task_slots_per_node, "0", 0, 256,
+            "tasks per auto pool node at once (0: "
+            OFFLOAD_STRINGIFY(OFFLOAD_DEFAULT_TASK_SLOTS_PER_NODE) ")")},
+    {"node-fill-type", TEXT(node_fill_type, "", "spread or pack tasks over nodes (empty: "
+                                                OFFLOAD_DEFAULT_NODE_FILL_TYPE ")")},
     {"autoscale-formula",
      TEXT(autoscale_formula, "", "auto pools' autoscale formula (empty: follow pending tasks)")},
-    {"max-nodes", NUMBER(max_nodes, "0", 0, 10000, "largest auto pool (0: the offloader's 20)")},
+    {"max-nodes", NUMBER(max_nodes, "0", 0, 10000,
+                         "largest auto pool (0: the offloader's "
+                         OFFLOAD_STRINGIFY(OFFLOAD_DEFAULT_MAX_NODES) ")")},
     {"threads", NUMBER(threads, "2", 0, 64,
                        "worker threads, each decoding one review at a time (0: one per CPU, at "
                        "most 16)")},

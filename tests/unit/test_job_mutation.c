@@ -8,6 +8,7 @@
 #include "admission_review.h"
 #include "buffer.h"
 #include "job_mutation.h"
+#include "offloader_pod.h"
 
 static const platform_settings default_platform = {
     .offloader_image = "registry.example.com/batch-offload/offloader:0.1.0",

@@ -1,0 +1,78 @@
+/* The contract between the webhook and the offloader (docs/DESIGN.md): the
+ * environment the webhook writes into the offloader pod and the offloader
+ * reads, its exit codes, on which the webhook's podFailurePolicy keys, and
+ * the defaults both state. One place, so that a setting added here is seen
+ * by both programs and their --help. The names are the original standalone
+ * sample's, so the offloader can also be run by hand with them. */
+#ifndef OFFLOAD_CONTRACT_H
+#define OFFLOAD_CONTRACT_H
+
+/* ---- exit codes --------------------------------------------------------- */
+
+enum {
+    OFFLOAD_EXIT_SUCCEEDED = 0,
+    OFFLOAD_EXIT_WORK_FAILED = 1,        /* the podFailurePolicy fails the Job at once */
+    OFFLOAD_EXIT_BAD_CONFIGURATION = 2,  /* likewise */
+    OFFLOAD_EXIT_AZURE_UNAVAILABLE = 3,  /* retried: the next pod re-attaches */
+    OFFLOAD_EXIT_TERMINATED = 143,       /* stopped by SIGTERM */
+};
+
+/* ---- the offloader's environment ----------------------------------------- */
+
+/* The work: one Batch job, its worker tasks, the aggregator, the data. */
+#define OFFLOAD_ENV_JOB_ID "JOBID"
+#define OFFLOAD_ENV_POOL_ID "POOLID"
+#define OFFLOAD_ENV_WORKER_IMAGE "WORKERIMAGENAME"
+#define OFFLOAD_ENV_COMPLETIONS "COMPLETIONS"
+#define OFFLOAD_ENV_AGGREGATOR_IMAGE "AGGREGATORIMAGENAME"
+#define OFFLOAD_ENV_AGGREGATOR_ARGS "AGGREGATORARGS"
+#define OFFLOAD_ENV_BLOB_PREFIX "BLOBPREFIX"
+#define OFFLOAD_ENV_CONTAINER "CONTAINER"
+#define OFFLOAD_ENV_PRIORITY "PRIORITY"
+#define OFFLOAD_ENV_VM_SIZE "VMSIZE"
+#define OFFLOAD_ENV_KEEP_BATCH_JOB "KEEPBATCHJOB"
+/* The worker container and the Job fields the offloader maps, as JSON. */
+#define OFFLOAD_ENV_WORKER_SPEC "WORKERSPEC"
+
+/* The Kubernetes Job, through the downward API (the pod's labels and namespace). */
+#define OFFLOAD_ENV_JOB_UID "BATCH_OFFLOAD_JOB_UID"
+#define OFFLOAD_ENV_JOB_NAME "BATCH_OFFLOAD_JOB_NAME"
+#define OFFLOAD_ENV_NAMESPACE "BATCH_OFFLOAD_NAMESPACE"
+/* JOBID, built by the kubelet from the Job's UID so that a restarted
+ * offloader finds the same Batch job. */
+#define OFFLOAD_JOB_ID_PREFIX "k8s-"
+#define OFFLOAD_JOB_ID_FROM_UID OFFLOAD_JOB_ID_PREFIX "$(" OFFLOAD_ENV_JOB_UID ")"
+
+/* The platform's settings, where the webhook was given them. */
+#define OFFLOAD_ENV_AUTH "BATCH_OFFLOAD_AUTH"
+#define OFFLOAD_ENV_POOL_IMAGE "BATCH_OFFLOAD_POOL_IMAGE"
+#define OFFLOAD_ENV_NODE_AGENT_SKU "BATCH_OFFLOAD_NODE_AGENT_SKU"
+#define OFFLOAD_ENV_NODE_FILL_TYPE "BATCH_OFFLOAD_NODE_FILL_TYPE"
+#define OFFLOAD_ENV_AUTOSCALE_FORMULA "BATCH_OFFLOAD_AUTOSCALE_FORMULA"
+#define OFFLOAD_ENV_TASK_SLOTS_PER_NODE "BATCH_OFFLOAD_TASK_SLOTS_PER_NODE"
+#define OFFLOAD_ENV_MAX_NODES "BATCH_OFFLOAD_MAX_NODES"
+
+/* What the kubelet resolves for the worker in the offloader pod, by index:
+ * env entry i's valueFrom as <ENV_PREFIX>i, envFrom source i's variables
+ * behind <ENV_FROM_PREFIX>i_<its own prefix>, imagePullSecrets[i]'s
+ * .dockerconfigjson as <PULL_SECRET_PREFIX>i. */
+#define OFFLOAD_ENV_WORKER_ENV_PREFIX "BATCH_OFFLOAD_WORKER_ENV_"
+#define OFFLOAD_ENV_WORKER_ENV_FROM_PREFIX "BATCH_OFFLOAD_WORKER_ENVFROM_"
+#define OFFLOAD_ENV_PULL_SECRET_PREFIX "BATCH_OFFLOAD_PULL_SECRET_"
+
+/* ---- defaults both programs state ---------------------------------------- */
+
+#define OFFLOAD_DEFAULT_PRIORITY "spot"
+#define OFFLOAD_DEFAULT_KEEP_BATCH_JOB "false"
+#define OFFLOAD_DEFAULT_VM_SIZE "Standard_D2s_v3"
+#define OFFLOAD_DEFAULT_POOL_IMAGE "microsoft-dsvm:ubuntu-hpc:2204:latest"
+#define OFFLOAD_DEFAULT_NODE_AGENT_SKU "batch.node.ubuntu 22.04"
+#define OFFLOAD_DEFAULT_NODE_FILL_TYPE "spread"
+#define OFFLOAD_DEFAULT_TASK_SLOTS_PER_NODE 1
+#define OFFLOAD_DEFAULT_MAX_NODES 20
+
+/* Text forms of the numbers, for tables of defaults and help text. */
+#define OFFLOAD_STRINGIFY_(x) #x
+#define OFFLOAD_STRINGIFY(x) OFFLOAD_STRINGIFY_(x)
+
+#endif
