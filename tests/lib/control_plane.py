@@ -5,7 +5,9 @@ binaries no Debian or npm package provides; envtest finds the same ones through 
 What answers is the real thing: a static token in group system:masters, RBAC, the admission chain
 with real webhook calls (matchConditions in CEL, TLS to the webhook, JSON Patch), defaulting and
 validation, storage in etcd, and the Job, CronJob, garbage-collector and ServiceAccount
-controllers. There is no kubelet and no scheduler: pods are created and stay Pending.
+controllers, and the one that publishes the kube-root-ca.crt ConfigMap in every namespace (the
+ca.crt of a pod's service-account volume). There is no kubelet and no scheduler: pods are created
+and stay Pending, unless a test starts tests/lib/kubelet_standin.py.
 
     plane = ControlPlane(kube_assets(), work_dir, kubectl=deps_binary("kubectl"))
     plane.kubectl("apply", "-n", "default", "-f", "job.yaml")
@@ -34,7 +36,7 @@ NOT_SET = (f"{ASSETS_VARIABLE} is not set (the directory holding kube-apiserver 
            "kube-controller-manager; see README, Developing)")
 ASSET_BINARIES = ("kube-apiserver", "kube-controller-manager")
 ETCD = Path("/usr/bin/etcd")  # Debian's etcd-server
-CONTROLLERS = ("job", "cronjob", "garbagecollector", "serviceaccount")
+CONTROLLERS = ("job", "cronjob", "garbagecollector", "serviceaccount", "root-ca-cert-publisher")
 ADMIN_USER = "batch-offload-test-admin"
 START_TIMEOUT = 60  # seconds; kube-apiserver is ready in about 4 s
 # Nothing of the runner's environment (proxies, KUBECONFIG) reaches the control plane.
@@ -93,6 +95,7 @@ class ControlPlane:
         self.token = secrets.token_urlsafe(32)  # made up for this run
         self.ca = CertificateAuthority("batch-offload test control plane CA")
         self.ca_file = self.ca.write(work_dir / "ca.pem")
+        self.tls = ssl.create_default_context(cafile=str(self.ca_file))
         try:
             self._start_etcd()
             self._start_apiserver(assets / "kube-apiserver")
@@ -176,7 +179,8 @@ class ControlPlane:
     def _start_controller_manager(self, binary: Path):
         self._start("kube-controller-manager", [
             binary, f"--kubeconfig={self.kubeconfig}", "--leader-elect=false",
-            f"--controllers={','.join(CONTROLLERS)}", "--secure-port=0"])
+            f"--controllers={','.join(CONTROLLERS)}", "--secure-port=0",
+            f"--root-ca-file={self.ca_file}"])
         # Pods need their namespace's ServiceAccount: ready once its controller has made one.
         self._wait(lambda: self.kubectl("get", "serviceaccount", "default", "-n", "default",
                                         check=False).returncode == 0,
@@ -188,12 +192,22 @@ class ControlPlane:
         self.components = []
 
     # ---- talking to it ----
-    def request(self, path: str) -> bytes:
-        """GET path with the admin token, over TLS verified with the control plane's CA."""
-        context = ssl.create_default_context(cafile=str(self.ca_file))
-        request = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {self.token}"})
-        with urllib.request.urlopen(request, timeout=5, context=context) as answer:
+    def request(self, path: str, method: str = "GET", body=None, content_type: str = "application/json",
+                token: str = None) -> bytes:
+        """METHOD path with the admin token (or `token`), over TLS verified with the control plane's
+        CA; body, when given, is sent as JSON. An error status raises urllib.error.HTTPError."""
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = content_type
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        with urllib.request.urlopen(request, timeout=10, context=self.tls) as answer:
             return answer.read()
+
+    def api(self, method: str, path: str, body=None, **options) -> dict:
+        """request(), its answer parsed."""
+        return json.loads(self.request(path, method, body, **options))
 
     def kubectl(self, *args: str, input: str = None, check: bool = True) -> subprocess.CompletedProcess:
         """kubectl ARGS as the admin; a non-zero exit fails the test with kubectl's message."""
