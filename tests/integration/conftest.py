@@ -1,12 +1,16 @@
 """Fixtures for the integration tests: which builds to test (both TLS
 backends under the sanitizers, from `make test`), serving certificates, a
-running webhook per build, and a Kubernetes control plane for the session."""
+running webhook per build, a Kubernetes control plane for the session, and
+the kubelet stand-in that runs its pods."""
 import os
+import uuid
 from pathlib import Path
 
 import pytest
 
+from batch_emulator.testing import wait_until
 from control_plane import ASSETS_VARIABLE, NOT_SET, ControlPlane, kube_assets
+from kubelet_standin import KubeletStandIn
 from offloader_process import build_skip_reason
 from repo_paths import REPO_ROOT, deps_binary_or_skip
 from tls_material import CertificateAuthority
@@ -92,6 +96,52 @@ def control_plane(tmp_path_factory):
     plane = ControlPlane(assets, tmp_path_factory.mktemp("control-plane"), deps_binary_or_skip("kubectl"))
     yield plane
     plane.stop()
+
+
+@pytest.fixture
+def namespace(control_plane):
+    """A fresh namespace, once its default ServiceAccount is there."""
+    name = f"jobs-{uuid.uuid4().hex[:8]}"
+    control_plane.kubectl("create", "namespace", name)
+    # Pods need the namespace's ServiceAccount, which its controller makes a moment later.
+    wait_until(lambda: control_plane.kubectl("get", "serviceaccount", "default", "-n", name,
+                                             check=False).returncode == 0,
+               timeout=30, what=f"the default ServiceAccount of {name}")
+    return name
+
+
+# Short enough for a test to see tokens rotate (a kubelet rotates at 80 % of a token's life, which
+# the API server makes at least 10 minutes).
+KUBELET_TOKEN_REFRESH_SECONDS = 2
+
+
+@pytest.fixture(scope="module")
+def kubelet_images():
+    """Image reference -> argv of the local program the kubelet stand-in runs for it; a module whose
+    pods run overrides this fixture with the images they use."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def kubelet(control_plane, kubelet_images, tmp_path_factory):
+    """The kubelet stand-in (tests/lib/kubelet_standin.py) of one Node, once per module: it runs the
+    pods of the namespaces it serves (kubelet_namespace) as local processes."""
+    standin = KubeletStandIn(control_plane, kubelet_images, tmp_path_factory.mktemp("kubelet"),
+                             token_refresh_seconds=KUBELET_TOKEN_REFRESH_SECONDS)
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def kubelet_namespace(kubelet, namespace):
+    """A fresh namespace whose pods the kubelet stand-in runs. Afterwards what still runs there is
+    killed, and a fault inside the stand-in fails the test."""
+    kubelet.serve(namespace)
+    yield namespace
+    kubelet.release(namespace)
+    failures = list(kubelet.failures)
+    kubelet.failures.clear()
+    assert not failures, "the kubelet stand-in failed:\n" + "\n".join(failures)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ stored, and kubectl shows the webhook's warnings and denials. Needs BATCH_OFFLOA
 skipped, saying so, without it."""
 import base64
 import json
-import uuid
 from pathlib import Path
 
 import pytest
@@ -50,17 +49,6 @@ def chart_webhook_configuration(webhook) -> dict:
 
 def admitted_names(webhook) -> list:
     return [entry.get("name") for entry in webhook.log_entries("admission")]
-
-
-@pytest.fixture
-def namespace(control_plane):
-    name = f"jobs-{uuid.uuid4().hex[:8]}"
-    control_plane.kubectl("create", "namespace", name)
-    # Pods need the namespace's ServiceAccount, which its controller makes a moment later.
-    wait_until(lambda: control_plane.kubectl("get", "serviceaccount", "default", "-n", name,
-                                             check=False).returncode == 0,
-               timeout=30, what=f"the default ServiceAccount of {name}")
-    return name
 
 
 @pytest.fixture
