@@ -50,11 +50,11 @@ else
 $(error SAN must be empty or asan, not '$(SAN)')
 endif
 
-# The JSON reader (jsmn runs inside it) is the webhook's hottest code: at -O3
+# The JSON reader (jsmn runs inside it) and its lookups are the webhook's hottest code: at -O3
 # the whole admission path (parse, mutate, answer) takes 8% less time per
 # review than at -O2, measured on the kubectl-job fixture.
 ifeq ($(SAN),)
-$(BUILD)/obj/common/json_reader.o: CFLAGS_MODE += -O3
+$(BUILD)/obj/common/json_reader.o $(BUILD)/obj/common/json_lookup.o: CFLAGS_MODE += -O3
 endif
 
 ifeq ($(TLS),wolfssl)

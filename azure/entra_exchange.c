@@ -107,7 +107,8 @@ char *entra_answer_read(long status, const char *body, size_t len, int64_t *life
 {
     json_document doc;
     char json_error[96];
-    if (!json_document_parse(&doc, body, len, 4096, json_error, sizeof(json_error))) {
+    if (!json_document_parse(&doc, body, len, JSON_TOKENS_FOR_A_VALUE, json_error,
+                             sizeof(json_error))) {
         snprintf(error, error_size, "the token endpoint answered HTTP %ld, not JSON", status);
         return NULL;
     }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "text_bytes.h"
+
 static bool is_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -22,16 +24,6 @@ void url_encode_into(buffer *out, const char *text, bool keep_slash)
     }
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 bool url_decode_into(buffer *out, const char *text, size_t len)
 {
@@ -42,8 +34,8 @@ bool url_decode_into(buffer *out, const char *text, size_t len)
         }
         if (i + 2 >= len)
             return false;
-        int hi = hex_digit(text[i + 1]);
-        int lo = hex_digit(text[i + 2]);
+        int hi = hex_digit_value(text[i + 1]);
+        int lo = hex_digit_value(text[i + 2]);
         if (hi < 0 || lo < 0)
             return false;
         buffer_append_char(out, (char)(hi * 16 + lo));

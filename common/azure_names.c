@@ -184,3 +184,19 @@ bool image_reference_is_valid(const char *ref)
     }
     return true;
 }
+
+bool azure_marketplace_image_is_valid(const char *image)
+{
+    int parts = 1;
+    for (const char *c = image; *c; c++) {
+        if (*c == ':') {
+            if (c == image || c[1] == ':' || c[1] == '\0')
+                return false;
+            parts++;
+        } else if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                     (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.')) {
+            return false;
+        }
+    }
+    return parts == 4;
+}

@@ -23,5 +23,8 @@ bool azure_storage_account_is_valid(const char *name);
 /* Container image references as Docker and Batch read them:
  * [host[:port]/]path[:tag][@sha256:<64 hex>], at most 512 bytes. */
 bool image_reference_is_valid(const char *ref);
+/* A Marketplace VM image, publisher:offer:sku:version: four non-empty parts
+ * of letters, digits, '-', '_' and '.'. */
+bool azure_marketplace_image_is_valid(const char *image);
 
 #endif

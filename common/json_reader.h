@@ -34,6 +34,10 @@ typedef enum {
  * 10,000; the JSON writer stops at the same 64 (JSON_WRITER_MAX_DEPTH). */
 #define JSON_MAX_DEPTH 64
 
+/* The token limit (values, keys and containers) for a short JSON value
+ * carried in a setting or an annotation: the aggregator's arguments, say. */
+#define JSON_TOKENS_FOR_A_VALUE 4096
+
 struct json_token; /* private: a jsmn token */
 
 typedef struct json_document {

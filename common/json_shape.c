@@ -5,6 +5,7 @@
 #include "json_shape.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct path_step {
     const struct path_step *up;
@@ -110,4 +111,23 @@ bool json_shape_check(const json_document *doc, int object, const json_shape *me
                       buffer *problem)
 {
     return check_members(doc, object, members, NULL, problem);
+}
+
+bool json_text_is_string_array(const char *text)
+{
+    json_document doc;
+    char error[64];
+    if (!json_document_parse(&doc, text, strlen(text), JSON_TOKENS_FOR_A_VALUE, error,
+                             sizeof(error)))
+        return false;
+    bool ok = json_type_of(&doc, 0) == JSON_ARRAY;
+    json_iterator it = json_iterate(&doc, 0);
+    int element;
+    while (ok && json_iterator_next(&it, &element)) {
+        char *s = json_string_dup(&doc, element); /* NULL for non-strings and "\u0000" */
+        ok = s != NULL;
+        free(s);
+    }
+    json_document_free(&doc);
+    return ok;
 }

@@ -30,4 +30,8 @@ typedef struct json_shape {
 bool json_shape_check(const json_document *doc, int object, const json_shape *members,
                       buffer *problem);
 
+/* Whether text is a JSON array of strings (none of them holding "\u0000"),
+ * as the aggregator's arguments must be. */
+bool json_text_is_string_array(const char *text);
+
 #endif

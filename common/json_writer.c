@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "text_bytes.h"
+
 void json_writer_init(json_writer *w, buffer *out)
 {
     memset(w, 0, sizeof(*w));
@@ -54,31 +56,6 @@ void json_object_end(json_writer *w) { close_container(w, '}'); }
 void json_array_begin(json_writer *w) { open_container(w, '['); }
 void json_array_end(json_writer *w) { close_container(w, ']'); }
 
-/* Number of bytes of the well-formed UTF-8 sequence at s, or 0. */
-static size_t utf8_length(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp, min;
-    if ((s[0] & 0xE0) == 0xC0)
-        len = 2, cp = s[0] & 0x1F, min = 0x80;
-    else if ((s[0] & 0xF0) == 0xE0)
-        len = 3, cp = s[0] & 0x0F, min = 0x800;
-    else if ((s[0] & 0xF8) == 0xF0)
-        len = 4, cp = s[0] & 0x07, min = 0x10000;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /* Bytes that go out as they are: printable ASCII other than '"' and '\\'.
  * The scan for the next byte that needs care is the hot loop (a patch is
  * mostly keys and plain values), everything else is rare. */
@@ -121,7 +98,7 @@ static size_t escape_at(const unsigned char *p, size_t avail, char *w, size_t *t
         w[5] = hex[c & 15];
         return 6;
     }
-    size_t n = utf8_length(p, avail);
+    size_t n = utf8_sequence_length(p, avail);
     if (n > 0) { /* well-formed UTF-8: verbatim */
         memcpy(w, p, n);
         *taken = n;

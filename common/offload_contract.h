@@ -7,6 +7,8 @@
 #ifndef OFFLOAD_CONTRACT_H
 #define OFFLOAD_CONTRACT_H
 
+#include <stdbool.h>
+
 /* ---- exit codes --------------------------------------------------------- */
 
 enum {
@@ -59,6 +61,22 @@ enum {
 #define OFFLOAD_ENV_WORKER_ENV_PREFIX "BATCH_OFFLOAD_WORKER_ENV_"
 #define OFFLOAD_ENV_WORKER_ENV_FROM_PREFIX "BATCH_OFFLOAD_WORKER_ENVFROM_"
 #define OFFLOAD_ENV_PULL_SECRET_PREFIX "BATCH_OFFLOAD_PULL_SECRET_"
+
+/* How the offloader signs in to Azure (OFFLOAD_ENV_AUTH; the webhook's
+ * --offloader-auth). The offloader also takes "auto": pick from what is set. */
+typedef enum {
+    OFFLOAD_AUTH_SHARED_KEY,        /* BATCHPASSWORD and STORAGEKEY */
+    OFFLOAD_AUTH_WORKLOAD_IDENTITY, /* AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE */
+    OFFLOAD_AUTH_CLIENT_SECRET,     /* AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET */
+    OFFLOAD_AUTH_MANAGED_IDENTITY,  /* IMDS; AZURE_CLIENT_ID for a user-assigned identity */
+} offload_auth;
+#define OFFLOAD_AUTH_NAMES "shared-key, workload-identity, client-secret or managed-identity"
+/* false when name is none of OFFLOAD_AUTH_NAMES */
+bool offload_auth_from_name(const char *name, offload_auth *auth);
+
+/* Spot or dedicated nodes (OFFLOAD_ENV_PRIORITY; the priority annotation). */
+#define OFFLOAD_PRIORITY_NAMES "\"spot\" or \"dedicated\""
+bool offload_priority_is_valid(const char *value);
 
 /* ---- defaults both programs state ---------------------------------------- */
 

@@ -18,6 +18,13 @@
 #include "tls.h"
 #include "url.h"
 
+/* Token limits for what the service answers: the task counts (a dozen
+ * values), one job or pool, a page of up to 1,000 tasks with their
+ * execution details. */
+#define TASK_COUNT_TOKENS 4096
+#define RESOURCE_TOKENS 65536
+#define TASK_PAGE_TOKENS (1 << 22)
+
 
 #define JSON_CONTENT_TYPE "application/json; odata=minimalmetadata"
 #define SERVER_TIMEOUT "timeout=30"
@@ -97,80 +104,6 @@ void batch_exchange_init(batch_client *b, http_exchange *x, const char *method, 
     x->prepare_context = b;
 }
 
-void batch_error_read(const json_document *doc, int error, batch_result *r)
-{
-    char *code = json_string_dup(doc, json_object_get(doc, error, "code"));
-    int message = json_object_get(doc, error, "message");
-    char *text = json_string_dup(doc, json_type_of(doc, message) == JSON_OBJECT
-                                          ? json_object_get(doc, message, "value")
-                                          : message);
-    snprintf(r->code, sizeof(r->code), "%s", code ? code : "");
-    buffer details;
-    buffer_init(&details, 0);
-    if (text) /* the service appends "RequestId:... Time:..." on new lines */
-        buffer_append(&details, text, strcspn(text, "\r\n"));
-    /* values say which property and why: often the only useful part */
-    json_iterator it = json_iterate(doc, json_object_get(doc, error, "values"));
-    int value;
-    for (size_t n = 0; json_iterator_next(&it, &value); n++) {
-        char *key = json_string_dup(doc, json_object_get(doc, value, "key"));
-        char *item = json_string_dup(doc, json_object_get(doc, value, "value"));
-        if (key && item)
-            buffer_appendf(&details, "%s%s: %.*s", n == 0 ? " (" : "; ", key,
-                           (int)strcspn(item, "\r\n"), item);
-        free(key);
-        free(item);
-        if (json_length(doc, json_object_get(doc, error, "values")) == (int)n + 1)
-            buffer_append_char(&details, ')');
-    }
-    snprintf(r->message, sizeof(r->message), "%s", buffer_ok(&details) ? buffer_cstr(&details) : "");
-    buffer_free(&details);
-    free(code);
-    free(text);
-}
-
-void batch_result_read(const http_exchange *x, batch_result *r)
-{
-    memset(r, 0, sizeof(*r));
-    r->status = x->status;
-    r->gave_up = x->gave_up;
-    snprintf(r->transport, sizeof(r->transport), "%s", x->error);
-    if (x->status < 400 || x->response.len == 0)
-        return;
-    json_document doc;
-    char error[64];
-    if (!json_document_parse(&doc, x->response.data, x->response.len, 4096, error,
-                             sizeof(error)))
-        return;
-    batch_error_read(&doc, 0, r);
-    json_document_free(&doc);
-}
-
-bool batch_result_ok(const batch_result *r)
-{
-    return answer_classify(r->status) == ANSWER_SUCCESS;
-}
-
-bool batch_result_outage(const batch_result *r)
-{
-    return r->gave_up || answer_classify(r->status) == ANSWER_TRANSIENT;
-}
-
-void batch_result_describe(const batch_result *r, buffer *out)
-{
-    if (r->status == 0) {
-        buffer_appendf(out, "no answer: %s", r->transport[0] ? r->transport : "unknown error");
-        return;
-    }
-    buffer_appendf(out, "HTTP %ld", r->status);
-    if (r->code[0])
-        buffer_appendf(out, " %s", r->code);
-    if (r->message[0])
-        buffer_appendf(out, ": %s", r->message);
-    if (r->gave_up)
-        buffer_append_str(out, " (still failing after retries)");
-}
-
 /* Runs one operation to its end; false only when cancelled. */
 static bool run(batch_client *b, http_exchange *x, batch_result *r)
 {
@@ -226,7 +159,7 @@ bool batch_get_job(batch_client *b, job_info *job, batch_result *r)
     json_document doc;
     char error[64];
     if (finished && batch_result_ok(r) &&
-        json_document_parse(&doc, x.response.data, x.response.len, 65536, error,
+        json_document_parse(&doc, x.response.data, x.response.len, RESOURCE_TOKENS, error,
                             sizeof(error))) {
         job->state = parse_state(&doc, json_object_get(&doc, 0, "state"));
         job->finishes_when_done = json_string_equals(
@@ -300,7 +233,7 @@ bool batch_get_task_counts(batch_client *b, task_counts *counts, batch_result *r
     json_document doc;
     char error[64];
     if (finished && batch_result_ok(r)) {
-        if (json_document_parse(&doc, x.response.data, x.response.len, 4096, error,
+        if (json_document_parse(&doc, x.response.data, x.response.len, TASK_COUNT_TOKENS, error,
                                 sizeof(error))) {
             int c = json_object_get(&doc, 0, "taskCounts");
             static const char *const names[] = {"active", "running", "completed", "succeeded",
@@ -336,7 +269,7 @@ bool batch_get_pool_errors(batch_client *b, const char *pool_id, buffer *errors,
     json_document doc;
     char error[64];
     if (finished && batch_result_ok(r) &&
-        json_document_parse(&doc, x.response.data, x.response.len, 65536, error,
+        json_document_parse(&doc, x.response.data, x.response.len, RESOURCE_TOKENS, error,
                             sizeof(error))) {
         json_iterator it = json_iterate(&doc, json_object_get(&doc, 0, "resizeErrors"));
         int e;
@@ -374,7 +307,7 @@ static bool list_tasks(batch_client *b, const char *query,
             break;
         json_document doc;
         char error[64];
-        if (!json_document_parse(&doc, x.response.data, x.response.len, 1 << 22, error,
+        if (!json_document_parse(&doc, x.response.data, x.response.len, TASK_PAGE_TOKENS, error,
                                  sizeof(error))) {
             r->status = 0;
             snprintf(r->transport, sizeof(r->transport), "task list is not JSON: %s", error);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "batch_result.h"
 #include "buffer.h"
 #include "entra_token.h"
 #include "http_client.h"
@@ -19,15 +20,6 @@ typedef struct batch_client {
     http_client *http;
     entra_tokens *tokens;         /* Entra ID; NULL: Shared Key with the account key */
 } batch_client;
-
-/* What one operation came to. status 0: no answer within the retry policy. */
-typedef struct batch_result {
-    long status;
-    bool gave_up;        /* transient failures past the retry policy */
-    char code[64];       /* the service's error code, e.g. "JobExists" */
-    char message[512];
-    char transport[256]; /* why there was no answer */
-} batch_result;
 
 typedef struct task_counts {
     int64_t active, running, completed, succeeded, failed;
@@ -54,18 +46,6 @@ typedef struct job_info {
  * with extra query parameters (or NULL); signing happens per attempt. */
 void batch_exchange_init(batch_client *b, http_exchange *x, const char *method, const char *path,
                          const char *query);
-/* Fills result from a finished exchange. */
-void batch_result_read(const http_exchange *x, batch_result *result);
-/* Code and message of a BatchError object (token error of doc), with its
- * values ("PropertyName: x; Reason: y") after the message's first line. */
-void batch_error_read(const json_document *doc, int error, batch_result *result);
-bool batch_result_ok(const batch_result *r);
-/* No answer, or only transient ones until the retries ran out: Azure is
- * unavailable rather than refusing (retry_policy.h's answer_classify). */
-bool batch_result_outage(const batch_result *r);
-/* "403 AuthenticationFailed: <message>" or the transport error, redacted by the logger. */
-void batch_result_describe(const batch_result *r, buffer *out);
-
 bool batch_get_job(batch_client *b, job_info *job, batch_result *r);
 bool batch_create_job(batch_client *b, const buffer *body, batch_result *r);
 bool batch_update_job(batch_client *b, const buffer *body, batch_result *r);

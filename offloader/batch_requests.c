@@ -317,6 +317,19 @@ static void write_constraints(json_writer *w, const job_plan *plan)
     json_object_end(w);
 }
 
+/* A task that fails after its retries ends the job (the job's onTaskFailure
+ * is performexitoptionsjobaction). */
+static void write_failure_ends_the_job(json_writer *w)
+{
+    json_key(w, "exitConditions");
+    json_object_begin(w);
+    json_key(w, "default");
+    json_object_begin(w);
+    json_member_string(w, "jobAction", "terminate");
+    json_object_end(w);
+    json_object_end(w);
+}
+
 void batch_worker_task_write(const job_plan *plan, long index, json_writer *w)
 {
     char id[24];
@@ -343,15 +356,7 @@ void batch_worker_task_write(const job_plan *plan, long index, json_writer *w)
         write_task_files(w, plan, id, "input", output_part);
     }
     write_constraints(w, plan);
-    /* A worker that fails after its retries ends the job (the job's
-     * onTaskFailure is performexitoptionsjobaction). */
-    json_key(w, "exitConditions");
-    json_object_begin(w);
-    json_key(w, "default");
-    json_object_begin(w);
-    json_member_string(w, "jobAction", "terminate");
-    json_object_end(w);
-    json_object_end(w);
+    write_failure_ends_the_job(w);
     json_object_end(w);
 }
 
@@ -377,12 +382,6 @@ void batch_aggregator_task_write(const job_plan *plan, json_writer *w)
     json_array_end(w);
     json_object_end(w);
     write_constraints(w, plan);
-    json_key(w, "exitConditions");
-    json_object_begin(w);
-    json_key(w, "default");
-    json_object_begin(w);
-    json_member_string(w, "jobAction", "terminate");
-    json_object_end(w);
-    json_object_end(w);
+    write_failure_ends_the_job(w);
     json_object_end(w);
 }

@@ -164,7 +164,8 @@ static bool plan_aggregator(job_plan *plan, buffer *errors)
     json_document doc;
     char error[64];
     string_list words = {0};
-    bool ok = json_document_parse(&doc, args, strlen(args), 4096, error, sizeof(error)) &&
+    bool ok = json_document_parse(&doc, args, strlen(args), JSON_TOKENS_FOR_A_VALUE, error,
+                                  sizeof(error)) &&
               string_list_from_json(&words, &doc, 0);
     if (ok) {
         json_document_free(&doc);

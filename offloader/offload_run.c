@@ -13,13 +13,11 @@
 #include "batch_client.h"
 #include "batch_requests.h"
 #include "clock.h"
+#include "failure_report.h"
 #include "log.h"
 #include "progress_monitor.h"
 #include "task_submission.h"
 
-#define STDERR_TAIL_BYTES 2048
-#define FAILED_TASKS_SHOWN 5
-#define FAILED_TASKS_LISTED 100
 #define CLEANUP_BUDGET_MS 8000
 #define QUOTA_FIRST_WAIT_MS 30000
 
@@ -304,78 +302,6 @@ static int submit(batch_client *b, const job_plan *plan, job_start start, bool *
     return -1;
 }
 
-/* Tasks Batch ended because the job was terminated are not what failed. */
-static bool ended_by_termination(const failed_task *t)
-{
-    return strcmp(t->failure_code, "TaskEnded") == 0;
-}
-
-/* The end of a task's stderr.txt, a log line per line of it (so each
- * carries the prefix kubectl logs readers grep for); a tail cut from a longer
- * file starts at its first whole line. */
-static void print_tail(const char *task_id, const char *text, bool cut)
-{
-    if (cut && strchr(text, '\n'))
-        text = strchr(text, '\n') + 1;
-    char heading[160];
-    snprintf(heading, sizeof(heading), "end of stderr.txt of task %.64s%s:", task_id,
-             cut ? " (earlier lines left out)" : "");
-    log_error(heading);
-    size_t len = strlen(text);
-    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-        len--;
-    for (size_t at = 0; at < len;) {
-        size_t line = strcspn(text + at, "\n");
-        if (line > len - at)
-            line = len - at;
-        size_t shown = line > 0 && text[at + line - 1] == '\r' ? line - 1 : line;
-        char quoted[STDERR_TAIL_BYTES + 8];
-        snprintf(quoted, sizeof(quoted), "| %.*s", (int)shown, text + at);
-        log_error(quoted);
-        at += line + 1;
-    }
-}
-
-static void report_failed_task(batch_client *b, const failed_task *t)
-{
-    char exit_code[32] = "none";
-    if (t->has_exit_code)
-        snprintf(exit_code, sizeof(exit_code), "%lld", (long long)t->exit_code);
-    log_error("task failed", LOG_STR("task", t->id), LOG_STR("exit_code", exit_code),
-              LOG_NUM("retries", t->retries), LOG_STR("failure", t->failure[0] ? t->failure : "none"));
-    buffer tail;
-    buffer_init(&tail, STDERR_TAIL_BYTES * 2);
-    batch_result r;
-    bool cut;
-    if (batch_task_file_tail(b, t->id, "stderr.txt", STDERR_TAIL_BYTES, &tail, &cut, &r) &&
-        batch_result_ok(&r) && tail.len > 0)
-        print_tail(t->id, buffer_cstr(&tail), cut);
-    buffer_free(&tail);
-}
-
-/* The failed tasks, the ones that failed on their own first: exit code,
- * failure, and the end of their stderr. */
-static void report_failures(batch_client *b)
-{
-    failed_task tasks[FAILED_TASKS_LISTED];
-    size_t count = 0, shown = 0, ended = 0;
-    batch_result r;
-    if (!batch_list_failed_tasks(b, tasks, FAILED_TASKS_LISTED, &count, &r) ||
-        !batch_result_ok(&r))
-        return;
-    for (size_t i = 0; i < count; i++) {
-        if (ended_by_termination(&tasks[i]))
-            ended++;
-        else if (shown++ < FAILED_TASKS_SHOWN)
-            report_failed_task(b, &tasks[i]);
-    }
-    if (shown == 0) /* nothing failed on its own: show what there is */
-        for (size_t i = 0; i < count && i < FAILED_TASKS_SHOWN; i++)
-            report_failed_task(b, &tasks[i]);
-    else if (ended > 0)
-        log_error("tasks ended when the Batch job was terminated", LOG_NUM("tasks", ended));
-}
-
 static int follow(batch_client *b, const job_plan *plan, bool ended)
 {
     progress_report report;
@@ -390,7 +316,7 @@ static int follow(batch_client *b, const job_plan *plan, bool ended)
                   LOG_NUM("failed", report.counts.failed),
                   LOG_NUM("running", report.counts.running),
                   LOG_NUM("waiting", report.counts.active));
-        report_failures(b);
+        failure_report_print(b);
         return OFFLOAD_EXIT_WORK_FAILED;
     case WORK_CANCELLED:
         return OFFLOAD_EXIT_TERMINATED;
@@ -524,10 +450,7 @@ static int check_identity(run *r)
 static bool start_clients(run *r)
 {
     const offloader_config *c = r->config;
-    /* BATCH_OFFLOAD_RETRY_BUDGET_SECONDS alone says how long Azure may be
-     * unavailable before the run gives up (exit 3): no count of attempts. */
-    retry_policy policy = {.max_attempts = 0, .base_delay_ms = 500, .max_delay_ms = 30000,
-                           .budget_ms = (uint64_t)c->retry_budget_seconds * 1000};
+    retry_policy policy = offloader_retry_policy(c);
     r->http = http_client_new(&policy, (volatile const int *)r->stop);
     if (offloader_config_uses_entra(c))
         r->tokens = entra_tokens_new(&c->entra, &policy, (volatile const int *)r->stop);

@@ -15,9 +15,11 @@
 #include "azure_names.h"
 #include "base64.h"
 #include "json_reader.h"
+#include "json_shape.h"
 #include "offload_contract.h"
 #include "redact.h"
 #include "url.h"
+#include "worker_spec.h"
 
 typedef enum { VALUE_TEXT, VALUE_NUMBER, VALUE_SWITCH } value_kind;
 
@@ -53,39 +55,17 @@ static bool is_batch_account(const char *v)
     return azure_storage_account_is_valid(v); /* same rule: 3-24 lowercase letters and digits */
 }
 
-static bool is_string_array(const char *v)
-{
-    json_document doc;
-    char error[64];
-    if (!json_document_parse(&doc, v, strlen(v), 4096, error, sizeof(error)))
-        return false;
-    bool ok = json_type_of(&doc, 0) == JSON_ARRAY;
-    json_iterator it = json_iterate(&doc, 0);
-    int t;
-    while (ok && json_iterator_next(&it, &t)) {
-        char *s = json_string_dup(&doc, t);
-        ok = s != NULL;
-        free(s);
-    }
-    json_document_free(&doc);
-    return ok;
-}
-
 static bool is_json_object(const char *v)
 {
     json_document doc;
     char error[64];
-    if (!json_document_parse(&doc, v, strlen(v), 1 << 20, error, sizeof(error)))
+    if (!json_document_parse(&doc, v, strlen(v), WORKER_SPEC_TOKENS, error, sizeof(error)))
         return false;
     bool ok = json_type_of(&doc, 0) == JSON_OBJECT;
     json_document_free(&doc);
     return ok;
 }
 
-static bool is_priority(const char *v)
-{
-    return strcmp(v, "spot") == 0 || strcmp(v, "dedicated") == 0;
-}
 
 static bool is_registry_host(const char *v)
 {
@@ -114,26 +94,8 @@ static bool is_api_version(const char *v)
 
 static bool is_auth_method(const char *v)
 {
-    static const char *const methods[] = {"auto", "shared-key", "workload-identity",
-                                          "client-secret", "managed-identity"};
-    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (strcmp(v, methods[i]) == 0)
-            return true;
-    return false;
-}
-
-/* A Marketplace image: publisher:offer:sku:version. */
-static bool is_image_reference(const char *v)
-{
-    int colons = 0;
-    for (const char *c = v; *c; c++) {
-        if (*c == ':')
-            colons++;
-        else if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                   (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
-            return false;
-    }
-    return colons == 3 && v[0] != ':' && v[strlen(v) - 1] != ':' && !strstr(v, "::");
+    offload_auth method;
+    return strcmp(v, "auto") == 0 || offload_auth_from_name(v, &method);
 }
 
 static bool is_fill_type(const char *v)
@@ -203,7 +165,7 @@ static const variable_spec variables[] = {
     {OFFLOAD_ENV_AGGREGATOR_IMAGE, TEXT, FIELD(aggregator_image), false, false, NULL, 0, 0,
      image_reference_is_valid, "a container image reference"},
     {OFFLOAD_ENV_AGGREGATOR_ARGS, TEXT, FIELD(aggregator_args), false, false, NULL, 0, 0,
-     is_string_array, "a JSON array of strings"},
+     json_text_is_string_array, "a JSON array of strings"},
     {OFFLOAD_ENV_WORKER_SPEC, TEXT, FIELD(worker_spec), false, false, NULL, 0, 0, is_json_object,
      "a JSON object (the worker container, from the webhook)"},
     {"REGISTRYNAME", TEXT, FIELD(registry_server), false, false, NULL, 0, 0, is_registry_host,
@@ -217,7 +179,7 @@ static const variable_spec variables[] = {
     {OFFLOAD_ENV_BLOB_PREFIX, TEXT, FIELD(blob_prefix), false, false, NULL, 0, 0,
      azure_blob_prefix_is_valid, "a blob path prefix such as team/job-1"},
     {OFFLOAD_ENV_PRIORITY, TEXT, FIELD(priority), false, false, OFFLOAD_DEFAULT_PRIORITY, 0, 0,
-     is_priority, "spot or dedicated"},
+     offload_priority_is_valid, OFFLOAD_PRIORITY_NAMES},
     {OFFLOAD_ENV_VM_SIZE, TEXT, FIELD(vm_size), false, false, OFFLOAD_DEFAULT_VM_SIZE, 0, 0,
      azure_vm_size_is_valid, "an Azure VM size such as Standard_D2s_v3"},
     {OFFLOAD_ENV_KEEP_BATCH_JOB, VALUE_SWITCH, FIELD(keep_batch_job), false, false,
@@ -225,7 +187,7 @@ static const variable_spec variables[] = {
      "true or false"},
     ACCOUNT_VARIABLES("SECONDARY_", secondary),
     {OFFLOAD_ENV_AUTH, TEXT, FIELD(auth_text), false, false, "auto", 0, 0, is_auth_method,
-     "auto, shared-key, workload-identity, client-secret or managed-identity"},
+     "auto, " OFFLOAD_AUTH_NAMES},
     {"AZURE_TENANT_ID", TEXT, FIELD(tenant_id), false, false, NULL, 0, 0, is_guid_or_name,
      "the Entra tenant ID"},
     {"AZURE_CLIENT_ID", TEXT, FIELD(client_id), false, false, NULL, 0, 0, is_guid_or_name,
@@ -244,7 +206,7 @@ static const variable_spec variables[] = {
     {"BATCH_OFFLOAD_API_VERSION", TEXT, FIELD(api_version), false, false, "2024-07-01.20.0", 0,
      0, is_api_version, "a Batch REST API version such as 2024-07-01.20.0"},
     {OFFLOAD_ENV_POOL_IMAGE, TEXT, FIELD(pool_image), false, false,
-     OFFLOAD_DEFAULT_POOL_IMAGE, 0, 0, is_image_reference,
+     OFFLOAD_DEFAULT_POOL_IMAGE, 0, 0, azure_marketplace_image_is_valid,
      "an auto pool's VM image: publisher:offer:sku:version"},
     {OFFLOAD_ENV_NODE_AGENT_SKU, TEXT, FIELD(node_agent_sku), false, false,
      OFFLOAD_DEFAULT_NODE_AGENT_SKU, 0, 0, is_printable,
@@ -339,24 +301,14 @@ static void decode_key(azure_account *a)
 /* Picks the method: as told, or from what is set (a key first). */
 static void choose_auth(offloader_config *c, buffer *errors)
 {
-    static const struct {
-        const char *name;
-        auth_method method;
-    } methods[] = {{"shared-key", AUTH_SHARED_KEY},
-                   {"workload-identity", AUTH_WORKLOAD_IDENTITY},
-                   {"client-secret", AUTH_CLIENT_SECRET},
-                   {"managed-identity", AUTH_MANAGED_IDENTITY}};
-    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (c->auth_text && strcmp(c->auth_text, methods[i].name) == 0) {
-            c->auth = methods[i].method;
-            return;
-        }
+    if (c->auth_text && offload_auth_from_name(c->auth_text, &c->auth))
+        return;
     if (c->primary.batch_key_text)
-        c->auth = AUTH_SHARED_KEY;
+        c->auth = OFFLOAD_AUTH_SHARED_KEY;
     else if (c->federated_token_file)
-        c->auth = AUTH_WORKLOAD_IDENTITY;
+        c->auth = OFFLOAD_AUTH_WORKLOAD_IDENTITY;
     else if (c->client_secret)
-        c->auth = AUTH_CLIENT_SECRET;
+        c->auth = OFFLOAD_AUTH_CLIENT_SECRET;
     else
         buffer_append_str(errors, "no credentials: set BATCHPASSWORD (shared key), or use Entra "
                                   "ID: workload identity (AZURE_CLIENT_ID, AZURE_TENANT_ID, "
@@ -377,7 +329,7 @@ static void check_account(const offloader_config *c, const azure_account *a, con
     char name[64];
     snprintf(name, sizeof(name), "%sBATCHNAME", prefix);
     require(errors, a->batch_name != NULL, name, "it names the Batch account");
-    if (c->auth == AUTH_SHARED_KEY) {
+    if (c->auth == OFFLOAD_AUTH_SHARED_KEY) {
         snprintf(name, sizeof(name), "%sBATCHPASSWORD", prefix);
         require(errors, a->batch_key_text != NULL, name, "shared key authentication needs it");
     }
@@ -386,7 +338,7 @@ static void check_account(const offloader_config *c, const azure_account *a, con
         require(errors, a->storage_account != NULL, name,
                 "the other account has storage, so this one needs it too for failover");
     }
-    if (a->storage_account && c->auth == AUTH_SHARED_KEY) {
+    if (a->storage_account && c->auth == OFFLOAD_AUTH_SHARED_KEY) {
         snprintf(name, sizeof(name), "%sSTORAGEKEY", prefix);
         require(errors, a->storage_key_text != NULL, name,
                 "shared key authentication signs storage SAS with it");
@@ -406,11 +358,11 @@ static bool check_together(offloader_config *c, buffer *errors)
     if (c->secondary.batch_url)
         check_account(c, &c->secondary, "SECONDARY_", c->primary.storage_account != NULL,
                       errors);
-    if (c->auth == AUTH_WORKLOAD_IDENTITY || c->auth == AUTH_CLIENT_SECRET) {
+    if (c->auth == OFFLOAD_AUTH_WORKLOAD_IDENTITY || c->auth == OFFLOAD_AUTH_CLIENT_SECRET) {
         require(errors, c->tenant_id != NULL, "AZURE_TENANT_ID", "Entra ID needs the tenant");
         require(errors, c->client_id != NULL, "AZURE_CLIENT_ID", "Entra ID needs the client ID");
     }
-    if (c->auth == AUTH_WORKLOAD_IDENTITY) {
+    if (c->auth == OFFLOAD_AUTH_WORKLOAD_IDENTITY) {
         require(errors, c->federated_token_file != NULL, "AZURE_FEDERATED_TOKEN_FILE",
                 "workload identity reads the projected token from it");
         if (c->federated_token_file && access(c->federated_token_file, R_OK) != 0)
@@ -418,12 +370,12 @@ static bool check_together(offloader_config *c, buffer *errors)
                                    "labelled azure.workload.identity/use=true?\n",
                            c->federated_token_file);
     }
-    if (c->auth == AUTH_CLIENT_SECRET)
+    if (c->auth == OFFLOAD_AUTH_CLIENT_SECRET)
         require(errors, c->client_secret != NULL, "AZURE_CLIENT_SECRET",
                 "client secret authentication needs it");
     c->entra = (entra_settings){
-        .method = c->auth == AUTH_WORKLOAD_IDENTITY ? ENTRA_WORKLOAD_IDENTITY
-                  : c->auth == AUTH_CLIENT_SECRET   ? ENTRA_CLIENT_SECRET
+        .method = c->auth == OFFLOAD_AUTH_WORKLOAD_IDENTITY ? ENTRA_WORKLOAD_IDENTITY
+                  : c->auth == OFFLOAD_AUTH_CLIENT_SECRET   ? ENTRA_CLIENT_SECRET
                                                     : ENTRA_MANAGED_IDENTITY,
         .tenant_id = c->tenant_id,
         .client_id = c->client_id,
@@ -452,7 +404,7 @@ static bool check_together(offloader_config *c, buffer *errors)
 
 bool offloader_config_uses_entra(const offloader_config *c)
 {
-    return c->auth != AUTH_SHARED_KEY;
+    return c->auth != OFFLOAD_AUTH_SHARED_KEY;
 }
 
 bool offloader_config_load(offloader_config *c, buffer *errors)
@@ -500,4 +452,10 @@ void offloader_config_describe(buffer *out)
             buffer_appendf(out, " (default %s)", v->default_value);
         buffer_append_char(out, '\n');
     }
+}
+
+retry_policy offloader_retry_policy(const offloader_config *c)
+{
+    return (retry_policy){.max_attempts = 0, .base_delay_ms = 500, .max_delay_ms = 30000,
+                          .budget_ms = (uint64_t)c->retry_budget_seconds * 1000};
 }

@@ -11,13 +11,9 @@
 
 #include "buffer.h"
 #include "entra_token.h"
+#include "offload_contract.h"
+#include "retry_policy.h"
 
-typedef enum {
-    AUTH_SHARED_KEY,        /* BATCHPASSWORD and STORAGEKEY */
-    AUTH_WORKLOAD_IDENTITY, /* AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE */
-    AUTH_CLIENT_SECRET,     /* AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET */
-    AUTH_MANAGED_IDENTITY,  /* IMDS; AZURE_CLIENT_ID for a user-assigned identity */
-} auth_method;
 
 /* One region's Batch and Storage accounts. */
 typedef struct azure_account {
@@ -35,7 +31,7 @@ typedef struct azure_account {
 typedef struct offloader_config {
     azure_account primary;
     azure_account secondary;   /* SECONDARY_*; batch_url NULL when there is none */
-    auth_method auth;          /* BATCH_OFFLOAD_AUTH, or chosen from what is set */
+    offload_auth auth;         /* BATCH_OFFLOAD_AUTH, or chosen from what is set */
     char *auth_text;
     entra_settings entra;      /* for the Entra methods */
     char *tenant_id, *client_id, *client_secret, *federated_token_file, *authority_host,
@@ -82,5 +78,9 @@ void offloader_config_free(offloader_config *config);
 /* The variables, for --help. */
 void offloader_config_describe(buffer *out);
 bool offloader_config_uses_entra(const offloader_config *config);
+/* How every Azure request is retried: backoff from 500 ms to 30 s, for as
+ * long as BATCH_OFFLOAD_RETRY_BUDGET_SECONDS allows, however many attempts
+ * that takes (past it, Azure counts as unavailable: exit 3). */
+retry_policy offloader_retry_policy(const offloader_config *config);
 
 #endif

@@ -12,6 +12,9 @@
 #include "offload_contract.h"
 #include "redact.h"
 
+/* A .dockerconfigjson: a few registries, each a handful of strings. */
+#define DOCKER_CONFIG_TOKENS 65536
+
 void image_registry_host(const char *image, char *out, size_t size)
 {
     const char *slash = strchr(image, '/');
@@ -49,7 +52,8 @@ static bool from_docker_config(const char *config_json, const char *host,
 {
     json_document doc;
     char error[64];
-    if (!json_document_parse(&doc, config_json, strlen(config_json), 65536, error, sizeof(error)))
+    if (!json_document_parse(&doc, config_json, strlen(config_json), DOCKER_CONFIG_TOKENS, error,
+                             sizeof(error)))
         return false;
     bool found = false;
     json_iterator it = json_iterate(&doc, json_object_get(&doc, 0, "auths"));

@@ -19,6 +19,9 @@
 #include "log.h"
 #include "retry_policy.h"
 
+/* The answer to one addtaskcollection: up to 100 results, each a few values. */
+#define RESULT_TOKENS (1 << 20)
+
 /* The service refuses bodies of 1 MB or more; stay clear of it. */
 #define BODY_LIMIT (1000 * 1000 - 4096)
 
@@ -161,7 +164,7 @@ static int read_results(submitter *s, chunk *c)
     int server_errors = 0;
     json_document doc;
     char error[64];
-    if (!json_document_parse(&doc, c->x.response.data, c->x.response.len, 1 << 20, error,
+    if (!json_document_parse(&doc, c->x.response.data, c->x.response.len, RESULT_TOKENS, error,
                              sizeof(error)))
         return 0; /* nothing marked present: every id is sent again */
     json_iterator it = json_iterate(&doc, json_object_get(&doc, 0, "value"));
@@ -205,9 +208,7 @@ static void back_off_server_errors(submitter *s)
     uint64_t now = clock_monotonic_ms();
     if (s->server_error_rounds++ == 0)
         s->server_errors_since_ms = now;
-    const offloader_config *config = s->plan->config;
-    retry_policy policy = {.max_attempts = 0, .base_delay_ms = 500, .max_delay_ms = 30000,
-                           .budget_ms = (uint64_t)config->retry_budget_seconds * 1000};
+    retry_policy policy = offloader_retry_policy(s->plan->config);
     int64_t delay = retry_delay_ms(&policy, s->server_error_rounds,
                                    now - s->server_errors_since_ms, -1);
     if (delay < 0) {

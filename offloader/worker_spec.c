@@ -269,7 +269,7 @@ static bool read_spec(worker_spec *spec, const char *json_text, char **environ_l
     spec->text = strdup(json_text);
     char error[160] = "out of memory";
     if (!spec->text ||
-        !json_document_parse(&spec->doc, spec->text, strlen(spec->text), 1 << 20, error,
+        !json_document_parse(&spec->doc, spec->text, strlen(spec->text), WORKER_SPEC_TOKENS, error,
                              sizeof(error))) {
         buffer_appendf(errors, "WORKERSPEC is not valid JSON: %s\n", error);
         return false;

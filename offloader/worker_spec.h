@@ -11,6 +11,10 @@
 #include "env_list.h"
 #include "json_reader.h"
 
+/* WORKERSPEC's token limit: an environment variable holds 128 KiB at most,
+ * and a token takes at least two bytes of it. */
+#define WORKER_SPEC_TOKENS (1 << 20)
+
 typedef struct string_list {
     char **items;
     size_t count;

@@ -8,7 +8,13 @@
  * a second. At the connection limit the oldest idle keep-alive connection
  * of the accepting worker is closed to admit the new one (as nginx does),
  * so idle connections can never lock clients out. Draining is announced
- * through an eventfd all workers watch. */
+ * through an eventfd all workers watch.
+ *
+ * Longer than most files here (about 650 lines) on purpose: the worker's
+ * event loop and the connection states it drives (handshake, framing,
+ * answer, lingering close, idle list, deadlines) share one worker struct and
+ * read best as one story, top to bottom; the bytes themselves are
+ * http_connection.c's, the sockets' setup http_listener.c's. */
 #include "http_server.h"
 
 #include <arpa/inet.h>

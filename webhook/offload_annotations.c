@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "azure_names.h"
+#include "json_shape.h"
 #include "json_writer.h"
+#include "offload_contract.h"
 
 #define QUOTED_VALUE_MAX 96
 
@@ -32,20 +34,7 @@ static bool check_string_array(const char *value, const platform_settings *platf
 {
     (void)platform;
     buffer_append_str(allowed, "a JSON array of strings such as [\"--top\", \"10\"]");
-    json_document doc;
-    char error[128];
-    if (!json_document_parse(&doc, value, strlen(value), 4096, error, sizeof(error)))
-        return false;
-    bool ok = json_type_of(&doc, 0) == JSON_ARRAY;
-    json_iterator it = json_iterate(&doc, 0);
-    int element;
-    while (ok && json_iterator_next(&it, &element)) {
-        char *s = json_string_dup(&doc, element); /* NULL for non-strings and "\u0000" */
-        ok = s != NULL;
-        free(s);
-    }
-    json_document_free(&doc);
-    return ok;
+    return json_text_is_string_array(value);
 }
 
 static bool check_pool(const char *value, const platform_settings *platform, buffer *allowed)
@@ -65,8 +54,8 @@ static bool check_pool(const char *value, const platform_settings *platform, buf
 static bool check_priority(const char *value, const platform_settings *platform, buffer *allowed)
 {
     (void)platform;
-    buffer_append_str(allowed, "\"spot\" or \"dedicated\"");
-    return strcmp(value, "spot") == 0 || strcmp(value, "dedicated") == 0;
+    buffer_append_str(allowed, OFFLOAD_PRIORITY_NAMES);
+    return offload_priority_is_valid(value);
 }
 
 static bool check_vm_size(const char *value, const platform_settings *platform, buffer *allowed)

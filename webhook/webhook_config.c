@@ -56,8 +56,8 @@ static const option_spec options[] = {
      NUMBER(offloader_backoff_limit, "3", 0, 100,
             "offloader pod retries after infrastructure failures (exit code 3)")},
     {"offloader-auth",
-     TEXT(offloader_auth, "", "how offloader pods authenticate: shared-key, workload-identity, "
-                              "client-secret, managed-identity (empty: from what is set)")},
+     TEXT(offloader_auth, "", "how offloader pods authenticate: " OFFLOAD_AUTH_NAMES
+                              " (empty: from what is set)")},
     {"pool-image", TEXT(pool_image, "", "auto pools' VM image publisher:offer:sku:version "
                                         "(empty: " OFFLOAD_DEFAULT_POOL_IMAGE ")")},
     {"node-agent-sku", TEXT(node_agent_sku, "", "node agent SKU matching --pool-image (empty: "
@@ -191,22 +191,6 @@ static bool check_list(const char *list, bool (*valid)(const char *), const char
     return ok;
 }
 
-/* A Marketplace image reference: four non-empty parts. */
-static bool pool_image_is_valid(const char *s)
-{
-    int parts = 1;
-    for (const char *c = s; *c; c++) {
-        if (*c == ':') {
-            if (c == s || c[1] == ':' || c[1] == '\0')
-                return false;
-            parts++;
-        } else if (!isalnum((unsigned char)*c) && !strchr("-_.", *c)) {
-            return false;
-        }
-    }
-    return parts == 4;
-}
-
 /* A DNS-1123 label: how Kubernetes names namespaces. */
 static bool is_dns_label(const char *s)
 {
@@ -288,14 +272,9 @@ static bool check_config(webhook_config *c, FILE *err)
                      "container name\n", c->default_storage_container);
         return false;
     }
-    static const char *const auth[] = {"", "shared-key", "workload-identity", "client-secret",
-                                       "managed-identity"};
-    bool auth_ok = false;
-    for (size_t i = 0; i < sizeof(auth) / sizeof(auth[0]); i++)
-        auth_ok |= strcmp(c->offloader_auth, auth[i]) == 0;
-    if (!auth_ok) {
-        fprintf(err, "offload-webhook: --offloader-auth: expected shared-key, workload-identity, "
-                     "client-secret or managed-identity\n");
+    offload_auth auth;
+    if (c->offloader_auth[0] && !offload_auth_from_name(c->offloader_auth, &auth)) {
+        fprintf(err, "offload-webhook: --offloader-auth: expected " OFFLOAD_AUTH_NAMES "\n");
         return false;
     }
     if (c->node_fill_type[0] && strcmp(c->node_fill_type, "spread") != 0 &&
@@ -303,7 +282,7 @@ static bool check_config(webhook_config *c, FILE *err)
         fprintf(err, "offload-webhook: --node-fill-type: expected spread or pack\n");
         return false;
     }
-    if (c->pool_image[0] && !pool_image_is_valid(c->pool_image)) {
+    if (c->pool_image[0] && !azure_marketplace_image_is_valid(c->pool_image)) {
         fprintf(err, "offload-webhook: --pool-image: expected publisher:offer:sku:version\n");
         return false;
     }

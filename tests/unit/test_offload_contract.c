@@ -181,7 +181,7 @@ static void test_what_the_webhook_writes_the_offloader_reads(void **state)
     assert_string_equal(c.blob_prefix, "teams/search/mapreduce");
     assert_string_equal(c.aggregator_image, "registry.example.com/team/reduce:1.0");
     assert_string_equal(c.aggregator_args, "[\"--top\",\"10\"]");
-    assert_int_equal(c.auth, AUTH_SHARED_KEY);
+    assert_int_equal(c.auth, OFFLOAD_AUTH_SHARED_KEY);
     assert_string_equal(c.pool_image, "canonical:ubuntu-24_04-lts:server:latest");
     assert_string_equal(c.node_agent_sku, "batch.node.ubuntu 24.04");
     assert_int_equal(c.task_slots_per_node, 4);

@@ -67,7 +67,7 @@ static void test_minimal_configuration_and_defaults(void **state)
     assert_int_equal(errors.len, 0);
     assert_string_equal(config.primary.batch_url, "https://acct.westeurope.batch.azure.com");
     assert_int_equal(config.primary.batch_key_len, 32);
-    assert_int_equal(config.auth, AUTH_SHARED_KEY);
+    assert_int_equal(config.auth, OFFLOAD_AUTH_SHARED_KEY);
     assert_int_equal(config.completions, 10);
     assert_false(config.keep_batch_job);
     assert_null(config.pool_id);
