@@ -11,6 +11,7 @@
 
 #include "base64.h"
 #include "clock.h"
+#include "storage_version.h"
 #include "tls.h"
 #include "url.h"
 #include "user_delegation_key.h"
@@ -48,7 +49,7 @@ bool sas_string_to_sign(const sas_grant *g, buffer *out)
     else
         buffer_append_char(out, '\n'); /* si */
     buffer_appendf(out, "\n\n%s\n%s\n%s\n\n\n\n\n\n\n", g->allow_http ? "https,http" : "https",
-                   SAS_VERSION, g->blob ? "b" : "c");
+                   STORAGE_SERVICE_VERSION, g->blob ? "b" : "c");
     return buffer_ok(out);
 }
 
@@ -66,7 +67,7 @@ bool sas_query_string(const sas_grant *g, buffer *out)
         base64_encode_into(&signature, mac, sizeof(mac));
         char start[32], expiry[32];
         clock_iso8601(g->expiry, expiry);
-        buffer_appendf(out, "sv=%s", SAS_VERSION);
+        buffer_appendf(out, "sv=%s", STORAGE_SERVICE_VERSION);
         if (g->start) {
             clock_iso8601(g->start, start);
             buffer_append_str(out, "&st=");

@@ -13,8 +13,6 @@
 
 struct user_delegation_key; /* user_delegation_key.h */
 
-#define SAS_VERSION "2022-11-02"
-
 typedef struct sas_grant {
     const char *account;
     const uint8_t *key;

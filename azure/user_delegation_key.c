@@ -10,7 +10,7 @@
 
 #include "base64.h"
 #include "clock.h"
-#include "sas.h"
+#include "storage_version.h"
 
 /* The text of <tag>...</tag> inside the document, copied into out. */
 static bool element_text(const char *xml, size_t len, const char *tag, char *out, size_t size)
@@ -60,7 +60,7 @@ bool user_delegation_key_request(http_client *http, const char *service_url, con
     http_exchange x;
     http_exchange_init(&x, "POST", buffer_cstr(&url));
     http_exchange_set_header(&x, "Authorization", buffer_cstr(&authorization));
-    http_exchange_set_header(&x, "x-ms-version", SAS_VERSION);
+    http_exchange_set_header(&x, "x-ms-version", STORAGE_SERVICE_VERSION);
     http_exchange_set_header(&x, "Content-Type", "application/xml");
     char from[32], until[32];
     clock_iso8601(start, from);

@@ -4,7 +4,11 @@
 #ifndef TLS_BACKEND_H
 #define TLS_BACKEND_H
 
-#include "tls.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tls_io.h"
 
 /* Operations that can fail write the library's reason into reason
  * (TLS_REASON_SIZE bytes) when they return NULL or TLS_IO_ERROR, as curl's

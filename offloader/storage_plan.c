@@ -7,8 +7,9 @@
 
 #include "base64.h"
 #include "sas.h"
-#include "user_delegation_key.h"
+#include "storage_version.h"
 #include "url.h"
+#include "user_delegation_key.h"
 
 #define SAS_MARGIN_SECONDS 3600
 #define SAS_DEFAULT_LIFETIME_SECONDS (7 * 24 * 3600) /* Batch keeps tasks 7 days by default */
@@ -160,7 +161,7 @@ input_check storage_check_inputs(const storage_plan *s, http_client *http, buffe
     buffer_appendf(&url, "&%s", buffer_cstr(&s->read_sas));
     http_exchange x;
     http_exchange_init(&x, "GET", buffer_cstr(&url));
-    http_exchange_set_header(&x, "x-ms-version", SAS_VERSION);
+    http_exchange_set_header(&x, "x-ms-version", STORAGE_SERVICE_VERSION);
     input_check result;
     buffer where;
     buffer_init(&where, 0);
