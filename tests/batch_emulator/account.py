@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 
+from account_offer import AccountOffer, spot_resize_errors
 from errors import BatchError, invalid_property
 from node import AttemptPlan
 from resources import Job, Pool, Task
@@ -18,6 +19,8 @@ from wire_format import parse_duration
 # Task and job ids: "any combination of alphanumeric characters including hyphens and underscores,
 # and cannot contain more than 64 characters", case-insensitive (spec, BatchTaskCreateOptions.id).
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The states in which a job has not ended: its tasks may be retried, it may be terminated.
+_LIVE_JOB_STATES = ("active", "disabling", "disabled", "enabling")
 _CANONICAL_INTEGER = re.compile(r"^-?(?:0|[1-9][0-9]*)$")
 MAX_DEPENDENCY_LIST_CHARS = 64000        # spec, BatchTaskDependencies.taskIds
 MAX_AUTO_POOL_PREFIX = 20                # spec, BatchAutoPoolSpecification.autoPoolIdPrefix
@@ -79,6 +82,7 @@ class Account:
         self.pools = {}
         self.jobs = {}
         self.pool_resize_errors = []    # set: no pool gets nodes (control_api.py pool-capacity)
+        self.offer = AccountOffer()     # sizes, images, allocation mode, Spot (control_api.py account)
 
     # ----- lookups (lock held by the caller) -----
 
@@ -109,10 +113,42 @@ class Account:
         for unsupported in ("startTask", "mountConfiguration"):
             if unsupported in spec:
                 raise not_implemented(unsupported)
-        pool = Pool(spec, time.time(), resize_errors=self.pool_resize_errors)
+        self._check_pool_offer(spec, "")
+        pool = Pool(spec, time.time())
+        self._update_capacity(pool)
         self.pools[pool.key] = pool
         self.changed.notify_all()
         return pool
+
+    def _check_pool_offer(self, spec, where):
+        """Refuses a pool of a VM size or Marketplace image the account does not offer, as the service does
+        at Pools_CreatePool: 400 InvalidPropertyValue (docs/azure-facts.md section 7). Custom images
+        (virtualMachineImageId) are not checked. The Reason texts are the emulator's."""
+        if self.offer.vm_size(spec.get("vmSize", "")) is None:
+            raise invalid_property("vmSize", spec.get("vmSize", ""), f"{where}The VM size is not offered to this account "
+                                                             f"in this region.")
+        configuration = spec.get("virtualMachineConfiguration")
+        reference = (configuration or {}).get("imageReference", {})
+        if configuration is None or "virtualMachineImageId" in reference or "publisher" not in reference:
+            return
+        image = self.offer.image_for(reference)
+        if image is None:
+            described = ":".join(str(reference.get(part, "")) for part in ("publisher", "offer", "sku"))
+            raise invalid_property("imageReference", described, f"{where}The image is not supported by Batch.")
+        if image["nodeAgentSKUId"].casefold() != configuration["nodeAgentSKUId"].casefold():
+            raise invalid_property("nodeAgentSKUId", configuration["nodeAgentSKUId"],
+                                   f"{where}The image needs node agent SKU '{image['nodeAgentSKUId']}'.")
+
+    def _update_capacity(self, pool):
+        spot_errors = spot_resize_errors(self.offer) if pool.asks_for("TargetLowPriorityNodes") else []
+        pool.set_capacity(list(self.pool_resize_errors), spot_errors, time.time())
+
+    def set_offer(self, offer):
+        """What the account offers from now on; pools that exist keep their sizes and images."""
+        self.offer = offer
+        for pool in self.pools.values():
+            self._update_capacity(pool)
+        self.changed.notify_all()
 
     # ----- jobs -----
 
@@ -136,19 +172,34 @@ class Account:
             if len(prefix) > MAX_AUTO_POOL_PREFIX:
                 raise invalid_property("autoPoolIdPrefix", prefix, "The prefix can be up to 20 characters long.")
             auto_pool_id = f"{prefix}_{uuid.uuid4()}" if prefix else str(uuid.uuid4()).upper()
-            auto_pool = Pool({**auto.get("pool", {}), "id": auto_pool_id}, now, owner_job_key=spec["id"].casefold(),
-                             resize_errors=self.pool_resize_errors)
+            auto_pool = Pool({**auto.get("pool", {}), "id": auto_pool_id}, now, owner_job_key=spec["id"].casefold())
             pool_id = auto_pool_id
         else:
             pool_id = pool_info["poolId"]
         job = Job(spec, pool_id, now)
         self.jobs[job.key] = job
         if auto_pool is not None:
-            self.pools[auto_pool.key] = auto_pool
+            self._create_auto_pool(job, auto_pool, now)
         # Spec, onAllTasksComplete: "if a Job contains no Tasks, then all Tasks are considered complete".
         self._complete_if_all_tasks_done(job)
         self.changed.notify_all()
         return job
+
+    def _create_auto_pool(self, job, pool, now):
+        """Spec, autoPoolSpecification: "If auto Pool creation fails, the Batch service moves the Job to a
+        completed state, and the Pool creation error is set in the Job's scheduling error property."
+        Code: InvalidAutoPoolSettings (Batch status and error codes, job scheduling errors)."""
+        try:
+            self._check_pool_offer(pool.spec, "autoPoolSpecification.pool: ")
+        except BatchError as refused:
+            job.scheduling_error = {"category": "usererror", "code": "InvalidAutoPoolSettings",
+                                    "message": "The specified autopool settings are not valid.",
+                                    "details": [{"name": key, "value": value} for key, value in refused.values]}
+            job.end_time = now
+            job.move_to("completed", now)
+            return
+        self._update_capacity(pool)
+        self.pools[pool.key] = pool
 
     def update_job(self, job_id, changes):
         job = self.job(job_id)
@@ -173,6 +224,54 @@ class Account:
         self.changed.notify_all()
         return job
 
+    def disable_job(self, job_id, disable_tasks):
+        """Spec, Jobs_DisableJob: the job moves to disabling at once; running tasks are requeued, ended or
+        left to finish (disableTasks requeue | terminate | wait); it is disabled once none runs (see
+        settle_jobs). "If you try to disable a Job that is in any state other than active, disabling, or
+        disabled, the request fails with status code 409"; disabling or disabled: accepted, no change."""
+        job = self.job(job_id)
+        self._require_changeable(job)
+        if job.state == "enabling":
+            raise BatchError(409, "JobNotActive")
+        if job.state == "active":
+            self._disable(job, disable_tasks, time.time())
+            self.changed.notify_all()
+        return job
+
+    def _disable(self, job, disable_tasks, now):
+        job.disable_option = disable_tasks
+        job.move_to("disabling", now)
+        if disable_tasks != "wait":
+            for task in job.running_tasks:
+                task.attempt.cancel("requeued" if disable_tasks == "requeue" else "ended")
+
+    def enable_job(self, job_id):
+        """Spec, Jobs_EnableJob: "sets a disabled Job to the enabling state. After the this operation is
+        completed, the Job moves to the active state". Choice: enabling a job that is not disabled is
+        refused with 409 OperationInvalidForCurrentState (the code is not documented)."""
+        job = self.job(job_id)
+        self._require_changeable(job)
+        if job.state != "disabled":
+            raise BatchError(409, "OperationInvalidForCurrentState")
+        job.move_to("enabling", time.time())
+        self.changed.notify_all()
+        return job
+
+    def settle_jobs(self):
+        """Finishes what disable and enable started, a moment later as the service does: disabling ->
+        disabled once no task of the job runs, enabling -> active."""
+        now = time.time()
+        for job in self.jobs.values():
+            if job.state == "disabling" and not job.running_tasks:
+                job.disable_option = None
+                job.move_to("disabled", now)
+            elif job.state == "enabling":
+                job.move_to("active", now)
+                self._complete_if_all_tasks_done(job)
+            else:
+                continue
+            self.changed.notify_all()
+
     def delete_job(self, job_id):
         job = self.job(job_id)
         if job.state == "deleting":
@@ -191,7 +290,7 @@ class Account:
             raise BatchError(409, "JobBeingDeleted")
 
     def _terminate(self, job, reason, now):
-        if job.state not in ("active", "disabled"):
+        if job.state not in _LIVE_JOB_STATES:
             return
         job.terminate_reason = reason
         job.move_to("terminating", now)
@@ -339,15 +438,14 @@ class Account:
         """Pools without nodes, and why, until errors is empty; then waiting tasks start."""
         self.pool_resize_errors = errors
         for pool in self.pools.values():
-            pool.resize_errors = errors
+            self._update_capacity(pool)
         self.changed.notify_all()
 
     def claim_next(self, node):
         """Starts the next runnable task on node: (task, AttemptPlan), or None if nothing can run."""
-        if self.pool_resize_errors:
-            return None
         candidates = [job for job in self.jobs.values()
                       if job.state == "active" and job.ready and job.pool_id.casefold() in self.pools
+                      and self.pools[job.pool_id.casefold()].runs_tasks
                       and (job.max_parallel_tasks == -1 or len(job.running_tasks) < job.max_parallel_tasks)]
         for job in sorted(candidates, key=lambda j: -j.priority):
             while job.ready:
@@ -367,12 +465,14 @@ class Account:
                           "taskRootDirectory": f"workitems/{job.id}/job-1/{task.id}"}
         job.running_tasks.add(task)
         wall_clock = task.spec.get("constraints", {}).get("maxWallClockTime")
+        vm_size = self.offer.vm_size(pool.spec.get("vmSize", ""))
         return AttemptPlan(
             account_name=self.name, account_url=self.service_url, job_id=job.id, task_id=task.id,
             pool_id=pool.id, task_dir=task.task_dir, previous_task_dir=previous_dir,
             command_line=task.spec["commandLine"],
             container_settings=task.spec.get("containerSettings"),
             pool_has_container_configuration=pool.has_container_configuration,
+            pool_gpus=None if vm_size is None else vm_size.gpus,
             environment=[(s["name"], s.get("value", "")) for s in
                          job.spec.get("commonEnvironmentSettings", []) + task.spec.get("environmentSettings", [])],
             resource_files=task.spec.get("resourceFiles", []),
@@ -388,13 +488,17 @@ class Account:
             task.container_info = outcome.container_info
         if self.jobs.get(job.key) is not job or job.state == "deleting":
             return
-        if outcome.cancel_reason == "preempted":
+        if outcome.cancel_reason in ("preempted", "requeued"):
             # Preemption requeues without touching retryCount or requeueCount, which counts user
-            # requests only (spec, BatchTaskExecutionInfo.requeueCount; docs/azure-facts.md section 4).
+            # requests only (spec, BatchTaskExecutionInfo.requeueCount; docs/azure-facts.md section 4),
+            # such as disabling the job with requeue.
+            if outcome.cancel_reason == "requeued":
+                task.requeue_count += 1
+                task.last_requeue_time = now
             self._move_task(task, "active", now)
             job.ready.appendleft(task)
         elif (outcome.cancel_reason is None and outcome.failure_kind is None and outcome.exit_code != 0
-              and job.state == "active" and task.retries_left()):
+              and job.state in _LIVE_JOB_STATES and task.retries_left()):
             task.retry_count += 1
             task.last_retry_time = now
             self._move_task(task, "active", now)
@@ -430,7 +534,9 @@ class Account:
             if job_action == "terminate":
                 self._terminate(job, "TaskFailed", now)
             elif job_action == "disable":
-                job.move_to("disabled", now)
+                # Spec, BatchJobActionKind disable: "equivalent to calling the disable Job API, with a
+                # disableTasks value of requeue".
+                self._disable(job, "requeue", now)
         self._complete_if_all_tasks_done(job)
 
     # ----- time and housekeeping (called by the scheduler) -----
@@ -438,7 +544,7 @@ class Account:
     def enforce_job_deadlines(self):
         now = time.time()
         for job in list(self.jobs.values()):
-            if job.state == "active" and job.deadline is not None and now >= job.deadline:
+            if job.state in _LIVE_JOB_STATES and job.deadline is not None and now >= job.deadline:
                 self._terminate(job, "MaxWallClockTimeExpiry", now)
                 self.changed.notify_all()
 
@@ -472,11 +578,17 @@ class Account:
         self.jobs.clear()
         self.pools.clear()
         self.pool_resize_errors = []
+        self.offer = AccountOffer()
         self.changed.notify_all()
         return job_ids
 
 
 def _check_job_settings(settings):
+    # Spec, BatchMetadataItem: name and value are required; an empty name is EmptyMetadataKey (Batch status
+    # and error codes: "The key for one of the metadata key-value pairs is empty.").
+    for item in settings.get("metadata", []):
+        if not item["name"]:
+            raise BatchError(400, "EmptyMetadataKey", [("PropertyName", "metadata")])
     priority = settings.get("priority", 0)
     if not -1000 <= priority <= 1000:
         raise BatchError(400, "OutOfRangePriority", [("PropertyName", "priority"), ("PropertyValue", str(priority))])

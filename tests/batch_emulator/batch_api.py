@@ -36,9 +36,11 @@ class BatchApi:
         self.handlers = {
             "Pools_CreatePool": self.create_pool, "Pools_GetPool": self.get_pool,
             "Pools_PoolExists": self.pool_exists, "Pools_ListPools": self.list_pools,
+            "Pools_ListSupportedImages": self.list_supported_images,
             "Jobs_CreateJob": self.create_job, "Jobs_GetJob": self.get_job, "Jobs_ListJobs": self.list_jobs,
             "Jobs_UpdateJob": self.update_job, "Jobs_DeleteJob": self.delete_job,
             "Jobs_TerminateJob": self.terminate_job, "Jobs_GetJobTaskCounts": self.get_task_counts,
+            "Jobs_DisableJob": self.disable_job, "Jobs_EnableJob": self.enable_job,
             "Tasks_CreateTask": self.create_task, "Tasks_CreateTaskCollection": self.create_task_collection,
             "Tasks_ListTasks": self.list_tasks, "Tasks_GetTask": self.get_task,
             "Tasks_GetTaskFile": self.get_task_file, "Tasks_GetTaskFileProperties": self.get_task_file_properties,
@@ -80,6 +82,11 @@ class BatchApi:
             pools = list(self.account.pools.values())
             return _json(200, list_page(request, pools, lambda pool: pool.view(request.base_url), "pools"))
 
+    def list_supported_images(self, params, request):
+        with self.account.changed:
+            images = self.account.offer.images
+        return _json(200, list_page(request, images, lambda image: image, "supportedimages"))
+
     # ----- jobs -----
 
     def create_job(self, params, request):
@@ -112,6 +119,17 @@ class BatchApi:
         options = self._body("BatchJobTerminateOptions", request, optional=True)
         with self.account.changed:
             job = self.account.terminate_job(params["jobId"], options.get("terminateReason", "UserTerminate"))
+            return Response(202, job.response_headers(f"{request.base_url}/jobs/{job.id}"))
+
+    def disable_job(self, params, request):
+        options = self._body("BatchJobDisableOptions", request)
+        with self.account.changed:
+            job = self.account.disable_job(params["jobId"], options["disableTasks"])
+            return Response(202, job.response_headers(f"{request.base_url}/jobs/{job.id}"))
+
+    def enable_job(self, params, request):
+        with self.account.changed:
+            job = self.account.enable_job(params["jobId"])
             return Response(202, job.response_headers(f"{request.base_url}/jobs/{job.id}"))
 
     def get_task_counts(self, params, request):

@@ -73,6 +73,25 @@ def _candidate_names(image_name):
         yield repository + ":latest"
 
 
+def requested_gpus(run_options):
+    """How many GPUs containerRunOptions' --gpus asks for: None without --gpus, 0 for "all" (every GPU, at
+    least one), else the count ("2", "count=2", "device=0,1"; docker run reference); raises ValueError."""
+    tokens = shlex.split(run_options or "")
+    values = [token.split("=", 1)[1] for token in tokens if token.startswith("--gpus=")]
+    values += [tokens[i + 1] for i, token in enumerate(tokens[:-1]) if token == "--gpus"]
+    if not values:
+        return None
+    value = values[-1].strip('"')
+    if value == "all" or value == "count=all":
+        return 0
+    for prefix in ("count=", ""):
+        if value.startswith(prefix) and value[len(prefix):].isdigit():
+            return int(value[len(prefix):])
+    if value.startswith("device="):
+        return len(value[len("device="):].split(","))
+    raise ValueError(f"containerRunOptions: --gpus {value} is not all, a count or device=...")
+
+
 def container_launch(image, command_line, run_options, working_directory_setting, task_working_dir, batch_env):
     entrypoint, cmd, workdir, option_env = list(image.entrypoint), list(image.cmd), None, {}
     tokens = shlex.split(run_options or "")

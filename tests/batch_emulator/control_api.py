@@ -7,15 +7,23 @@
 #   POST   /_emulator/pool-capacity {"resizeErrors": [{"code", "message"}, ...]}: every pool, those created
 #                                   later too, has no nodes and shows these resizeErrors (what a core quota
 #                                   or a spot shortage looks like); tasks wait. [] gives the nodes back
-#   POST   /_emulator/reset         forget all pools, jobs (killing their processes), faults and stats
+#   GET    /_emulator/account       what the account offers (account_offer.py): {"poolAllocationMode",
+#                                   "vmSizes": [{"name", "vCPUs", "gpus"}], "images": [BatchSupportedImage],
+#                                   "spot": "available" | "noCapacity" | "noQuota"}
+#   POST   /_emulator/account       the same fields, each optional: replaces those given; answers the offer
+#   POST   /_emulator/reset         forget all pools, jobs (killing their processes), faults, stats and the
+#                                   account's offer (back to the defaults)
 #   GET    /_emulator/stats         request_stats.py
 #   POST   /_emulator/stats/reset   zero the stats
 # Answers are application/json; a bad request gets 400 {"error": "..."}.
 import json
 
+from errors import BatchError
 from faults import parse_rule
 from http_messages import Response
 from wire_format import json_bytes
+
+SUPPORTED_IMAGE_DEFINITION = "BatchSupportedImage"
 
 
 def _answer(status, document):
@@ -23,8 +31,9 @@ def _answer(status, document):
 
 
 class ControlApi:
-    def __init__(self, scheduler, faults, stats):
+    def __init__(self, scheduler, faults, stats, validator):
         self.scheduler = scheduler
+        self.validator = validator
         self.account = scheduler.account
         self.faults = faults
         self.stats = stats
@@ -33,6 +42,8 @@ class ControlApi:
                        ("DELETE", "/_emulator/faults"): self.clear_faults,
                        ("POST", "/_emulator/preempt"): self.preempt,
                        ("POST", "/_emulator/pool-capacity"): self.pool_capacity,
+                       ("GET", "/_emulator/account"): self.get_account,
+                       ("POST", "/_emulator/account"): self.set_account,
                        ("POST", "/_emulator/reset"): self.reset,
                        ("GET", "/_emulator/stats"): self.get_stats,
                        ("POST", "/_emulator/stats/reset"): self.reset_stats}
@@ -76,6 +87,21 @@ class ControlApi:
         with self.account.changed:
             self.account.set_pool_resize_errors([{"code": e["code"], "message": e["message"]} for e in errors])
         return _answer(200, {"resizeErrors": errors})
+
+    def get_account(self, _document):
+        with self.account.changed:
+            return _answer(200, self.account.offer.describe())
+
+    def set_account(self, document):
+        with self.account.changed:
+            self.account.set_offer(self.account.offer.updated(document, self._check_image))
+            return _answer(200, self.account.offer.describe())
+
+    def _check_image(self, image):
+        try:
+            self.validator.check(SUPPORTED_IMAGE_DEFINITION, image)
+        except BatchError as problem:
+            raise ValueError(f"not a {SUPPORTED_IMAGE_DEFINITION}: {dict(problem.values)}") from None
 
     def reset(self, _document):
         self.scheduler.reset()

@@ -23,7 +23,7 @@ from account import Account
 from auth import Authenticator, BearerVerifier, SharedKeyVerifier
 from batch_api import BatchApi
 from container_images import ImageMap
-from control_api import ControlApi
+from control_api import SUPPORTED_IMAGE_DEFINITION, ControlApi
 from entra import Directory, EntraService, FederatedCredential, TokenIssuer
 from faults import FaultInjector
 from http_frontend import BatchHTTPServer, tls_context
@@ -101,7 +101,8 @@ def main(argv):
     arguments = parse_arguments(argv)
     work_dir = arguments.work_dir or tempfile.mkdtemp(prefix="batch-emulator-")
     operations = OperationTable(OPERATIONS_PATH)
-    validator = SpecValidator(SPEC_PATH, {op.body_definition for op in operations.operations if op.body_definition})
+    validator = SpecValidator(SPEC_PATH, {op.body_definition for op in operations.operations if op.body_definition}
+                              | {SUPPORTED_IMAGE_DEFINITION})
     image_map = ImageMap.load(arguments.image_map)
     faults, stats = FaultInjector(), RequestStats()
     context = tls_context(arguments.tls_cert, arguments.tls_key) if arguments.tls_cert else None
@@ -115,7 +116,7 @@ def main(argv):
     verifiers = ([SharedKeyVerifier(arguments.account, arguments.key)] if "sharedkey" in arguments.auth else []) + \
                 ([BearerVerifier(entra.issuer.public_key)] if "bearer" in arguments.auth else [])
     server.service = BatchService(operations, BatchApi(account, validator, stats), Authenticator(verifiers),
-                                  faults, stats, ControlApi(scheduler, faults, stats), entra)
+                                  faults, stats, ControlApi(scheduler, faults, stats, validator), entra)
 
     stop_requested = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):

@@ -21,6 +21,10 @@ MESSAGES = {
     "JobBeingTerminated": "The specified job is being terminated.",  # (guess)
     "JobCompleted": "The specified job is already in a completed state.",
     "JobExists": "The specified job already exists.",
+    "JobNotActive": "The specified job is not in active state.",
+    "EmptyMetadataKey": "The key for one of the metadata key-value pairs is empty.",
+    "OperationInvalidForCurrentState": "The specified operation is not valid for the current state of the "
+                                       "resource.",
     "JobNotFound": "The specified job does not exist.",
     "MissingRequiredProperty": "A required property was not specified in the request body.",
     "MissingRequiredQueryParameter": "A query parameter that's mandatory for this request is not specified.",

@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from container_images import DEFAULT_PATH, ContainerSettingsError, container_launch
+from container_images import DEFAULT_PATH, ContainerSettingsError, container_launch, requested_gpus
 from output_files import upload_output_files
 from resource_files import download_resource_files
 from task_failure import PreProcessingError
@@ -35,6 +35,7 @@ class AttemptPlan:
     command_line: str
     container_settings: dict
     pool_has_container_configuration: bool
+    pool_gpus: int               # GPUs of the pool's VM size; None when the size is not one the account offers
     environment: list            # (name, value): job settings first, then the task's
     resource_files: list
     output_files: list
@@ -46,7 +47,7 @@ class AttemptOutcome:
     exit_code: int = None            # None when the process never ran
     failure_info: dict = None        # set for pre-processing and file upload errors
     failure_kind: str = None         # "preprocessing" | "upload"
-    cancel_reason: str = None        # "ended" | "wallclock" | "preempted" | "deleted"
+    cancel_reason: str = None        # "ended" | "wallclock" | "preempted" | "requeued" | "deleted"
     container_info: dict = None
 
 
@@ -82,6 +83,22 @@ def _kill_group(process):
 
 def _exit_code(returncode):
     return 128 - returncode if returncode < 0 else returncode     # killed by signal N: 128 + N
+
+
+def _check_gpus(run_options, pool_gpus):
+    """Docker on a node fails to create a container asking for more GPUs than the VM has. Choice: reported
+    as ContainerMiscError with docker's message; the service's code for it is not documented."""
+    try:
+        wanted = requested_gpus(run_options)
+    except ValueError as problem:
+        raise PreProcessingError("ContainerInvalidSettings", "At least one value of specified task container "
+                                 "settings is invalid", [("Message", str(problem))]) from None
+    if wanted is None or pool_gpus is None or pool_gpus >= max(wanted, 1):
+        return
+    raise PreProcessingError("ContainerMiscError", "There was an unknown error encountered while attempting to "
+                             "run a Task in a container",
+                             [("Message", 'docker: Error response from daemon: could not select device driver "" '
+                                          f'with capabilities: [[gpu]] (the VM size has {pool_gpus} GPUs).')])
 
 
 class Node:
@@ -132,6 +149,7 @@ class Node:
             raise PreProcessingError("ContainerInvalidImage", "One or more container images specified are invalid",
                                      [("ContainerImage", settings["imageName"]),
                                       ("Message", "the emulator's image map has no entry for this image")])
+        _check_gpus(settings.get("containerRunOptions"), plan.pool_gpus)
         try:
             launch = container_launch(image, plan.command_line, settings.get("containerRunOptions"),
                                       settings.get("workingDirectory", "taskWorkingDirectory"), working_dir, task_env)
@@ -164,7 +182,7 @@ class Node:
         except PreProcessingError as failure:
             return AttemptOutcome(failure_info=failure.failure_info, failure_kind="preprocessing",
                                   cancel_reason=attempt.cancel_reason)
-        if attempt.cancel_reason in ("preempted", "deleted"):
+        if attempt.cancel_reason in ("preempted", "requeued", "deleted"):
             return AttemptOutcome(exit_code=exit_code, cancel_reason=attempt.cancel_reason,
                                   container_info=container_info)
         upload_failure = upload_output_files(plan.output_files, plan.task_dir, working_dir, env, exit_code)

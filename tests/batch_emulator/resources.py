@@ -2,10 +2,13 @@
 # with their ids (case-insensitive keys), ETags, state history, counters and JSON views
 # (spec definitions BatchPool, BatchJob, BatchTask, with the defaults the service fills in).
 import collections
+import re
 
 from wire_format import UNLIMITED_DURATION, http_date, iso_time, new_etag, parse_duration
 
 DEFAULT_RETENTION = "P7D"                # spec, BatchTaskConstraints.retentionTime
+# An autoscale formula's assignment of a target ("$TargetLowPriorityNodes = ...;").
+_TARGET_ASSIGNMENT = re.compile(r"\$(TargetDedicatedNodes|TargetLowPriorityNodes)\s*=(?!=)\s*([^;]*)")
 
 
 class _Resource:
@@ -48,33 +51,56 @@ class _Resource:
 
 
 class Pool(_Resource):
-    def __init__(self, spec, now, owner_job_key=None, resize_errors=()):
+    def __init__(self, spec, now, owner_job_key=None):
         super().__init__(spec["id"], "active", now)
         self.spec = spec
         self.owner_job_key = owner_job_key      # set for auto pools
-        self.resize_errors = list(resize_errors)  # non-empty: the pool has no nodes, and says why
+        self.capacity_errors = []   # set: the pool has no nodes at all, and says why (control pool-capacity)
+        self.spot_errors = []       # set: its Spot nodes cannot be allocated (control account "spot")
 
     @property
     def has_container_configuration(self):
         return "containerConfiguration" in self.spec.get("virtualMachineConfiguration", {})
 
+    def asks_for(self, target):
+        """Whether the pool wants nodes of that target ("TargetDedicatedNodes" or "TargetLowPriorityNodes"):
+        a count above 0, or with autoscale a formula assigning it anything but a literal 0.
+        Choice: formulas are not evaluated."""
+        if self.spec.get("enableAutoScale", False):
+            return any(name == target and value.strip() != "0"
+                       for name, value in _TARGET_ASSIGNMENT.findall(self.spec.get("autoScaleFormula", "")))
+        return self.spec.get(target[0].lower() + target[1:], 0) > 0
+
+    @property
+    def runs_tasks(self):
+        """Whether the pool has nodes. Choice: a pool that asks for no nodes at all still runs tasks (the
+        emulator's nodes are shared), unless its only nodes would be Spot ones that cannot be had."""
+        if self.capacity_errors:
+            return False
+        return not (self.spot_errors and not self.asks_for("TargetDedicatedNodes"))
+
+    def set_capacity(self, capacity_errors, spot_errors, now):
+        if (capacity_errors, spot_errors) != (self.capacity_errors, self.spot_errors):
+            self.capacity_errors, self.spot_errors = capacity_errors, spot_errors
+            self.touch(now)
+
     def view(self, base_url):
         spec = self.spec
         view = self.common_view(f"{base_url}/pools/{self.id}")
         view.update({key: value for key, value in spec.items() if key != "id"})
-        starved = bool(self.resize_errors)
         view.update({"allocationState": "steady", "allocationStateTransitionTime": iso_time(self.creation_time),
                      "resizeTimeout": spec.get("resizeTimeout", "PT15M"),
-                     "currentDedicatedNodes": 0 if starved else spec.get("targetDedicatedNodes", 0),
-                     "currentLowPriorityNodes": 0 if starved else spec.get("targetLowPriorityNodes", 0),
+                     "currentDedicatedNodes": 0 if self.capacity_errors else spec.get("targetDedicatedNodes", 0),
+                     "currentLowPriorityNodes": 0 if self.capacity_errors or self.spot_errors
+                     else spec.get("targetLowPriorityNodes", 0),
                      "targetDedicatedNodes": spec.get("targetDedicatedNodes", 0),
                      "targetLowPriorityNodes": spec.get("targetLowPriorityNodes", 0),
                      "enableAutoScale": spec.get("enableAutoScale", False),
                      "enableInterNodeCommunication": spec.get("enableInterNodeCommunication", False),
                      "taskSlotsPerNode": spec.get("taskSlotsPerNode", 1),
                      "taskSchedulingPolicy": spec.get("taskSchedulingPolicy", {"nodeFillType": "spread"})})
-        if starved:
-            view["resizeErrors"] = [{"code": e["code"], "message": e["message"]} for e in self.resize_errors]
+        if self.capacity_errors or self.spot_errors:
+            view["resizeErrors"] = self.capacity_errors + self.spot_errors
         return view
 
 
@@ -89,6 +115,8 @@ class Task(_Resource):
         self.required_slots = spec.get("requiredSlots", 1)
         self.retry_count = 0
         self.last_retry_time = None
+        self.requeue_count = 0          # requeues a user asked for (disable with requeue)
+        self.last_requeue_time = None
         self.start_time = None
         self.end_time = None
         self.exit_code = None
@@ -116,11 +144,13 @@ class Task(_Resource):
                                "maxTaskRetryCount": self.max_retries}
         view["requiredSlots"] = self.required_slots
         view.setdefault("userIdentity", {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}})
-        execution = {"retryCount": self.retry_count, "requeueCount": 0}
+        execution = {"retryCount": self.retry_count, "requeueCount": self.requeue_count}
         if self.start_time is not None:
             execution["startTime"] = iso_time(self.start_time)
         if self.last_retry_time is not None:
             execution["lastRetryTime"] = iso_time(self.last_retry_time)
+        if self.last_requeue_time is not None:
+            execution["lastRequeueTime"] = iso_time(self.last_requeue_time)
         if self.container_info is not None:
             execution["containerInfo"] = self.container_info
         if self.state == "completed":
@@ -146,6 +176,8 @@ class Job(_Resource):
         self.pool_id = pool_id
         self.end_time = None
         self.terminate_reason = None
+        self.scheduling_error = None         # why the job could not start (its auto pool), if it could not
+        self.disable_option = None           # disableTasks of the disable in progress
         self.tasks = {}                      # key -> Task
         self.task_order = []                 # insertion order: listing order and paging positions
         self.ready = collections.deque()     # active tasks whose dependencies are met
@@ -180,7 +212,10 @@ class Job(_Resource):
         execution = {"startTime": iso_time(self.creation_time), "poolId": self.pool_id}
         if self.state == "completed":
             execution["endTime"] = iso_time(self.end_time)
-            execution["terminateReason"] = self.terminate_reason
+            if self.terminate_reason is not None:
+                execution["terminateReason"] = self.terminate_reason
+        if self.scheduling_error is not None:
+            execution["schedulingError"] = self.scheduling_error
         view["executionInfo"] = execution
         return view
 

@@ -77,6 +77,7 @@ class Scheduler:
                 if self._stopping:
                     return
                 self.account.enforce_job_deadlines()
+                self.account.settle_jobs()
                 discarded = self._discard_job_dirs(self.account.remove_deleted_jobs())
             self._remove(discarded)
 

@@ -143,7 +143,10 @@ class SpecValidator:
             document = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as problem:
             raise BatchError(400, "InvalidRequestBody", [("Reason", f"The body is not JSON: {problem}")])
-        document = strip_nulls(document)
+        return self.check(definition_name, strip_nulls(document))
+
+    def check(self, definition_name, document):
+        """document if it matches the definition, else raises BatchError."""
         errors = list(self.validators[definition_name].iter_errors(document))
         if errors:
             first = min(errors, key=lambda e: (_REPORT_ORDER.get(e.validator, 2), list(map(str, e.absolute_path))))
