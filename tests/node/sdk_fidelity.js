@@ -1,7 +1,7 @@
 // Drives the Batch emulator with the official @azure/batch SDK (10.2.0, api-version 2022-10-01.16.0):
 // if the SDK's own signing, serialization, deserialization, error mapping and throttling retry work
 // against the emulator, the emulator speaks the service's protocol. Prints one JSON object with what
-// each step observed; tests/integration/test_emulator_sdk.py asserts on it.
+// each step observed; tests/batch_emulator/tests/test_emulator_sdk.py asserts on it.
 //
 //   BATCH_URL=http://127.0.0.1:PORT BATCH_ACCOUNT=name BATCH_KEY=base64 node tests/node/sdk_fidelity.js
 "use strict";
@@ -50,13 +50,13 @@ async function readAll(stream) {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-async function listAll(firstPage) {
+async function listAll(firstPage, operations = client.task) {
   const items = [];
   let page = await firstPage;
   items.push(...page);
   let pages = 1;
   while (page.odatanextLink) {
-    page = await client.task.listNext(page.odatanextLink);
+    page = await operations.listNext(page.odatanextLink);
     items.push(...page);
     pages += 1;
   }
@@ -134,6 +134,41 @@ async function main() {
   const stats = await (await fetch(`${url}/_emulator/stats`)).json();
   seen.throttledRaw = { status: raw.status, state: raw.parsedBody.state, getJobRequests: stats.operations.Jobs_GetJob,
                         waitedMs: Date.now() - started };
+
+  // Disable and enable (what the offloader does when its Kubernetes Job is suspended and resumed).
+  const jobState = (state) => until(async () => {
+    const current = await client.job.get(JOB);
+    return current.state === state && current;
+  }, `the job to become ${state}`);
+  const disabled = await client.job.disable(JOB, "requeue");
+  const disabledJob = await jobState("disabled");
+  seen.disable = { status: disabled._response.status, previousState: disabledJob.previousState };
+  seen.disableAgain = { status: (await client.job.disable(JOB, "wait"))._response.status };
+  const enabled = await client.job.enable(JOB);
+  const enabledJob = await jobState("active");
+  seen.enable = { status: enabled._response.status, previousState: enabledJob.previousState };
+  seen.enableActive = await failure(() => client.job.enable(JOB));
+
+  // Metadata and listing the account's jobs, as the gc mode does.
+  for (let i = 0; i < 5; i++) {
+    await client.job.add({ id: `sdk-meta-${i}`, poolInfo: { poolId: POOL },
+                           metadata: [{ name: "batch-offload.io/job-uid", value: `uid-${i}` }] });
+  }
+  await client.job.patch("sdk-meta-4", { metadata: [{ name: "batch-offload.io/job-uid", value: "patched" }] });
+  const jobs = await listAll(client.job.list({ jobListOptions: {
+    filter: "startswith(id,'sdk-meta-') and state eq 'active'", select: "id,state,metadata", maxResults: 2 } }),
+  client.job);
+  seen.listJobs = { ids: jobs.items.map((j) => j.id), pages: jobs.pages,
+                    uids: jobs.items.map((j) => j.metadata[0].value) };
+  seen.unfilterable = await failure(() => client.job.list({ jobListOptions: { filter: "metadata eq 'x'" } }));
+
+  // The images the account offers, for the offloader's pre-flight check of an auto pool.
+  const images = await listAll(client.account.listSupportedImages({ accountListSupportedImagesOptions: {
+    filter: "verificationType eq 'verified'" } }), { listNext: (link) => client.account.listSupportedImagesNext(link) });
+  seen.supportedImages = images.items.map((i) => ({
+    image: `${i.imageReference.publisher}:${i.imageReference.offer}:${i.imageReference.sku}`,
+    nodeAgentSKUId: i.nodeAgentSKUId, capabilities: i.capabilities || [],
+    endOfLifeIsDate: i.batchSupportEndOfLife === undefined || i.batchSupportEndOfLife instanceof Date }));
 
   const terminated = await client.job.terminate(JOB, { terminateReason: "stopped by the SDK" });
   const completedJob = await until(async () => {

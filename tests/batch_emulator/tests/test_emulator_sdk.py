@@ -66,3 +66,27 @@ def test_throttling_as_the_sdk_sees_it(sdk_report):
 def test_the_sdk_terminates_and_deletes(sdk_report):
     assert sdk_report["terminate"] == {"status": 202, "terminateReason": "stopped by the SDK"}
     assert sdk_report["deleteJob"] == {"status": 202, "afterwards": "JobNotFound"}
+
+
+def test_the_sdk_disables_and_enables_a_job(sdk_report):
+    assert sdk_report["disable"] == {"status": 202, "previousState": "disabling"}
+    assert sdk_report["disableAgain"] == {"status": 202}
+    assert sdk_report["enable"] == {"status": 202, "previousState": "enabling"}
+    assert sdk_report["enableActive"]["statusCode"] == 409
+    assert sdk_report["enableActive"]["code"] == "OperationInvalidForCurrentState"
+
+
+def test_the_sdk_lists_jobs_with_metadata_filter_select_and_paging(sdk_report):
+    assert sdk_report["listJobs"] == {"ids": [f"sdk-meta-{i}" for i in range(5)], "pages": 3,
+                                      "uids": ["uid-0", "uid-1", "uid-2", "uid-3", "patched"]}
+    assert sdk_report["unfilterable"]["statusCode"] == 400
+    assert sdk_report["unfilterable"]["code"] == "InvalidQueryParameterValue"
+
+
+def test_the_sdk_lists_supported_images(sdk_report):
+    images = {image["image"]: image for image in sdk_report["supportedImages"]}
+    assert set(images) == {"microsoft-dsvm:ubuntu-hpc:2204", "microsoft-dsvm:ubuntu-hpc:2404",
+                           "canonical:ubuntu-24_04-lts:server"}
+    hpc = images["microsoft-dsvm:ubuntu-hpc:2204"]
+    assert hpc["nodeAgentSKUId"] == "batch.node.ubuntu 22.04" and "DockerCompatible" in hpc["capabilities"]
+    assert all(image["endOfLifeIsDate"] for image in images.values())
