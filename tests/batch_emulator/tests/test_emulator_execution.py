@@ -13,6 +13,14 @@ def python_command(source, *arguments):
     return shlex.join([PYTHON, "-c", source, *arguments])
 
 
+def counted_attempt(counter, then):
+    """A commandLine that counts its runs in the file counter, then runs the Python statement then, in
+    which n is this run's number (1 for the first)."""
+    return python_command("import pathlib, sys, time; p = pathlib.Path(sys.argv[1]); "
+                          f"n = int(p.read_text()) + 1 if p.exists() else 1; p.write_text(str(n)); {then}",
+                          str(counter))
+
+
 def _start(batch, job_id="job", pool_id="pool", containers=False, **job_fields):
     batch.create_pool(pool_id, containers=containers)
     batch.create_job(job_id, pool_id=pool_id, **job_fields)
@@ -62,9 +70,7 @@ def test_environment_of_the_task(batch):
 
 def test_non_zero_exits_are_retried_up_to_max_task_retry_count(batch, tmp_path):
     counter = tmp_path / "attempts"
-    fail_twice = python_command("import pathlib, sys; p = pathlib.Path(sys.argv[1]); "
-                                "n = int(p.read_text()) + 1 if p.exists() else 1; p.write_text(str(n)); "
-                                "sys.exit(1 if n <= 2 else 0)", str(counter))
+    fail_twice = counted_attempt(counter, "sys.exit(1 if n <= 2 else 0)")
     _start(batch)
     batch.add_task("job", {"id": "flaky", "commandLine": fail_twice, "constraints": {"maxTaskRetryCount": 2}})
     execution = batch.wait_task_completed("job", "flaky")["executionInfo"]
@@ -180,9 +186,7 @@ def test_task_failure_terminates_the_job_with_perform_exit_options_job_action(ba
 
 def test_preemption_requeues_without_using_a_retry(batch, tmp_path):
     counter = tmp_path / "runs"
-    first_run_hangs = python_command("import pathlib, sys, time; p = pathlib.Path(sys.argv[1]); "
-                                     "n = int(p.read_text()) + 1 if p.exists() else 1; p.write_text(str(n)); "
-                                     "time.sleep(60 if n == 1 else 0)", str(counter))
+    first_run_hangs = counted_attempt(counter, "time.sleep(60 if n == 1 else 0)")
     _start(batch)
     batch.add_task("job", {"id": "t", "commandLine": first_run_hangs})
     wait_until(lambda: counter.exists())

@@ -2,7 +2,7 @@
 # what mapping Kubernetes failure semantics (backoffLimit, podFailurePolicy onExitCodes, successPolicy) to
 # Batch relies on: which ExitOptions apply, when, and what the task's and the job's counters then say.
 from batch_emulator.testing import batch, emulator, wait_until  # noqa: F401 (pytest fixtures)
-from test_emulator_execution import python_command
+from test_emulator_execution import counted_attempt, python_command
 
 UNREACHABLE = "http://127.0.0.1:1"      # nothing listens there: downloads and uploads fail at once
 SATISFY = {"dependencyAction": "satisfy"}
@@ -64,10 +64,7 @@ def test_job_action_applies_only_once_retries_are_exhausted(batch, tmp_path):
     # Spec, onTaskFailure: "A Task is considered to have failed if has a failureInfo. A failureInfo is set if
     # the Task completes with a non-zero exit code after exhausting its retry count"; ExitOptions.jobAction:
     # "The default is none for exit code 0 and terminate for all other exit conditions."
-    counter = tmp_path / "attempts"
-    fail_twice = python_command("import pathlib, sys; p = pathlib.Path(sys.argv[1]); "
-                                "n = int(p.read_text()) + 1 if p.exists() else 1; p.write_text(str(n)); "
-                                "sys.exit(7 if n <= 2 else 0)", str(counter))
+    fail_twice = counted_attempt(tmp_path / "attempts", "sys.exit(7 if n <= 2 else 0)")
     _job(batch, onTaskFailure="performexitoptionsjobaction")
     batch.add_task("job", {"id": "flaky", "commandLine": fail_twice, "constraints": {"maxTaskRetryCount": 2}})
     execution = batch.wait_task_completed("job", "flaky")["executionInfo"]

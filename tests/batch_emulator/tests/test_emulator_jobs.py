@@ -6,15 +6,13 @@ import time
 import pytest
 
 from batch_emulator.testing import batch, emulator, wait_until  # noqa: F401 (pytest fixtures)
-from test_emulator_execution import python_command
+from test_emulator_execution import counted_attempt, python_command
 
 
 def _job_with_running_task(batch, tmp_path, job_id="job", **job_fields):
     """A job whose task "t" is running a 60 s sleep and counts its starts in tmp_path/starts."""
     starts = tmp_path / "starts"
-    sleeper = python_command("import pathlib, sys, time; p = pathlib.Path(sys.argv[1]); "
-                             "p.write_text(str(int(p.read_text()) + 1 if p.exists() else 1)); time.sleep(60)",
-                             str(starts))
+    sleeper = counted_attempt(starts, "time.sleep(60)")
     batch.create_pool("pool")
     batch.create_job(job_id, **job_fields)
     batch.add_task(job_id, {"id": "t", "commandLine": sleeper, "constraints": {"maxTaskRetryCount": 3}})
@@ -80,10 +78,7 @@ def test_disable_wait_lets_running_tasks_finish_and_starts_no_other(batch):
 
 
 def test_a_failing_task_of_a_disabling_job_keeps_its_retries(batch, tmp_path):
-    counter = tmp_path / "attempts"
-    fail_once = python_command("import pathlib, sys, time; p = pathlib.Path(sys.argv[1]); "
-                               "n = int(p.read_text()) + 1 if p.exists() else 1; p.write_text(str(n)); "
-                               "time.sleep(0.5); sys.exit(1 if n == 1 else 0)", str(counter))
+    fail_once = counted_attempt(tmp_path / "attempts", "time.sleep(0.5); sys.exit(1 if n == 1 else 0)")
     batch.create_pool("pool")
     batch.create_job("job")
     batch.add_task("job", {"id": "t", "commandLine": fail_once, "constraints": {"maxTaskRetryCount": 1}})
