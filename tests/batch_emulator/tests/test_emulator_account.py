@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from batch_emulator.testing import batch, emulator, wait_until  # noqa: F401 (pytest fixtures)
+from batch_emulator.testing import batch, emulator  # noqa: F401 (pytest fixtures)
 
 HPC_2204 = {"publisher": "microsoft-dsvm", "offer": "ubuntu-hpc", "sku": "2204", "version": "latest"}
 
