@@ -118,6 +118,21 @@ answer_kind http_exchange_answer(const http_exchange *x)
     return answer_classify(x->status);
 }
 
+bool http_client_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+void http_client_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+const char *http_client_library_version(void)
+{
+    return curl_version();
+}
+
 http_client *http_client_new(const retry_policy *policy, volatile const int *cancel)
 {
     http_client *c = calloc(1, sizeof(*c));

@@ -71,6 +71,12 @@ typedef struct http_feed {
 
 typedef struct http_client http_client;
 
+/* Once per program, before any client (and once more, at its end). */
+bool http_client_global_init(void);
+void http_client_global_cleanup(void);
+/* "libcurl/7.88.1 OpenSSL/3.0.19 ...", for --version. */
+const char *http_client_library_version(void);
+
 /* cancel: checked between steps; when it becomes non-zero, runs stop. */
 http_client *http_client_new(const retry_policy *policy, volatile const int *cancel);
 void http_client_free(http_client *client);

@@ -2,13 +2,13 @@
  * pod the webhook makes, or by hand with the original sample's variables
  * (--help lists them). Exit codes: 0 succeeded, 1 the work failed, 2 bad
  * configuration, 3 Azure unavailable, 143 stopped by SIGTERM/SIGINT. */
-#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dry_run.h"
+#include "http_client.h"
 #include "job_plan.h"
 #include "log.h"
 #include "offload_run.h"
@@ -72,7 +72,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--version") == 0) {
             tls_global_init();
             printf("batch-offloader %s (%s, %s)\n", BATCH_OFFLOAD_VERSION, tls_backend_version(),
-                   curl_version());
+                   http_client_library_version());
             return 0;
         }
         if (strcmp(argv[i], "--dry-run") == 0) {
@@ -85,7 +85,7 @@ int main(int argc, char **argv)
         redact_print(stderr, message);
         return OFFLOAD_EXIT_BAD_CONFIGURATION;
     }
-    if (!tls_global_init() || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if (!tls_global_init() || !http_client_global_init()) {
         log_error("cannot initialize the TLS and HTTP libraries");
         return OFFLOAD_EXIT_AZURE_UNAVAILABLE;
     }
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
         worker_spec_free(&spec);
     offloader_config_free(&config);
     buffer_free(&errors);
-    curl_global_cleanup();
+    http_client_global_cleanup();
     tls_thread_cleanup();
     return code;
 }
