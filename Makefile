@@ -38,7 +38,7 @@ LAYER_INCLUDES_common := -Icommon
 LAYER_INCLUDES_azure := -Icommon -Iazure
 LAYER_INCLUDES_webhook := -Icommon -Iwebhook
 LAYER_INCLUDES_offloader := -Icommon -Iazure -Ioffloader
-LAYER_INCLUDES_tests := -Icommon -Iazure -Iwebhook -Ioffloader
+LAYER_INCLUDES_tests := -Icommon -Iazure -Iwebhook -Ioffloader -Itests/unit
 layer_includes = $(LAYER_INCLUDES_$(firstword $(subst /, ,$(1))))
 ifeq ($(SAN),asan)
 CFLAGS_MODE := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

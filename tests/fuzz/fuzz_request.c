@@ -23,22 +23,15 @@
 #include "json_reader.h"
 #include "log.h"
 #include "request_router.h"
+#include "test_platform.h"
 
 #define MAX_HEAD 16384
 #define MAX_BODY (256 * 1024)
 
 static const platform_settings platform = {
-    .offloader_image = "registry.example.com/batch-offload/offloader:0.1.0",
-    .credentials_secret = "batch-offload-credentials",
-    .default_pool = "",
+    TEST_PLATFORM_DEFAULTS,
     .allowed_pools = "pool-a,pool-b",
-    .max_completions = 10000,
-    .default_storage_container = "batch-offload",
-    .default_vm_size = "",
-    .allowed_namespaces = "",
-    .offloader_service_account = "",
     .workload_identity = true,
-    .offloader_backoff_limit = 3,
 };
 
 static const http_limits limits = {.max_header_bytes = MAX_HEAD, .max_body_bytes = MAX_BODY};

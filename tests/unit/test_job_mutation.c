@@ -9,19 +9,12 @@
 #include "buffer.h"
 #include "job_mutation.h"
 #include "offloader_pod.h"
+#include "test_platform.h"
 
 static const platform_settings default_platform = {
-    .offloader_image = "registry.example.com/batch-offload/offloader:0.1.0",
-    .credentials_secret = "batch-offload-credentials",
-    .default_pool = "",
+    TEST_PLATFORM_DEFAULTS,
     .allowed_pools = "",
-    .max_completions = 10000,
-    .default_storage_container = "batch-offload",
-    .default_vm_size = "",
-    .allowed_namespaces = "",
-    .offloader_service_account = "",
     .workload_identity = false,
-    .offloader_backoff_limit = 3,
 };
 
 /* One fixture run through decode + mutate; the patch parsed for lookups. */

@@ -13,20 +13,13 @@
 #include "log.h"
 #include "offload_contract.h"
 #include "offloader_config.h"
+#include "test_platform.h"
 
 #define POD_UID_LABEL "0b7d5f4c-3e1a-4a7b-9c2d-5e6f7a8b9c0d"
 
 static const platform_settings every_override = {
-    .offloader_image = "registry.example.com/batch-offload/offloader:0.1.0",
-    .credentials_secret = "batch-offload-credentials",
-    .default_pool = "",
+    TEST_PLATFORM_DEFAULTS,
     .allowed_pools = "",
-    .max_completions = 10000,
-    .default_storage_container = "batch-offload",
-    .default_vm_size = "",
-    .allowed_namespaces = "",
-    .offloader_service_account = "",
-    .offloader_backoff_limit = 3,
     .offloader_auth = "shared-key",
     .pool_image = "canonical:ubuntu-24_04-lts:server:latest",
     .node_agent_sku = "batch.node.ubuntu 24.04",
@@ -37,16 +30,8 @@ static const platform_settings every_override = {
 };
 
 static const platform_settings no_override = {
-    .offloader_image = "registry.example.com/batch-offload/offloader:0.1.0",
-    .credentials_secret = "batch-offload-credentials",
-    .default_pool = "",
+    TEST_PLATFORM_DEFAULTS,
     .allowed_pools = "",
-    .max_completions = 10000,
-    .default_storage_container = "batch-offload",
-    .default_vm_size = "",
-    .allowed_namespaces = "",
-    .offloader_service_account = "",
-    .offloader_backoff_limit = 3,
     .offloader_auth = "",
     .pool_image = "",
     .node_agent_sku = "",
