@@ -168,21 +168,16 @@ static bool string_matches(const json_document *doc, int token, const char *expe
     return at == want;
 }
 
-bool json_string_equals(const json_document *doc, int token, const char *expected)
+bool json_string_matches_n(const json_document *doc, int token, const char *expected, size_t n,
+                           bool prefix)
 {
-    return string_matches(doc, token, expected, strlen(expected), false);
+    return string_matches(doc, token, expected, n, prefix);
 }
 
-bool json_string_has_prefix(const json_document *doc, int token, const char *prefix)
-{
-    return string_matches(doc, token, prefix, strlen(prefix), true);
-}
-
-int json_object_get(const json_document *doc, int object, const char *key)
+int json_object_get_n(const json_document *doc, int object, const char *key, size_t key_len)
 {
     if (json_type_of(doc, object) != JSON_OBJECT)
         return -1;
-    size_t key_len = strlen(key);
     json_iterator it = json_iterate(doc, object);
     int k;
     while (json_iterator_next(&it, &k))

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum {
     JSON_NONE = 0, /* "no such token": lookups return -1, type of -1 is NONE */
@@ -60,7 +61,12 @@ void json_document_free(json_document *doc);
 
 json_type json_type_of(const json_document *doc, int token);
 /* The value of member `key` in object `object`, or -1. */
-int json_object_get(const json_document *doc, int object, const char *key);
+int json_object_get_n(const json_document *doc, int object, const char *key, size_t key_len);
+/* Inline, so a literal key's length is known at compile time. */
+static inline int json_object_get(const json_document *doc, int object, const char *key)
+{
+    return json_object_get_n(doc, object, key, strlen(key));
+}
 /* Follows a NULL-terminated list of member names from `from`; -1 if any is missing. */
 int json_lookup(const json_document *doc, int from, ...) __attribute__((sentinel));
 /* Number of members or elements of a container, 0 otherwise. */
@@ -79,8 +85,16 @@ json_iterator json_iterate(const json_document *doc, int container);
 bool json_iterator_next(json_iterator *it, int *item);
 
 /* Strings are compared and copied decoded (escapes resolved). */
-bool json_string_equals(const json_document *doc, int token, const char *expected);
-bool json_string_has_prefix(const json_document *doc, int token, const char *prefix);
+bool json_string_matches_n(const json_document *doc, int token, const char *expected, size_t n,
+                           bool prefix);
+static inline bool json_string_equals(const json_document *doc, int token, const char *expected)
+{
+    return json_string_matches_n(doc, token, expected, strlen(expected), false);
+}
+static inline bool json_string_has_prefix(const json_document *doc, int token, const char *prefix)
+{
+    return json_string_matches_n(doc, token, prefix, strlen(prefix), true);
+}
 /* Decoded length in bytes, or -1 if not a string. */
 long json_string_length(const json_document *doc, int token);
 /* malloc'd NUL-terminated copy; NULL if not a string or it holds "\u0000". */

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,46 +33,73 @@ void log_set_fd(int fd)
     log_fd = fd;
 }
 
+/* "2026-12-02T07:01:41.551Z". The date and time to the second are
+ * formatted once a second per thread: a busy webhook logs a line per review. */
 static void append_timestamp(buffer *line)
 {
+    static _Thread_local time_t formatted_second = -1;
+    static _Thread_local char second[24];
     struct timespec now;
-    struct tm utc;
     clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &utc);
-    char stamp[32];
-    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
-    buffer_appendf(line, "%s.%03ldZ", stamp, now.tv_nsec / 1000000);
+    if (now.tv_sec != formatted_second) {
+        struct tm utc;
+        gmtime_r(&now.tv_sec, &utc);
+        strftime(second, sizeof(second), "%Y-%m-%dT%H:%M:%S.", &utc);
+        formatted_second = now.tv_sec;
+    }
+    buffer_append_str(line, second);
+    long ms = now.tv_nsec / 1000000;
+    char digits[5] = {(char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10),
+                      'Z', '\0'};
+    buffer_append(line, digits, 4);
 }
 
+/* Whole numbers as they are, others to three decimals (a duration in ms). */
 static void append_number(buffer *out, double v)
 {
-    if (!isfinite(v))
+    if (!isfinite(v)) {
         buffer_append_str(out, "0");
-    else if (v == (double)(long long)v && fabs(v) < 1e15)
-        buffer_appendf(out, "%lld", (long long)v);
-    else
+    } else if (v == (double)(long long)v && fabs(v) < 1e15) {
+        if (v < 0)
+            buffer_append_char(out, '-');
+        buffer_append_uint(out, (uint64_t)llabs((long long)v));
+    } else if (fabs(v) < 1e12) {
+        long long thousandths = llround(fabs(v) * 1000.0);
+        if (v < 0 && thousandths > 0)
+            buffer_append_char(out, '-');
+        buffer_append_uint(out, (uint64_t)(thousandths / 1000));
+        char fraction[4] = {(char)('0' + thousandths / 100 % 10),
+                            (char)('0' + thousandths / 10 % 10), (char)('0' + thousandths % 10),
+                            '\0'};
+        buffer_append_char(out, '.');
+        buffer_append(out, fraction, 3);
+    } else {
         buffer_appendf(out, "%.3f", v);
+    }
 }
 
-/* Redacts text, then appends it JSON-escaped. */
-static void append_json_text(buffer *line, const char *text)
+/* Redacts text into scratch (reused from field to field), then appends it
+ * JSON-escaped. */
+static void append_json_text(buffer *line, buffer *scratch, const char *text)
 {
-    buffer clean;
-    buffer_init(&clean, 0);
-    redact_into(&clean, text, strlen(text));
-    json_escape_into(line, buffer_cstr(&clean), clean.len);
-    buffer_free(&clean);
+    buffer_reset(scratch);
+    redact_into(scratch, text, strlen(text));
+    json_escape_into(line, buffer_cstr(scratch), scratch->len);
 }
 
 static void format_json(buffer *line, log_level level, const char *message,
                         const log_field *fields, size_t count)
 {
+    buffer scratch;
+    buffer_init(&scratch, 0);
     buffer_append_str(line, "{\"time\":\"");
     append_timestamp(line);
-    buffer_appendf(line, "\",\"level\":\"%s\",\"program\":\"", level_names[level]);
-    append_json_text(line, program_name);
+    buffer_append_str(line, "\",\"level\":\"");
+    buffer_append_str(line, level_names[level]);
+    buffer_append_str(line, "\",\"program\":\"");
+    append_json_text(line, &scratch, program_name);
     buffer_append_str(line, "\",\"msg\":\"");
-    append_json_text(line, message);
+    append_json_text(line, &scratch, message);
     buffer_append_char(line, '"');
     for (size_t i = 0; i < count; i++) {
         if (!fields[i].key)
@@ -82,11 +111,12 @@ static void format_json(buffer *line, log_level level, const char *message,
             append_number(line, fields[i].number);
         } else {
             buffer_append_char(line, '"');
-            append_json_text(line, fields[i].text ? fields[i].text : "");
+            append_json_text(line, &scratch, fields[i].text ? fields[i].text : "");
             buffer_append_char(line, '"');
         }
     }
     buffer_append_str(line, "}\n");
+    buffer_free(&scratch);
 }
 
 static void format_text(buffer *line, log_level level, const char *message,

@@ -287,7 +287,9 @@ void offloader_env_write(json_writer *w, const job_view *v)
     } else if (v->job_name) {
         buffer prefix;
         buffer_init(&prefix, 1024);
-        buffer_appendf(&prefix, "%s/%s", v->namespace_name, v->job_name);
+        buffer_append_str(&prefix, v->namespace_name);
+        buffer_append_char(&prefix, '/');
+        buffer_append_str(&prefix, v->job_name);
         write_env_literal(w, OFFLOAD_ENV_BLOB_PREFIX, buffer_cstr(&prefix));
         buffer_free(&prefix);
     } else { /* generateName: the name exists only once the Job is stored */

@@ -187,7 +187,9 @@ static void write_template_map_entries(json_writer *w, const job_view *v, const 
         for (size_t i = 0; i < count; i++) {
             buffer pointer;
             buffer_init(&pointer, 512);
-            buffer_appendf(&pointer, "/spec/template/metadata/%s/", map);
+            buffer_append_str(&pointer, "/spec/template/metadata/");
+            buffer_append_str(&pointer, map);
+            buffer_append_char(&pointer, '/');
             append_json_pointer_token(&pointer, keys[i]);
             write_op(w, "add", buffer_cstr(&pointer));
             buffer_free(&pointer);
