@@ -4,12 +4,20 @@
 #include <pthread.h>
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_SSSE3_ENCODER 1
+#endif
+
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Two output characters per lookup: every 12-bit value's pair, built once.
  * An admission response is mostly its base64 patch, so this loop matters. */
 static char pairs[4096][2];
 static pthread_once_t pairs_once = PTHREAD_ONCE_INIT;
+#ifdef HAVE_SSSE3_ENCODER
+static bool have_ssse3; /* set with the pairs */
+#endif
 
 static void build_pairs(void)
 {
@@ -17,6 +25,9 @@ static void build_pairs(void)
         pairs[v][0] = alphabet[v >> 6];
         pairs[v][1] = alphabet[v & 63];
     }
+#ifdef HAVE_SSSE3_ENCODER
+    have_ssse3 = __builtin_cpu_supports("ssse3");
+#endif
 }
 
 static uint64_t load_big_endian_64(const uint8_t *p)
@@ -29,6 +40,39 @@ static uint64_t load_big_endian_64(const uint8_t *p)
     return x;
 }
 
+#ifdef HAVE_SSSE3_ENCODER
+/* Twelve bytes into sixteen characters at a time (Wojciech Mula's SSSE3
+ * method): a shuffle puts each 3-byte group's bits where two multiplies can
+ * cut them into 6-bit indices, and one table shuffle turns the indices into
+ * characters. Reads 16 bytes per step, so it stops 4 short of the end.
+ * Returns how many input bytes it encoded (a multiple of 12). */
+__attribute__((target("ssse3"))) static size_t encode_ssse3(const uint8_t *in, size_t len,
+                                                            char *out)
+{
+    const __m128i spread = _mm_set_epi8(10, 11, 9, 10, 7, 8, 6, 7, 4, 5, 3, 4, 1, 2, 0, 1);
+    const __m128i shift = _mm_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                        '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                        '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
+    size_t i = 0;
+    for (; i + 16 <= len; i += 12, out += 16) {
+        __m128i v = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(in + i)), spread);
+        __m128i high = _mm_mulhi_epu16(_mm_and_si128(v, _mm_set1_epi32(0x0fc0fc00)),
+                                       _mm_set1_epi32(0x04000040));
+        __m128i low = _mm_mullo_epi16(_mm_and_si128(v, _mm_set1_epi32(0x003f03f0)),
+                                      _mm_set1_epi32(0x01000010));
+        __m128i indices = _mm_or_si128(high, low);
+        /* 0..25 -> 13, 26..51 -> 0, 52..61 -> 1..10, 62 -> 11, 63 -> 12: which shift */
+        __m128i which = _mm_subs_epu8(indices, _mm_set1_epi8(51));
+        __m128i upper = _mm_cmpgt_epi8(_mm_set1_epi8(26), indices);
+        which = _mm_or_si128(which, _mm_and_si128(upper, _mm_set1_epi8(13)));
+        __m128i text = _mm_add_epi8(indices, _mm_shuffle_epi8(shift, which));
+        _mm_storeu_si128((__m128i *)out, text);
+    }
+    return i;
+}
+
+#endif
+
 void base64_encode_into(buffer *out, const void *data, size_t len)
 {
     const uint8_t *restrict p = data;
@@ -37,6 +81,12 @@ void base64_encode_into(buffer *out, const void *data, size_t len)
     pthread_once(&pairs_once, build_pairs);
     char *restrict w = out->data + out->len;
     size_t i = 0;
+#ifdef HAVE_SSSE3_ENCODER
+    if (have_ssse3) {
+        i = encode_ssse3(p, len, w);
+        w += i / 3 * 4;
+    }
+#endif
     /* Six bytes from one 8-byte load (big-endian order: base64 reads the
      * high bits first) become eight characters in one store. */
     for (; i + 8 <= len; i += 6, w += 8) {

@@ -142,7 +142,10 @@ static bool write_plain_quoted(buffer *out, const char *s, size_t n, const char 
 {
     if (!out->data || !buffer_has_room(out, n + 1 + close_len))
         return false;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+    for (uint64_t word; i + 8 <= n && (memcpy(&word, s + i, 8), word_is_plain(word));)
+        i += 8;
+    for (; i < n; i++)
         if (!plain_byte[(unsigned char)s[i]])
             return false;
     char *p = out->data + out->len;
