@@ -40,6 +40,10 @@ enum {
 #define OFFLOAD_ENV_JOB_UID "BATCH_OFFLOAD_JOB_UID"
 #define OFFLOAD_ENV_JOB_NAME "BATCH_OFFLOAD_JOB_NAME"
 #define OFFLOAD_ENV_NAMESPACE "BATCH_OFFLOAD_NAMESPACE"
+/* The offloader's own pod (with --offloader-api-access): its events name it,
+ * and a SIGTERM's cause is read from its conditions. */
+#define OFFLOAD_ENV_POD_NAME "BATCH_OFFLOAD_POD_NAME"
+#define OFFLOAD_ENV_POD_UID "BATCH_OFFLOAD_POD_UID"
 /* JOBID, built by the kubelet from the Job's UID so that a restarted
  * offloader finds the same Batch job. */
 #define OFFLOAD_JOB_ID_PREFIX "k8s-"
@@ -77,6 +81,19 @@ bool offload_auth_from_name(const char *name, offload_auth *auth);
 /* Spot or dedicated nodes (OFFLOAD_ENV_PRIORITY; the priority annotation). */
 #define OFFLOAD_PRIORITY_NAMES "\"spot\" or \"dedicated\""
 bool offload_priority_is_valid(const char *value);
+
+/* ---- what the offloader writes back (docs/KUBERNETES.md) ------------------- */
+
+/* On the Kubernetes Job. */
+#define OFFLOAD_ANNOTATION_RESULT "batch-offload.io/result"
+#define OFFLOAD_ANNOTATION_PROGRESS "batch-offload.io/progress"
+#define OFFLOAD_ANNOTATION_BATCH_JOB "batch-offload.io/batch-job"
+/* On the Batch job, so that gc knows whose it is. */
+#define OFFLOAD_METADATA_CREATED_BY "batch-offload.io/created-by"
+#define OFFLOAD_METADATA_CREATOR "batch-offload"
+#define OFFLOAD_METADATA_NAMESPACE "batch-offload.io/namespace"
+#define OFFLOAD_METADATA_JOB_NAME "batch-offload.io/job-name"
+#define OFFLOAD_METADATA_JOB_UID "batch-offload.io/job-uid"
 
 /* ---- defaults both programs state ---------------------------------------- */
 

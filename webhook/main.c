@@ -114,6 +114,7 @@ int main(int argc, char **argv)
         .allowed_namespaces = config.allowed_namespaces,
         .offloader_service_account = config.offloader_service_account,
         .workload_identity = config.workload_identity,
+        .api_access = config.offloader_api_access,
         .offloader_backoff_limit = config.offloader_backoff_limit,
         .offloader_auth = config.offloader_auth,
         .pool_image = config.pool_image,

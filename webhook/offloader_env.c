@@ -102,6 +102,16 @@ static void write_namespace_env(json_writer *w)
     write_env_field_ref(w, OFFLOAD_ENV_NAMESPACE, "metadata.namespace");
 }
 
+static void write_pod_name_env(json_writer *w)
+{
+    write_env_field_ref(w, OFFLOAD_ENV_POD_NAME, "metadata.name");
+}
+
+static void write_pod_uid_env(json_writer *w)
+{
+    write_env_field_ref(w, OFFLOAD_ENV_POD_UID, "metadata.uid");
+}
+
 static void write_job_id_env(json_writer *w)
 {
     write_env_expanded(w, OFFLOAD_ENV_JOB_ID, OFFLOAD_JOB_ID_FROM_UID);
@@ -111,6 +121,8 @@ static json_fragment job_uid_env = JSON_FRAGMENT(write_job_uid_env);
 static json_fragment job_name_env = JSON_FRAGMENT(write_job_name_env);
 static json_fragment namespace_env = JSON_FRAGMENT(write_namespace_env);
 static json_fragment job_id_env = JSON_FRAGMENT(write_job_id_env);
+static json_fragment pod_name_env = JSON_FRAGMENT(write_pod_name_env);
+static json_fragment pod_uid_env = JSON_FRAGMENT(write_pod_uid_env);
 
 /* ---- the worker and the platform ----------------------------------------- */
 
@@ -270,6 +282,10 @@ void offloader_env_write(json_writer *w, const job_view *v)
     json_fragment_copy(w, &job_name_env);
     json_fragment_copy(w, &namespace_env);
     json_fragment_copy(w, &job_id_env);
+    if (p->api_access) {
+        json_fragment_copy(w, &pod_name_env);
+        json_fragment_copy(w, &pod_uid_env);
+    }
 
     const char *pool = a->pool ? a->pool : p->default_pool;
     if (pool[0])

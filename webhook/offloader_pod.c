@@ -149,8 +149,8 @@ static void write_pod_spec(json_writer *w, const job_view *v)
     json_fragment_copy(w, &pod_security_context);
     if (p->offloader_service_account[0])
         json_member_string(w, "serviceAccountName", p->offloader_service_account);
-    /* Only workload identity needs the projected token. */
-    json_member_bool(w, "automountServiceAccountToken", p->workload_identity);
+    /* A token only where something uses it: the Kubernetes API, workload identity. */
+    json_member_bool(w, "automountServiceAccountToken", p->api_access || p->workload_identity);
     json_member_bool(w, "enableServiceLinks", false);
     /* Time to terminate the Batch job after SIGTERM. */
     json_member_int(w, "terminationGracePeriodSeconds", 60);

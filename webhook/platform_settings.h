@@ -16,6 +16,7 @@ typedef struct platform_settings {
     const char *allowed_namespaces;        /* comma-separated; "" = all */
     const char *offloader_service_account; /* "" = the namespace default, token not mounted */
     bool workload_identity;                /* Entra workload identity for offloader pods */
+    bool api_access;                       /* offloader pods get a Kubernetes API token */
     long offloader_backoff_limit;          /* pod retries for infrastructure failures */
     const char *offloader_auth;            /* BATCH_OFFLOAD_AUTH for offloader pods; "" = auto */
     /* auto pools: "" or 0 keeps the offloader's default */

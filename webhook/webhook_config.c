@@ -52,6 +52,10 @@ static const option_spec options[] = {
      TEXT(offloader_service_account, "", "ServiceAccount of offloader pods (empty: default)")},
     {"workload-identity",
      SWITCH(workload_identity, "give offloader pods Entra workload identity (label and token)")},
+    {"offloader-api-access",
+     SWITCH(offloader_api_access, "give offloader pods a Kubernetes API token and their pod's "
+                                  "name, for their Job's result, progress and events and a "
+                                  "SIGTERM's cause (docs/KUBERNETES.md)")},
     {"offloader-backoff-limit",
      NUMBER(offloader_backoff_limit, "3", 0, 100,
             "offloader pod retries after infrastructure failures (exit code 3)")},

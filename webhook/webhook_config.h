@@ -36,6 +36,7 @@ typedef struct webhook_config {
     char *allowed_namespaces;
     char *offloader_service_account;
     bool workload_identity;
+    bool offloader_api_access;
     long offloader_backoff_limit;
     char *offloader_auth;
     char *pool_image;

@@ -526,6 +526,38 @@ static void test_workload_identity_labels_the_pod(void **state)
     run_free(&r);
 }
 
+/* With API access the pod gets its token and learns its own name and UID
+ * (downward API); without it, neither (the default). */
+static void test_api_access_gives_the_pod_a_token_and_its_name(void **state)
+{
+    (void)state;
+    platform_settings access = default_platform;
+    access.api_access = true;
+    access.offloader_service_account = "batch-offload-offloader";
+    run r;
+    run_fixture(&r, "kubectl-job", &access);
+    int pod = op_value(&r, "add", "/spec/template/spec");
+    assert_member_string(&r.patch, pod, "serviceAccountName", "batch-offload-offloader");
+    assert_true(json_is_true(&r.patch, json_object_get(&r.patch, pod,
+                                                       "automountServiceAccountToken")));
+    static const char *const fields[][2] = {{"BATCH_OFFLOAD_POD_NAME", "metadata.name"},
+                                            {"BATCH_OFFLOAD_POD_UID", "metadata.uid"}};
+    for (size_t i = 0; i < 2; i++) {
+        int entry = env_entry(&r, fields[i][0]);
+        assert_true(entry >= 0);
+        assert_true(json_string_equals(
+            &r.patch, json_lookup(&r.patch, entry, "valueFrom", "fieldRef", "fieldPath", NULL),
+            fields[i][1]));
+    }
+    run_free(&r);
+    run_fixture(&r, "kubectl-job", &default_platform);
+    pod = op_value(&r, "add", "/spec/template/spec");
+    assert_false(json_is_true(&r.patch, json_object_get(&r.patch, pod,
+                                                        "automountServiceAccountToken")));
+    assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_POD_NAME"), -1);
+    run_free(&r);
+}
+
 static void test_platform_auto_pool_and_auth_settings_reach_the_offloader(void **state)
 {
     (void)state;
@@ -574,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_platform_limits_are_enforced),
         cmocka_unit_test(test_aggregator_args_need_an_image),
         cmocka_unit_test(test_workload_identity_labels_the_pod),
+        cmocka_unit_test(test_api_access_gives_the_pod_a_token_and_its_name),
         cmocka_unit_test(test_platform_auto_pool_and_auth_settings_reach_the_offloader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
