@@ -256,7 +256,7 @@ static bool start_attempt(http_client *c, http_exchange *x)
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 16384L);
-    const char *ca_file = getenv("BATCH_OFFLOAD_CA_FILE"); /* a private CA: emulators, proxies */
+    const char *ca_file = x->ca_file ? x->ca_file : getenv("BATCH_OFFLOAD_CA_FILE"); /* a private CA */
     if (ca_file && *ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
     if (method_has_body(x->method)) {

@@ -27,6 +27,7 @@ struct http_exchange {
     size_t header_count;
     size_t header_capacity;
     bool header_failed; /* a header could not be kept: the exchange fails */
+    const char *ca_file; /* trust this CA bundle (NULL: the system's, or $BATCH_OFFLOAD_CA_FILE) */
     http_prepare_fn prepare;
     void *prepare_context;
     void *user; /* the caller's own data */

@@ -25,7 +25,6 @@
 #define RESOURCE_TOKENS 65536
 #define TASK_PAGE_TOKENS (1 << 22)
 
-
 #define JSON_CONTENT_TYPE "application/json; odata=minimalmetadata"
 #define SERVER_TIMEOUT "timeout=30"
 
@@ -141,8 +140,8 @@ static batch_job_state parse_state(const json_document *doc, int t)
         batch_job_state state;
     } states[] = {{"active", JOB_STATE_ACTIVE},       {"terminating", JOB_STATE_TERMINATING},
                   {"completed", JOB_STATE_COMPLETED}, {"deleting", JOB_STATE_DELETING},
-                  {"disabling", JOB_STATE_OTHER},     {"disabled", JOB_STATE_OTHER},
-                  {"enabling", JOB_STATE_OTHER}};
+                  {"disabling", JOB_STATE_DISABLING}, {"disabled", JOB_STATE_DISABLED},
+                  {"enabling", JOB_STATE_ENABLING}};
     for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
         if (json_string_equals(doc, t, states[i].name))
             return states[i].state;
@@ -218,6 +217,21 @@ bool batch_terminate_job(batch_client *b, const char *reason, batch_result *r)
     bool finished = simple_operation(b, "POST", "/terminate", &body, r);
     buffer_free(&body);
     return finished;
+}
+
+bool batch_disable_job(batch_client *b, batch_result *r)
+{
+    buffer body;
+    buffer_init(&body, 0);
+    buffer_append_str(&body, "{\"disableTasks\":\"requeue\"}");
+    bool finished = simple_operation(b, "POST", "/disable", &body, r);
+    buffer_free(&body);
+    return finished;
+}
+
+bool batch_enable_job(batch_client *b, batch_result *r)
+{
+    return simple_operation(b, "POST", "/enable", NULL, r);
 }
 
 bool batch_delete_job(batch_client *b, batch_result *r)

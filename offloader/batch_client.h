@@ -31,7 +31,9 @@ typedef enum {
     JOB_STATE_TERMINATING,
     JOB_STATE_COMPLETED,
     JOB_STATE_DELETING,
-    JOB_STATE_OTHER, /* disabling, disabled, enabling */
+    JOB_STATE_DISABLING,
+    JOB_STATE_DISABLED,
+    JOB_STATE_ENABLING,
 } batch_job_state;
 
 typedef struct job_info {
@@ -50,6 +52,9 @@ bool batch_get_job(batch_client *b, job_info *job, batch_result *r);
 bool batch_create_job(batch_client *b, const buffer *body, batch_result *r);
 bool batch_update_job(batch_client *b, const buffer *body, batch_result *r);
 bool batch_terminate_job(batch_client *b, const char *reason, batch_result *r);
+/* No new task starts; running ones go back to the queue (disableTasks requeue). */
+bool batch_disable_job(batch_client *b, batch_result *r);
+bool batch_enable_job(batch_client *b, batch_result *r);
 bool batch_delete_job(batch_client *b, batch_result *r);
 bool batch_get_task_counts(batch_client *b, task_counts *counts, batch_result *r);
 /* The pool's resize errors ("code: message; ..."), empty when it can grow. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "offload_contract.h"
 
 
 static void write_env(json_writer *w, const char *key, const env_list *env)
@@ -37,9 +38,11 @@ static void write_metadata(json_writer *w, const job_plan *plan)
     const offloader_config *c = plan->config;
     json_key(w, "metadata");
     json_array_begin(w);
-    const char *const items[][2] = {{"batch-offload.io/namespace", c->namespace_name},
-                                    {"batch-offload.io/job-name", c->job_name},
-                                    {"batch-offload.io/job-uid", c->job_uid},
+    /* Whose job it is, for gc (docs/KUBERNETES.md): the Job, by namespace, name and UID. */
+    const char *const items[][2] = {{OFFLOAD_METADATA_CREATED_BY, OFFLOAD_METADATA_CREATOR},
+                                    {OFFLOAD_METADATA_NAMESPACE, c->namespace_name},
+                                    {OFFLOAD_METADATA_JOB_NAME, c->job_name},
+                                    {OFFLOAD_METADATA_JOB_UID, c->job_uid},
                                     {"batch-offload.io/version", BATCH_OFFLOAD_VERSION}};
     for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
         if (!items[i][1] || !items[i][1][0])

@@ -8,10 +8,12 @@
 
 #include "log.h"
 
-/* The last 2 KiB of each stderr.txt, for at most 5 tasks out of the first 100 listed. */
+/* The last 2 KiB of each stderr.txt, for at most 5 tasks out of the first
+ * 100 listed; an Event for the first 3. */
 #define STDERR_TAIL_BYTES 2048
 #define FAILED_TASKS_SHOWN 5
 #define FAILED_TASKS_LISTED 100
+#define FAILED_TASK_EVENTS 3
 
 /* Tasks Batch ended because the job was terminated are not what failed. */
 static bool ended_by_termination(const failed_task *t)
@@ -45,7 +47,19 @@ static void print_tail(const char *task_id, const char *text, bool cut)
     }
 }
 
-static void report_failed_task(batch_client *b, const failed_task *t)
+/* The first line of the tail that says something (the last whole line
+ * would often be a stack's bottom; the first is usually the error). */
+static void first_line(const char *text, bool cut, char *out, size_t size)
+{
+    if (cut && strchr(text, '\n'))
+        text = strchr(text, '\n') + 1;
+    while (*text == '\n' || *text == '\r')
+        text++;
+    size_t len = strcspn(text, "\r\n");
+    snprintf(out, size, "%.*s", (int)(len < 200 ? len : 200), text);
+}
+
+static void report_failed_task(batch_client *b, const failed_task *t, job_reporter *reporter)
 {
     char exit_code[32] = "none";
     if (t->has_exit_code)
@@ -55,16 +69,28 @@ static void report_failed_task(batch_client *b, const failed_task *t)
     buffer tail;
     buffer_init(&tail, STDERR_TAIL_BYTES * 2);
     batch_result r;
-    bool cut;
-    if (batch_task_file_tail(b, t->id, "stderr.txt", STDERR_TAIL_BYTES, &tail, &cut, &r) &&
-        batch_result_ok(&r) && tail.len > 0)
+    bool cut = false;
+    bool have_tail = batch_task_file_tail(b, t->id, "stderr.txt", STDERR_TAIL_BYTES, &tail, &cut,
+                                          &r) &&
+                     batch_result_ok(&r) && tail.len > 0;
+    if (have_tail)
         print_tail(t->id, buffer_cstr(&tail), cut);
+    if (reporter) {
+        char line[256] = "";
+        if (have_tail)
+            first_line(buffer_cstr(&tail), cut, line, sizeof(line));
+        char message[512];
+        snprintf(message, sizeof(message), "task %.64s failed after %lld retr%s, exit code %s%s%s",
+                 t->id, (long long)t->retries, t->retries == 1 ? "y" : "ies", exit_code,
+                 line[0] ? ": " : "", line);
+        job_reporter_event(reporter, EVENT_WARNING, "TaskFailed", message);
+    }
     buffer_free(&tail);
 }
 
 /* The failed tasks, the ones that failed on their own first: exit code,
  * failure, and the end of their stderr. */
-void failure_report_print(batch_client *b)
+void failure_report_print(batch_client *b, job_reporter *reporter)
 {
     failed_task tasks[FAILED_TASKS_LISTED];
     size_t count = 0, shown = 0, ended = 0;
@@ -76,11 +102,11 @@ void failure_report_print(batch_client *b)
         if (ended_by_termination(&tasks[i]))
             ended++;
         else if (shown++ < FAILED_TASKS_SHOWN)
-            report_failed_task(b, &tasks[i]);
+            report_failed_task(b, &tasks[i], shown <= FAILED_TASK_EVENTS ? reporter : NULL);
     }
     if (shown == 0) /* nothing failed on its own: show what there is */
         for (size_t i = 0; i < count && i < FAILED_TASKS_SHOWN; i++)
-            report_failed_task(b, &tasks[i]);
+            report_failed_task(b, &tasks[i], i < FAILED_TASK_EVENTS ? reporter : NULL);
     else if (ended > 0)
         log_error("tasks ended when the Batch job was terminated", LOG_NUM("tasks", ended));
 }

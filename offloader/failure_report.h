@@ -3,8 +3,10 @@
 #define FAILURE_REPORT_H
 
 #include "batch_client.h"
+#include "job_reporter.h"
 
-/* Lists the job's failed tasks and logs the first few with their stderr tail. */
-void failure_report_print(batch_client *b);
+/* Lists the job's failed tasks and logs the first few with their stderr
+ * tail; the first 3 also as TaskFailed Events (reporter may be NULL). */
+void failure_report_print(batch_client *b, job_reporter *reporter);
 
 #endif

@@ -1,10 +1,12 @@
 /* The offloader's run; see offload_run.h. Reads top to bottom:
+ *   recorded     a result an earlier pod left on the Kubernetes Job: nothing to run
  *   locate_job   the job in the primary or the secondary account, if it exists
  *   place_job    else: storage and inputs, then create it (fail over, or wait on quota)
  *   submit       add the missing tasks, then let the job end itself
  *   follow       progress until the end; failures reported
- *   finish       where the results are; the job deleted unless kept
- * and cancel() whenever a stop was requested. */
+ *   finish       the result recorded on the Job; the Batch job deleted unless kept
+ * and stopped() whenever a stop was requested: it asks the API server why
+ * (docs/KUBERNETES.md) and terminates, disables or leaves the Batch job. */
 #include "offload_run.h"
 
 #include <stdio.h>
@@ -14,6 +16,9 @@
 #include "batch_requests.h"
 #include "clock.h"
 #include "failure_report.h"
+#include "job_reporter.h"
+#include "json_reader.h"
+#include "kube_job.h"
 #include "log.h"
 #include "progress_monitor.h"
 #include "task_submission.h"
@@ -21,7 +26,9 @@
 #define CLEANUP_BUDGET_MS 8000
 #define QUOTA_FIRST_WAIT_MS 30000
 
-typedef enum { JOB_NEW, JOB_ADOPTED, JOB_SUBMITTED, JOB_FINISHED } job_start;
+/* What the run finds: no job, one to add tasks to, one that has them all, one that
+ * ended, one an earlier offloader cancelled. */
+typedef enum { JOB_NEW, JOB_ADOPTED, JOB_SUBMITTED, JOB_FINISHED, JOB_CANCELLED } job_start;
 
 typedef struct run {
     job_plan *plan;
@@ -33,7 +40,14 @@ typedef struct run {
     batch_client secondary;      /* .account NULL when there is none */
     batch_client *active;        /* where the job is */
     bool primary_unreachable;    /* the job may be there unseen: checked again at the end */
+    kube_client *kube;           /* NULL outside a cluster */
+    kube_job_ref job_ref;        /* the Kubernetes Job this run works for */
+    job_reporter *reporter;      /* Events and annotations on it */
 } run;
+
+/* An earlier offloader cancelled the job: its terminate reason when the
+ * Kubernetes Job was deleted ("... was stopped" before it asked why). */
+#define CANCELLATION_PREFIX "batch-offload: the Kubernetes Job was "
 
 static int exit_for(const batch_result *r)
 {
@@ -64,6 +78,32 @@ static void log_failure(const char *what, const batch_client *b, const batch_res
 
 /* ---- where the job is ------------------------------------------------ */
 
+/* The job was terminated by an earlier offloader's cancellation (a deleted
+ * Job): there is nothing to follow, and its tasks did not fail on their own.
+ * The work did not complete, so the Job fails (exit 1), saying why. */
+static void say_cancelled(run *r, batch_client *b, const job_info *job)
+{
+    char message[256];
+    snprintf(message, sizeof(message), "the Batch job %s was cancelled by an earlier offloader "
+             "(%s): nothing to run", r->config->job_id, job->terminate_reason);
+    log_error(message, LOG_STR("account", b->account->label));
+    job_reporter_event(r->reporter, EVENT_WARNING, "Cancelled", message);
+}
+
+/* A disabled job (its Job was suspended) whose Job runs again: enabled. */
+static void resume(run *r, batch_client *b)
+{
+    batch_result res;
+    if (batch_enable_job(b, &res) && (batch_result_ok(&res) || res.status == 409)) {
+        log_info("the Kubernetes Job was resumed: enabled the Batch job",
+                 LOG_STR("job", r->config->job_id));
+        job_reporter_event(r->reporter, EVENT_NORMAL, "Resumed",
+                           "the Job was resumed: the Batch job was enabled");
+    } else {
+        log_failure("cannot enable the Batch job", b, &res);
+    }
+}
+
 /* Asks one account for the job: 1 found, 0 not there, -1 could not tell
  * (unreachable), or an exit code >= 2 for a refusal. */
 static int ask_for_job(run *r, batch_client *b, job_start *start)
@@ -74,10 +114,17 @@ static int ask_for_job(run *r, batch_client *b, job_start *start)
         return OFFLOAD_EXIT_TERMINATED;
     if (batch_result_ok(&res)) {
         if (job.state == JOB_STATE_COMPLETED || job.state == JOB_STATE_TERMINATING ||
-            job.state == JOB_STATE_DELETING)
-            *start = JOB_FINISHED;
-        else
+            job.state == JOB_STATE_DELETING) {
+            bool cancelled = strncmp(job.terminate_reason, CANCELLATION_PREFIX,
+                                     strlen(CANCELLATION_PREFIX)) == 0;
+            if (cancelled)
+                say_cancelled(r, b, &job);
+            *start = cancelled ? JOB_CANCELLED : JOB_FINISHED;
+        } else {
             *start = job.finishes_when_done ? JOB_SUBMITTED : JOB_ADOPTED;
+            if (job.state == JOB_STATE_DISABLED || job.state == JOB_STATE_DISABLING)
+                resume(r, b);
+        }
         return 1;
     }
     if (res.status == 404)
@@ -86,7 +133,6 @@ static int ask_for_job(run *r, batch_client *b, job_start *start)
         log_failure("cannot reach the Batch account", b, &res);
         return -1;
     }
-    (void)r;
     log_failure("cannot read the Batch job", b, &res);
     return exit_for(&res);
 }
@@ -125,11 +171,16 @@ static int locate_job(run *r, job_start *start)
             *start = secondary_start;
         }
     }
-    if (r->active)
+    if (r->active) {
         log_info("re-attached to the existing Batch job",
                  LOG_STR("account", r->active->account->label),
                  LOG_STR("job", r->config->job_id),
                  LOG_STR("state", *start == JOB_FINISHED ? "ended" : "active"));
+        char message[320];
+        snprintf(message, sizeof(message), "re-attached to Batch job %s in account %s",
+                 r->config->job_id, r->active->account->batch_url);
+        job_reporter_event(r->reporter, EVENT_NORMAL, "ReAttached", message);
+    }
     return -1;
 }
 
@@ -302,29 +353,37 @@ static int submit(batch_client *b, const job_plan *plan, job_start start, bool *
     return -1;
 }
 
-static int follow(batch_client *b, const job_plan *plan, bool ended)
+static int follow(batch_client *b, const job_plan *plan, bool ended, job_reporter *reporter,
+                  progress_report *report_out)
 {
     progress_report report;
-    switch (progress_follow(b, plan, ended, &report)) {
+    int code = OFFLOAD_EXIT_AZURE_UNAVAILABLE;
+    switch (progress_follow(b, plan, ended, reporter, &report)) {
     case WORK_SUCCEEDED:
         log_info("all tasks succeeded", LOG_NUM("tasks", report.counts.succeeded),
                  LOG_NUM("polls", report.polls));
-        return OFFLOAD_EXIT_SUCCEEDED;
+        snprintf(report.reason, sizeof(report.reason), "all %lld tasks succeeded",
+                 (long long)report.counts.succeeded);
+        code = OFFLOAD_EXIT_SUCCEEDED;
+        break;
     case WORK_FAILED:
         log_error("the work failed", LOG_STR("reason", report.reason),
                   LOG_NUM("succeeded", report.counts.succeeded),
                   LOG_NUM("failed", report.counts.failed),
                   LOG_NUM("running", report.counts.running),
                   LOG_NUM("waiting", report.counts.active));
-        failure_report_print(b);
-        return OFFLOAD_EXIT_WORK_FAILED;
+        failure_report_print(b, reporter);
+        code = OFFLOAD_EXIT_WORK_FAILED;
+        break;
     case WORK_CANCELLED:
-        return OFFLOAD_EXIT_TERMINATED;
+        code = OFFLOAD_EXIT_TERMINATED;
+        break;
     case WORK_AZURE_UNAVAILABLE:
         log_error("Azure Batch did not answer usefully", LOG_STR("reason", report.reason));
-        return OFFLOAD_EXIT_AZURE_UNAVAILABLE;
+        break;
     }
-    return OFFLOAD_EXIT_AZURE_UNAVAILABLE;
+    *report_out = report;
+    return code;
 }
 
 /* ---- the end ---------------------------------------------------------- */
@@ -391,26 +450,134 @@ static void end_job(batch_client *b, const job_plan *plan, const char *reason)
     finish(b, plan);
 }
 
-/* Stop requested: the Batch job must not run on with nobody following it.
- * The run's own client gives up at once once stop is set: a short one. */
-static int cancel(run *r)
+/* ---- a stop --------------------------------------------------------------- */
+
+/* The run's own client gives up at once once stop is set: what is left to
+ * say to Batch after a stop goes through a short one of its own. */
+static bool after_stop_client(run *r, batch_client *b, http_client **http)
 {
-    if (!r->active)
-        return OFFLOAD_EXIT_TERMINATED; /* nothing was created */
     retry_policy quick = {.max_attempts = 4, .base_delay_ms = 200, .max_delay_ms = 1000,
                           .budget_ms = CLEANUP_BUDGET_MS / 2};
-    http_client *http = http_client_new(&quick, NULL);
-    log_info("stop requested: terminating the Batch job", LOG_STR("job", r->config->job_id));
-    if (http) {
-        batch_client b = *r->active;
-        b.http = http;
-        end_job(&b, r->plan, "batch-offload: the Kubernetes Job was stopped");
-    } else {
-        log_error("cannot start the HTTP client: the Batch job is left running",
+    *http = http_client_new(&quick, NULL);
+    if (!*http) {
+        log_error("cannot start the HTTP client: the Batch job is left as it is",
                   LOG_STR("job", r->config->job_id));
+        return false;
+    }
+    *b = *r->active;
+    b->http = *http;
+    return true;
+}
+
+/* The Kubernetes Job is gone: the Batch job must not run on unattended. */
+static int cancel(run *r, const char *why)
+{
+    batch_client b;
+    http_client *http;
+    log_info("stop requested: terminating the Batch job", LOG_STR("job", r->config->job_id),
+             LOG_STR("why", why));
+    if (after_stop_client(r, &b, &http)) {
+        end_job(&b, r->plan, "batch-offload: the Kubernetes Job was deleted");
+        job_reporter_event(r->reporter, EVENT_NORMAL, "Cancelled",
+                           "the Job was deleted: the Batch job was terminated");
     }
     http_client_free(http);
     return OFFLOAD_EXIT_TERMINATED;
+}
+
+/* The Kubernetes Job is suspended: nothing new starts, running tasks go back
+ * to the queue; the pod of the resumed Job enables it again. */
+static int suspend(run *r)
+{
+    batch_client b;
+    http_client *http;
+    if (after_stop_client(r, &b, &http)) {
+        batch_result res;
+        if (batch_disable_job(&b, &res) && (batch_result_ok(&res) || res.status == 409)) {
+            log_info("the Kubernetes Job was suspended: disabled the Batch job",
+                     LOG_STR("job", r->config->job_id));
+            job_reporter_event(r->reporter, EVENT_NORMAL, "Suspended",
+                               "the Job was suspended: the Batch job was disabled");
+        } else {
+            log_failure("cannot disable the Batch job", &b, &res);
+        }
+    }
+    http_client_free(http);
+    return OFFLOAD_EXIT_TERMINATED;
+}
+
+/* SIGTERM: why? Outside a cluster a stop is a stop. In one, the API server
+ * tells: the Job deleted (or another Job of that name) -> terminate;
+ * suspended -> disable; anything else (an eviction, a drain, a preemption,
+ * or no answer) -> leave the Batch job running for the replacement pod. */
+static int stopped(run *r)
+{
+    if (!r->active)
+        return OFFLOAD_EXIT_TERMINATED; /* nothing was created */
+    if (!r->kube)
+        return cancel(r, "not running in a cluster: a stop is a stop");
+    kube_job_state job;
+    bool answered = kube_job_read(r->kube, &r->job_ref, &job);
+    bool gone = answered && (!job.exists || job.deleting);
+    bool suspended = answered && job.exists && job.suspended;
+    kube_job_state_free(&job);
+    if (gone)
+        return cancel(r, "the Kubernetes Job was deleted");
+    if (suspended)
+        return suspend(r);
+    bool disrupted = answered && kube_pod_disrupted(r->kube, &r->job_ref);
+    const char *why = !answered  ? "the API server did not say why"
+                      : disrupted ? "the pod was disrupted (eviction, drain or preemption)"
+                                  : "the Job is neither deleted nor suspended";
+    log_info("stop requested: the Batch job runs on, and the next pod re-attaches to it",
+             LOG_STR("job", r->config->job_id), LOG_STR("why", why));
+    char message[256];
+    snprintf(message, sizeof(message), "the pod was stopped (%s): Batch job %s runs on", why,
+             r->config->job_id);
+    job_reporter_event(r->reporter, EVENT_NORMAL, "LeftRunning", message);
+    return OFFLOAD_EXIT_TERMINATED;
+}
+
+/* ---- the Kubernetes Job ------------------------------------------------ */
+
+/* A result an earlier pod recorded on the Job: its exit code (-1: none). */
+static int recorded_exit_code(run *r)
+{
+    if (!r->kube)
+        return -1;
+    kube_job_state job;
+    int code = -1;
+    if (kube_job_read(r->kube, &r->job_ref, &job) && job.result) {
+        json_document doc;
+        char error[64];
+        int64_t recorded = -1;
+        if (json_document_parse(&doc, job.result, strlen(job.result), JSON_TOKENS_FOR_A_VALUE,
+                                error, sizeof(error))) {
+            if (json_read_int64(&doc, json_object_get(&doc, 0, "exitCode"), 0, 255, &recorded))
+                code = (int)recorded;
+            json_document_free(&doc);
+        }
+        log_info("the work ended before this pod started: its result is recorded on the Job",
+                 LOG_STR("result", job.result));
+    }
+    kube_job_state_free(&job);
+    return code;
+}
+
+/* Before the Batch job goes away: the outcome, on the Job, for any pod that
+ * comes after (a kill during the delete must not run the work again). */
+static void record_result(run *r, int code, const progress_report *report)
+{
+    const char *outcome = code == OFFLOAD_EXIT_SUCCEEDED ? "succeeded" : "failed";
+    long tasks = r->plan->completions + (r->plan->has_aggregator ? 1 : 0);
+    job_reporter_progress(r->reporter, report->counts.succeeded, report->counts.failed,
+                          report->counts.running, report->counts.active, tasks, true);
+    if (!job_reporter_result(r->reporter, outcome, code, r->config->job_id, tasks,
+                             report->counts.succeeded, report->counts.failed, report->reason) &&
+        r->kube)
+        log_warn("could not record the result on the Kubernetes Job");
+    job_reporter_event(r->reporter, code == OFFLOAD_EXIT_SUCCEEDED ? EVENT_NORMAL : EVENT_WARNING,
+                       code == OFFLOAD_EXIT_SUCCEEDED ? "Completed" : "Failed", report->reason);
 }
 
 static void describe_start(const run *r)
@@ -460,10 +627,48 @@ static bool start_clients(run *r)
     return r->http && (r->tokens || !offloader_config_uses_entra(c));
 }
 
+/* The Kubernetes side: the API client in a cluster, the Job it works for. */
+static void start_kubernetes(run *r)
+{
+    const offloader_config *c = r->config;
+    r->kube = kube_client_in_cluster(c->serviceaccount_dir);
+    r->job_ref = (kube_job_ref){.namespace_name = c->namespace_name, .name = c->job_name,
+                                .uid = c->job_uid, .pod_name = c->pod_name};
+    if (r->kube && (!c->namespace_name || !c->job_name || !c->job_uid)) {
+        log_warn("running in a cluster without the Job's name and UID (BATCH_OFFLOAD_NAMESPACE, "
+                 "BATCH_OFFLOAD_JOB_NAME, BATCH_OFFLOAD_JOB_UID): nothing is written on the Job, "
+                 "and a SIGTERM terminates the Batch job");
+        kube_client_free(r->kube);
+        r->kube = NULL;
+    }
+    r->reporter = job_reporter_new(r->kube, &r->job_ref);
+}
+
+/* The job is placed (or found) and its tasks added: said on the Job. */
+static void say_submitted(run *r, job_start start)
+{
+    const offloader_config *c = r->config;
+    job_reporter_batch_job(r->reporter, c->job_id, r->active->account->batch_url);
+    if (start != JOB_NEW)
+        return;
+    char message[400];
+    snprintf(message, sizeof(message), "%ld tasks in Batch job %s, account %s, %s %s",
+             r->plan->completions + (r->plan->has_aggregator ? 1 : 0), c->job_id,
+             r->active->account->batch_url, c->pool_id ? "pool" : "an auto pool of",
+             c->pool_id ? c->pool_id : c->vm_size);
+    job_reporter_event(r->reporter, EVENT_NORMAL, "Submitted", message);
+}
+
 int offload_run(job_plan *plan, volatile sig_atomic_t *stop)
 {
     run r = {.plan = plan, .config = plan->config, .stop = stop};
     int code = OFFLOAD_EXIT_AZURE_UNAVAILABLE;
+    start_kubernetes(&r);
+    int recorded = recorded_exit_code(&r);
+    if (recorded >= 0) {
+        code = recorded;
+        goto done;
+    }
     if (!start_clients(&r)) {
         log_error("cannot start the HTTP client");
         goto done;
@@ -473,6 +678,8 @@ int offload_run(job_plan *plan, volatile sig_atomic_t *stop)
     code = check_identity(&r);
     if (code < 0)
         code = locate_job(&r, &start);
+    if (code < 0 && start == JOB_CANCELLED)
+        code = OFFLOAD_EXIT_WORK_FAILED;
     if (code < 0 && r.active) /* re-attached: storage for its account, without signing anew */
         storage_plan_layout(&plan->storage, r.config, r.active->account);
     if (code < 0 && r.active && (start == JOB_ADOPTED)) /* tasks may still be added: sign */
@@ -486,21 +693,28 @@ int offload_run(job_plan *plan, volatile sig_atomic_t *stop)
             end_job(r.active, plan, "batch-offload: Batch refused the tasks");
     }
     if (code < 0)
-        code = follow(r.active, plan, ended);
+        say_submitted(&r, start);
+    progress_report report = {0};
+    if (code < 0)
+        code = follow(r.active, plan, ended, r.reporter, &report);
     if (*stop)
         code = OFFLOAD_EXIT_TERMINATED;
-    if (code == OFFLOAD_EXIT_SUCCEEDED || code == OFFLOAD_EXIT_WORK_FAILED) {
+    if ((code == OFFLOAD_EXIT_SUCCEEDED || code == OFFLOAD_EXIT_WORK_FAILED) &&
+        start != JOB_CANCELLED) {
         if (code == OFFLOAD_EXIT_WORK_FAILED) { /* tasks may still run: stop them before leaving */
             batch_result res;
             batch_terminate_job(r.active, "batch-offload: the work failed", &res);
         }
+        record_result(&r, code, &report);
         print_locations(plan);
         finish(r.active, plan);
         guard_primary(&r);
     }
     if (code == OFFLOAD_EXIT_TERMINATED)
-        code = cancel(&r);
+        code = stopped(&r);
 done:
+    job_reporter_free(r.reporter);
+    kube_client_free(r.kube);
     entra_tokens_free(r.tokens);
     http_client_free(r.http);
     return code;

@@ -46,6 +46,9 @@ typedef struct offloader_config {
     char *namespace_name;      /* BATCH_OFFLOAD_NAMESPACE (set in the pod) */
     char *job_name;            /* BATCH_OFFLOAD_JOB_NAME */
     char *job_uid;             /* BATCH_OFFLOAD_JOB_UID */
+    char *pod_name;            /* BATCH_OFFLOAD_POD_NAME: the offloader's own pod */
+    char *pod_uid;             /* BATCH_OFFLOAD_POD_UID */
+    char *serviceaccount_dir;  /* BATCH_OFFLOAD_SERVICEACCOUNT_DIR; NULL: the standard one */
     /* the work */
     long completions;          /* COMPLETIONS */
     char *worker_image;        /* WORKERIMAGENAME */

@@ -59,7 +59,8 @@ static void explain_end(const job_info *job, char *out, size_t size)
 /* Why tasks wait when nothing moves: the job cannot be scheduled, or its
  * pool cannot grow (a core quota, no spot capacity). Said once per distinct
  * reason; the offloader keeps waiting, as Batch keeps trying. */
-static void explain_wait(batch_client *b, const job_info *job, char *said, size_t said_size)
+static void explain_wait(batch_client *b, const job_info *job, job_reporter *reporter,
+                         char *said, size_t said_size)
 {
     buffer reason;
     buffer_init(&reason, said_size - 1);
@@ -76,6 +77,7 @@ static void explain_wait(batch_client *b, const job_info *job, char *said, size_
     }
     if (reason.len && strcmp(buffer_cstr(&reason), said) != 0) {
         log_warn("waiting for nodes", LOG_STR("reason", buffer_cstr(&reason)));
+        job_reporter_event(reporter, EVENT_WARNING, "Waiting", buffer_cstr(&reason));
         snprintf(said, said_size, "%s", buffer_cstr(&reason));
     }
     buffer_free(&reason);
@@ -83,8 +85,8 @@ static void explain_wait(batch_client *b, const job_info *job, char *said, size_
 
 /* Did the job end without its tasks? If not, why do they wait? (cancelled:
  * a stop was requested; said: the last reason for waiting told) */
-static bool job_ended_early(batch_client *b, progress_report *report, bool *cancelled,
-                            char *said, size_t said_size)
+static bool job_ended_early(batch_client *b, job_reporter *reporter, progress_report *report,
+                            bool *cancelled, char *said, size_t said_size)
 {
     job_info job;
     batch_result r;
@@ -98,8 +100,9 @@ static bool job_ended_early(batch_client *b, progress_report *report, bool *canc
     }
     if (!batch_result_ok(&r))
         return false;
-    if (job.state == JOB_STATE_ACTIVE || job.state == JOB_STATE_OTHER) {
-        explain_wait(b, &job, said, said_size);
+    if (job.state == JOB_STATE_ACTIVE || job.state == JOB_STATE_DISABLING ||
+        job.state == JOB_STATE_DISABLED || job.state == JOB_STATE_ENABLING) {
+        explain_wait(b, &job, reporter, said, said_size);
         return false;
     }
     explain_end(&job, report->reason, sizeof(report->reason));
@@ -125,9 +128,23 @@ static void explain_failed_tasks(batch_client *b, const task_counts *counts,
         explain_end(&job, report->reason, sizeof(report->reason));
 }
 
-work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_ended,
-                             progress_report *report)
+/* 25, 50 and 75 % of the tasks done, each said once. */
+static void report_milestones(job_reporter *reporter, const task_counts *c, long total,
+                              int *said)
 {
+    int quarter = total > 0 ? (int)((c->succeeded + c->failed) * 4 / total) : 0;
+    for (; *said < quarter && *said < 3; (*said)++) {
+        char message[160];
+        snprintf(message, sizeof(message), "%d%% of the tasks are done: %lld of %ld succeeded",
+                 (*said + 1) * 25, (long long)c->succeeded, total);
+        job_reporter_event(reporter, EVENT_NORMAL, "Progress", message);
+    }
+}
+
+work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_ended,
+                             job_reporter *reporter, progress_report *report)
+{
+    int milestones = 0;
     long total = plan->completions + (plan->has_aggregator ? 1 : 0);
     uint64_t max_interval = (uint64_t)plan->config->poll_max_seconds * 1000;
     uint64_t interval = POLL_MIN_MS;
@@ -165,6 +182,10 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
         report->counts = counts;
         uint64_t now = clock_monotonic_ms();
         bool changed = !counts_equal(&counts, &previous);
+        bool over = counts.failed > 0 || counts.succeeded == total;
+        job_reporter_progress(reporter, counts.succeeded, counts.failed, counts.running,
+                              counts.active, total, over);
+        report_milestones(reporter, &counts, total, &milestones);
         if (changed || now - last_print >= REPORT_EVERY_MS) {
             print_progress(&counts, total, plan->has_aggregator, now - started);
             last_print = now;
@@ -187,7 +208,8 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
         uint64_t quiet_limit = now >= deadline_at ? PAST_DEADLINE_CHECK_MS : stall_check;
         if (now - last_change >= quiet_limit || (now >= deadline_at && last_change < deadline_at)) {
             bool cancelled;
-            if (job_ended_early(b, report, &cancelled, wait_reason, sizeof(wait_reason)))
+            if (job_ended_early(b, reporter, report, &cancelled, wait_reason,
+                                sizeof(wait_reason)))
                 return WORK_FAILED;
             if (cancelled)
                 return WORK_CANCELLED;

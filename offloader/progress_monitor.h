@@ -8,6 +8,7 @@
 
 #include "batch_client.h"
 #include "job_plan.h"
+#include "job_reporter.h"
 
 typedef enum {
     WORK_SUCCEEDED,
@@ -23,8 +24,9 @@ typedef struct progress_report {
 } progress_report;
 
 /* job_ended: the job is known to have ended already (its state is checked
- * at the first poll that shows no progress, not after a quiet minute). */
+ * at the first poll that shows no progress, not after a quiet minute). The
+ * reporter (may be NULL) hears the counts, the milestones and why tasks wait. */
 work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_ended,
-                             progress_report *report);
+                             job_reporter *reporter, progress_report *report);
 
 #endif
