@@ -21,10 +21,21 @@ def credential_secrets(objects):
     return [s for s in find_all(objects, "Secret") if s["metadata"]["name"] == "batch-offload-credentials"]
 
 
-def test_external_source_creates_nothing_in_user_namespaces():
+def in_namespace(objects, namespace):
+    return sorted((o["kind"], o["metadata"]["name"]) for o in objects
+                  if o["metadata"].get("namespace") == namespace)
+
+
+def test_external_source_creates_no_secret_in_user_namespaces():
     objects = render({"offload": {"namespaces": ["team-a"]}})
     assert credential_secrets(objects) == []
-    assert [s["metadata"]["name"] for s in find_all(objects, "ServiceAccount")] == ["rel-batch-offload"]
+    # Only what offloader.kubernetesAccess (on by default) puts there.
+    assert in_namespace(objects, "team-a") == [("Role", "batch-offload-offloader"),
+                                               ("RoleBinding", "batch-offload-offloader"),
+                                               ("ServiceAccount", "batch-offload-offloader")]
+    without_access = render({"offload": {"namespaces": ["team-a"]}, "offloader": {"kubernetesAccess": False}})
+    assert in_namespace(without_access, "team-a") == []
+    assert [s["metadata"]["name"] for s in find_all(without_access, "ServiceAccount")] == ["rel-batch-offload"]
 
 
 def test_values_source_creates_the_secret_in_each_offload_namespace():
@@ -38,7 +49,7 @@ def test_values_source_creates_the_secret_in_each_offload_namespace():
         decoded = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
         assert decoded == {"BATCHCONNECTIONSTRING": "https://acct.westeurope.batch.azure.com", "BATCHNAME": "acct",
                            "BATCHPASSWORD": "account-key", "STORAGEACCOUNT": "st", "STORAGEKEY": "storage-key"}
-        assert secret["metadata"]["labels"]["app.kubernetes.io/component"] == "offloader"
+    assert [s["metadata"]["labels"]["app.kubernetes.io/component"] for s in secrets] == ["offloader", "offloader"]
 
 
 def test_copy_source_copies_only_the_credential_keys():
@@ -74,12 +85,21 @@ def test_values_source_needs_at_least_one_key():
     assert "credentials.source=values: no credential keys to distribute" in error
 
 
-def test_workload_identity_service_accounts():
-    objects = render({"offload": {"namespaces": ["team-a", "team-b"]}, "credentials": {"workloadIdentity": {
-        "enabled": True, "createServiceAccount": True, "serviceAccountName": "offloader",
-        "clientId": CLIENT_ID, "tenantId": TENANT_ID, "serviceAccountLabels": {"team": "batch"}}}})
-    accounts = [a for a in find_all(objects, "ServiceAccount") if a["metadata"]["name"] == "offloader"]
-    assert [a["metadata"]["namespace"] for a in accounts] == ["team-a", "team-b"]
+@pytest.mark.parametrize("access", [False, True], ids=["without API access", "with API access"])
+def test_workload_identity_service_accounts(access):
+    """One ServiceAccount per namespace either way; with API access the offloader's Role is bound to it.
+    Without, workload identity alone names it, as before API access existed."""
+    offloader = {"kubernetesAccess": True, "serviceAccountName": "offloader"} if access else {"kubernetesAccess": False}
+    objects = render({"offload": {"namespaces": ["team-a", "team-b"]}, "offloader": offloader,
+                      "credentials": {"workloadIdentity": {
+                          "enabled": True, "createServiceAccount": True, "serviceAccountName": "offloader",
+                          "clientId": CLIENT_ID, "tenantId": TENANT_ID, "serviceAccountLabels": {"team": "batch"}}}})
+    accounts = [a for a in find_all(objects, "ServiceAccount") if a["metadata"]["namespace"] != "batch-offload"]
+    assert [(a["metadata"]["namespace"], a["metadata"]["name"]) for a in accounts] == [
+        ("team-a", "offloader"), ("team-b", "offloader")]
+    bindings = find_all(objects, "RoleBinding")
+    assert [b["subjects"] for b in bindings] == ([[{"kind": "ServiceAccount", "name": "offloader", "namespace": ns}]
+                                                  for ns in ("team-a", "team-b")] if access else [])
     for account in accounts:
         assert account["metadata"]["annotations"] == {"azure.workload.identity/client-id": CLIENT_ID,
                                                       "azure.workload.identity/tenant-id": TENANT_ID}

@@ -11,6 +11,7 @@ from k8s_schema import validate, validate_many
 from repo_paths import deps_binary_or_skip
 
 CLIENT_ID = "00000000-0000-0000-0000-000000000001"
+CLUSTER_SCOPED = {"MutatingWebhookConfiguration"}
 
 SCENARIOS = {
     "defaults (helm certificates, matchConditions)": {},
@@ -29,6 +30,10 @@ SCENARIOS = {
         "workloadIdentity": {"enabled": True, "createServiceAccount": True, "clientId": CLIENT_ID,
                              "serviceAccountLabels": {"team": "batch"},
                              "serviceAccountAnnotations": {"example.com/owner": "platform"}}}},
+    "workload identity, the platform's ServiceAccounts, Kubernetes access": {
+        "offload": {"namespaces": ["team-a"], "offloaderAuth": "workload-identity"},
+        "credentials": {"workloadIdentity": {"enabled": True, "clientId": CLIENT_ID}}},
+    "no Kubernetes access": {"offload": {"namespaces": ["team-a"]}, "offloader": {"kubernetesAccess": False}},
     "everything optional switched on": {
         "imagePullSecrets": [{"name": "registry"}],
         "webhook": {
@@ -84,7 +89,9 @@ def test_every_object_is_valid_kubernetes_1_30(values):
     # and the cluster-scoped webhook configuration.
     allowed_namespaces = {"batch-offload", *values.get("offload", {}).get("namespaces", [])}
     for obj in objects:
-        if obj["kind"] != "MutatingWebhookConfiguration":
+        if obj["kind"] in CLUSTER_SCOPED:
+            assert "namespace" not in obj["metadata"], obj["metadata"]
+        else:
             assert obj["metadata"]["namespace"] in allowed_namespaces, obj["metadata"]
 
 
@@ -106,9 +113,12 @@ def test_service_monitor_has_no_schema_here_and_is_checked_by_hand():
 
 
 def test_default_install_objects():
-    # No RBAC among them: the webhook never calls the Kubernetes API.
-    assert sorted(o["kind"] for o in render()) == [
-        "Deployment", "MutatingWebhookConfiguration", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount"]
+    # No RBAC among them (the webhook never calls the Kubernetes API), and nothing is put into
+    # other namespaces: offload.namespaces is empty.
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in render()) == [
+        ("Deployment", "rel-batch-offload"), ("MutatingWebhookConfiguration", "rel-batch-offload"),
+        ("PodDisruptionBudget", "rel-batch-offload"), ("Secret", "rel-batch-offload-tls"),
+        ("Service", "rel-batch-offload"), ("ServiceAccount", "rel-batch-offload")]
 
 
 def test_rendered_yaml_passes_the_cli_validator_too(tmp_path):

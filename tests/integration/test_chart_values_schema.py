@@ -51,6 +51,10 @@ BAD_VALUES = {
     "shutdown delay above the webhook's limit": ({"webhook": {"shutdownDelaySeconds": 601,
                                                               "terminationGracePeriodSeconds": 3600}},
                                                  "webhook.shutdownDelaySeconds: Must be less than or equal to 600"),
+    "kubernetesAccess not a boolean": ({"offloader": {"kubernetesAccess": "true"}},
+                                       "offloader.kubernetesAccess: Invalid type"),
+    "bad offloader ServiceAccount": ({"offloader": {"serviceAccountName": "Offloader_SA"}},
+                                     "offloader.serviceAccountName: Does not match pattern"),
 }
 
 
@@ -71,6 +75,7 @@ def test_schema_refuses(values, message):
     {"offload": {"defaultPool": "Pool_01-a", "allowedPools": ["a", "B-2"], "defaultStorageContainer": "abc"}},
     {"webhook": {"image": {"repository": "localhost:5000/offload-webhook", "tag": "v1.2.3-rc.1"}}},
     {"webhook": {"podDisruptionBudget": {"maxUnavailable": "25%"}}},
+    {"offloader": {"kubernetesAccess": False, "serviceAccountName": "team.offloader-1"}},
 ])
 def test_schema_accepts_edge_values(values):
     assert render(values)

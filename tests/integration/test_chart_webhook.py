@@ -6,6 +6,7 @@ import pytest
 from helm_chart import find, render, render_error
 from repo_paths import deps_binary_or_skip
 
+CLIENT_ID = "00000000-0000-0000-0000-000000000001"
 EXPRESSION = ("has(object.metadata.annotations) && "
               "'batch-offload.io/enabled' in object.metadata.annotations && "
               "object.metadata.annotations['batch-offload.io/enabled'] != 'false'")
@@ -107,8 +108,9 @@ def test_command_line_from_every_value():
                     "maxCompletions": 1000000, "defaultStorageContainer": "jobs-data",
                     "defaultVmSize": "Standard_D2s_v3"},
         "offloader": {"image": {"repository": "registry.example.com:5000/batch/offloader", "tag": "1.2.3",
-                                "digest": "sha256:" + "b" * 64}, "backoffLimit": 5},
-        "credentials": {"secretName": "azure-batch", "workloadIdentity": {"enabled": True,
+                                "digest": "sha256:" + "b" * 64}, "backoffLimit": 5,
+                      "serviceAccountName": "offloader"},
+        "credentials": {"secretName": "azure-batch", "workloadIdentity": {"enabled": True, "clientId": CLIENT_ID,
                                                                           "serviceAccountName": "offloader"}},
         "webhook": {"shutdownDelaySeconds": 10, "drainTimeoutSeconds": 40, "terminationGracePeriodSeconds": 60,
                     "logLevel": "debug", "server": {"threads": 4, "maxConnections": 300,
@@ -125,6 +127,7 @@ def test_command_line_from_every_value():
         "--allowed-namespaces=team-a,team-b",
         "--offloader-service-account=offloader",
         "--workload-identity",
+        "--offloader-api-access",
         "--offloader-backoff-limit=5",
         "--threads=4",
         "--max-connections=300",

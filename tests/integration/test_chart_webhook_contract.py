@@ -72,7 +72,9 @@ EVERY_FLAG_VALUES = {
                              "nodeAgentSku": "batch.node.ubuntu 24.04", "taskSlotsPerNode": 4,
                              "nodeFillType": "pack", "autoscaleFormula": "$TargetDedicatedNodes = 2;",
                              "maxNodes": 50}},
-    "credentials": {"workloadIdentity": {"enabled": True}},
+    # Workload identity and Kubernetes API access together: both name the one ServiceAccount.
+    "credentials": {"workloadIdentity": {"enabled": True, "clientId": "00000000-0000-0000-0000-000000000001"}},
+    "offloader": {"kubernetesAccess": True},
     "webhook": {"logLevel": "debug", "shutdownDelaySeconds": 1},
 }
 

@@ -23,6 +23,11 @@ API_RESOURCES = {
     ("", "v1", "Service"): ("services", True),
     ("", "v1", "ServiceAccount"): ("serviceaccounts", True),
     ("apps", "v1", "Deployment"): ("deployments", True),
+    ("batch", "v1", "CronJob"): ("cronjobs", True),
+    ("rbac.authorization.k8s.io", "v1", "Role"): ("roles", True),
+    ("rbac.authorization.k8s.io", "v1", "RoleBinding"): ("rolebindings", True),
+    ("rbac.authorization.k8s.io", "v1", "ClusterRole"): ("clusterroles", False),
+    ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding"): ("clusterrolebindings", False),
     ("policy", "v1", "PodDisruptionBudget"): ("poddisruptionbudgets", True),
     ("networking.k8s.io", "v1", "NetworkPolicy"): ("networkpolicies", True),
     ("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration"):

@@ -33,15 +33,55 @@ app.kubernetes.io/part-of: batch-offload
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
-{{/* Labels for what the chart puts into the offload namespaces: not the webhook's selector. */}}
-{{- define "batch-offload.offloadLabels" -}}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-app.kubernetes.io/name: {{ include "batch-offload.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: offloader
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{/* The recommended labels of a part other than the webhook, never matching the webhook's
+selector (Service, PDB, NetworkPolicy); (dict "context" $ "component" "offloader"). */}}
+{{- define "batch-offload.componentLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .context.Chart.Name .context.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/name: {{ include "batch-offload.name" .context }}
+app.kubernetes.io/instance: {{ .context.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/version: {{ .context.Chart.AppVersion | quote }}
 app.kubernetes.io/part-of: batch-offload
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/managed-by: {{ .context.Release.Service }}
+{{- end }}
+
+{{/* Labels for what the chart puts into the offload namespaces. */}}
+{{- define "batch-offload.offloadLabels" -}}
+{{ include "batch-offload.componentLabels" (dict "context" . "component" "offloader") }}
+{{- end }}
+
+{{/*
+The one ServiceAccount offloader pods run as, in every offload namespace: it carries the Role of
+offloader.kubernetesAccess and, with workload identity, the federation annotations. With access on
+the two values that name it must agree (_validation.tpl); with access off, workload identity names
+it as before.
+*/}}
+{{- define "batch-offload.offloaderServiceAccountName" -}}
+{{- if and .Values.credentials.workloadIdentity.enabled (not .Values.offloader.kubernetesAccess) }}
+{{- .Values.credentials.workloadIdentity.serviceAccountName }}
+{{- else }}
+{{- .Values.offloader.serviceAccountName }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when offloader pods get Kubernetes API access: offloader.kubernetesAccess, and offload.namespaces
+lists where the chart creates their ServiceAccount, Role and RoleBinding. Without the list the chart
+cannot create them, and a pod naming a ServiceAccount its namespace lacks is never created: the Job
+would not run at all, so access stays off (NOTES.txt says so).
+*/}}
+{{- define "batch-offload.offloaderApiAccess" -}}
+{{- if and .Values.offloader.kubernetesAccess .Values.offload.namespaces }}true{{ end }}
+{{- end }}
+
+{{/* Whether the chart creates the offloader ServiceAccount in the offload namespaces: for API access,
+unless workload identity is on and the platform brings the account (createServiceAccount false),
+and for workload identity with createServiceAccount. */}}
+{{- define "batch-offload.createOffloaderServiceAccount" -}}
+{{- $identity := .Values.credentials.workloadIdentity }}
+{{- if $identity.enabled }}
+{{- if $identity.createServiceAccount }}true{{ end }}
+{{- else if include "batch-offload.offloaderApiAccess" . }}true{{ end }}
 {{- end }}
 
 {{/* repository[:tag][@digest]; call with (dict "image" .Values.x.image "context" $). */}}

@@ -25,9 +25,15 @@ flags win and keep `kubectl describe pod` showing the whole configuration in one
 {{- with .Values.offload.namespaces }}
 - --allowed-namespaces={{ join "," . }}
 {{- end }}
+{{- $apiAccess := include "batch-offload.offloaderApiAccess" . }}
+{{- if or $apiAccess .Values.credentials.workloadIdentity.enabled }}
+- --offloader-service-account={{ include "batch-offload.offloaderServiceAccountName" . }}
+{{- end }}
 {{- if .Values.credentials.workloadIdentity.enabled }}
-- --offloader-service-account={{ .Values.credentials.workloadIdentity.serviceAccountName }}
 - --workload-identity
+{{- end }}
+{{- if $apiAccess }}
+- --offloader-api-access
 {{- end }}
 {{- with .Values.offload.offloaderAuth }}
 - --offloader-auth={{ . }}
