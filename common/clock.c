@@ -36,6 +36,21 @@ void clock_iso8601(time_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &utc); /* digits only: locale-independent */
 }
 
+bool clock_iso8601_parse(const char *text, time_t *out)
+{
+    int year, month, day, hour, minute, second, used = 0;
+    if (!text || sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &year, &month, &day, &hour, &minute,
+                        &second, &used) != 6 ||
+        used != 20 || text[used] != '\0')
+        return false;
+    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+        return false;
+    struct tm utc = {.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day,
+                     .tm_hour = hour, .tm_min = minute, .tm_sec = second};
+    *out = timegm(&utc);
+    return true;
+}
+
 void clock_iso8601_duration(int64_t seconds, char out[32])
 {
     snprintf(out, 32, "PT%" PRId64 "S", seconds);

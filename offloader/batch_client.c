@@ -14,6 +14,7 @@
 #include "batch_requests.h"
 #include "clock.h"
 #include "json_reader.h"
+#include "offload_contract.h"
 #include "shared_key.h"
 #include "tls.h"
 #include "url.h"
@@ -114,7 +115,7 @@ static bool run(batch_client *b, http_exchange *x, batch_result *r)
 static void job_path(batch_client *b, buffer *path, const char *suffix)
 {
     buffer_append_str(path, "/jobs/");
-    url_encode_into(path, b->config->job_id, false);
+    url_encode_into(path, b->job_id ? b->job_id : b->config->job_id, false);
     buffer_append_str(path, suffix);
 }
 
@@ -301,17 +302,13 @@ bool batch_get_pool_errors(batch_client *b, const char *pool_id, buffer *errors,
     return finished;
 }
 
-/* Pages of a task list: the next page's URL comes back as odata.nextLink. */
-static bool list_tasks(batch_client *b, const char *query,
+/* Pages of a list: the next page's URL comes back as odata.nextLink. */
+static bool list_pages(batch_client *b, const char *path, const char *query,
                        void (*visit_page)(void *context, const json_document *doc, int value),
                        void *context, batch_result *r)
 {
-    buffer path;
-    buffer_init(&path, 0);
-    job_path(b, &path, "/tasks");
     http_exchange x;
-    batch_exchange_init(b, &x, "GET", buffer_cstr(&path), query);
-    buffer_free(&path);
+    batch_exchange_init(b, &x, "GET", path, query);
     for (;;) {
         if (!run(b, &x, r)) {
             http_exchange_free(&x);
@@ -324,7 +321,8 @@ static bool list_tasks(batch_client *b, const char *query,
         if (!json_document_parse(&doc, x.response.data, x.response.len, TASK_PAGE_TOKENS, error,
                                  sizeof(error))) {
             r->status = 0;
-            snprintf(r->transport, sizeof(r->transport), "task list is not JSON: %s", error);
+            snprintf(r->transport, sizeof(r->transport), "%s list is not JSON: %s",
+                     strcmp(path, "/jobs") == 0 ? "job" : "task", error);
             break;
         }
         visit_page(context, &doc, json_object_get(&doc, 0, "value"));
@@ -345,6 +343,18 @@ static bool list_tasks(batch_client *b, const char *query,
     }
     http_exchange_free(&x);
     return true;
+}
+
+static bool list_tasks(batch_client *b, const char *query,
+                       void (*visit_page)(void *context, const json_document *doc, int value),
+                       void *context, batch_result *r)
+{
+    buffer path;
+    buffer_init(&path, 0);
+    job_path(b, &path, "/tasks");
+    bool finished = list_pages(b, buffer_cstr(&path), query, visit_page, context, r);
+    buffer_free(&path);
+    return finished;
 }
 
 typedef struct id_visitor {
@@ -370,6 +380,67 @@ bool batch_list_task_ids(batch_client *b, void (*visit)(void *context, const cha
 {
     id_visitor v = {visit, context};
     return list_tasks(b, "%24select=id&maxresults=1000", visit_ids, &v, r);
+}
+
+typedef struct job_visitor {
+    void (*visit)(void *context, const batch_job_summary *job);
+    void *context;
+} job_visitor;
+
+/* One metadata value, or empty when it is absent or longer than out holds
+ * (a value cut short would name another object). */
+static void metadata_value(const json_document *doc, int items, const char *name, char *out,
+                           size_t size)
+{
+    out[0] = '\0';
+    json_iterator it = json_iterate(doc, items);
+    int item;
+    while (json_iterator_next(&it, &item)) {
+        if (!json_string_equals(doc, json_object_get(doc, item, "name"), name))
+            continue;
+        char *value = json_string_dup(doc, json_object_get(doc, item, "value"));
+        if (value && strlen(value) < size)
+            memcpy(out, value, strlen(value) + 1);
+        free(value);
+        return;
+    }
+}
+
+static void visit_jobs(void *context, const json_document *doc, int value)
+{
+    job_visitor *v = context;
+    json_iterator it = json_iterate(doc, value);
+    int element;
+    while (json_iterator_next(&it, &element)) {
+        batch_job_summary job;
+        memset(&job, 0, sizeof(job));
+        char *id = json_string_dup(doc, json_object_get(doc, element, "id"));
+        if (!id || strlen(id) >= sizeof(job.id)) {
+            free(id);
+            continue;
+        }
+        memcpy(job.id, id, strlen(id) + 1);
+        free(id);
+        job.state = parse_state(doc, json_object_get(doc, element, "state"));
+        int metadata = json_object_get(doc, element, "metadata");
+        char creator[32];
+        metadata_value(doc, metadata, OFFLOAD_METADATA_CREATED_BY, creator, sizeof(creator));
+        job.made_by_offloader = strcmp(creator, OFFLOAD_METADATA_CREATOR) == 0;
+        metadata_value(doc, metadata, OFFLOAD_METADATA_NAMESPACE, job.namespace_name,
+                       sizeof(job.namespace_name));
+        metadata_value(doc, metadata, OFFLOAD_METADATA_JOB_NAME, job.job_name,
+                       sizeof(job.job_name));
+        metadata_value(doc, metadata, OFFLOAD_METADATA_JOB_UID, job.job_uid, sizeof(job.job_uid));
+        v->visit(v->context, &job);
+    }
+}
+
+bool batch_list_jobs(batch_client *b, void (*visit)(void *context, const batch_job_summary *job),
+                     void *context, batch_result *r)
+{
+    job_visitor v = {visit, context};
+    return list_pages(b, "/jobs", "%24select=id,state,metadata&maxresults=1000", visit_jobs, &v,
+                      r);
 }
 
 typedef struct failure_collector {

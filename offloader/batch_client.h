@@ -19,6 +19,7 @@ typedef struct batch_client {
     const azure_account *account; /* which Batch account requests go to */
     http_client *http;
     entra_tokens *tokens;         /* Entra ID; NULL: Shared Key with the account key */
+    const char *job_id;           /* the job operations act on; NULL: config->job_id */
 } batch_client;
 
 typedef struct task_counts {
@@ -60,6 +61,18 @@ bool batch_get_task_counts(batch_client *b, task_counts *counts, batch_result *r
 /* The pool's resize errors ("code: message; ..."), empty when it can grow. */
 bool batch_get_pool_errors(batch_client *b, const char *pool_id, buffer *errors,
                            batch_result *r);
+
+/* A job in the account's list, with whose it is (its batch-offload.io metadata). */
+typedef struct batch_job_summary {
+    char id[72];
+    batch_job_state state;
+    bool made_by_offloader; /* created-by: batch-offload */
+    char namespace_name[64], job_name[254], job_uid[64]; /* empty: absent */
+} batch_job_summary;
+
+/* Calls visit for each job of the account (all pages). */
+bool batch_list_jobs(batch_client *b, void (*visit)(void *context, const batch_job_summary *job),
+                     void *context, batch_result *r);
 
 /* Calls visit(id) for each task of the job (all pages). */
 bool batch_list_task_ids(batch_client *b, void (*visit)(void *context, const char *id),

@@ -29,7 +29,8 @@ struct kube_client {
     struct stat token_seen;
     uint64_t token_read_ms;
     http_client *http;
-    bool said_unavailable; /* the one warning was given */
+    const char *without_access; /* what the program does without it, for the warning */
+    bool said_unavailable;      /* the one warning was given */
 };
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -70,7 +71,7 @@ static const char *current_token(kube_client *k, char *why, size_t why_size)
     return k->token;
 }
 
-kube_client *kube_client_in_cluster(const char *serviceaccount_dir)
+kube_client *kube_client_in_cluster(const char *serviceaccount_dir, const char *without_access)
 {
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     const char *port = getenv("KUBERNETES_SERVICE_PORT");
@@ -79,6 +80,7 @@ kube_client *kube_client_in_cluster(const char *serviceaccount_dir)
     kube_client *k = calloc(1, sizeof(*k));
     if (!k)
         return NULL;
+    k->without_access = without_access;
     const char *dir = serviceaccount_dir && *serviceaccount_dir ? serviceaccount_dir
                                                                 : KUBE_SERVICEACCOUNT_DIR;
     bool ipv6 = strchr(host, ':') != NULL;
@@ -108,8 +110,13 @@ void kube_client_free(kube_client *k)
 
 void kube_answer_init(kube_answer *a)
 {
+    kube_answer_init_limited(a, ANSWER_LIMIT);
+}
+
+void kube_answer_init_limited(kube_answer *a, size_t limit)
+{
     memset(a, 0, sizeof(*a));
-    buffer_init(&a->body, ANSWER_LIMIT);
+    buffer_init(&a->body, limit);
 }
 
 void kube_answer_free(kube_answer *a)
@@ -147,13 +154,14 @@ static void say_unavailable_once(kube_client *k, const kube_answer *a)
         snprintf(reason, sizeof(reason), "HTTP %ld: %s", a->status, a->error);
     else
         snprintf(reason, sizeof(reason), "%s", a->error);
-    log_warn("kubernetes API not available: progress and events are not shown on the Job, and "
-             "a SIGTERM leaves the Batch job running",
-             LOG_STR("reason", reason));
+    char message[400];
+    snprintf(message, sizeof(message), "kubernetes API not available: %s", k->without_access);
+    log_warn(message, LOG_STR("reason", reason));
 }
 
-void kube_request(kube_client *k, const char *method, const char *path, const char *content_type,
-                  const buffer *body, kube_answer *a)
+static void send_request(kube_client *k, const char *method, const char *path,
+                         const char *accept, const char *content_type, const buffer *body,
+                         kube_answer *a)
 {
     buffer_reset(&a->body);
     a->status = 0;
@@ -171,7 +179,7 @@ void kube_request(kube_client *k, const char *method, const char *path, const ch
     char authorization[TOKEN_LIMIT + 16];
     snprintf(authorization, sizeof(authorization), "Bearer %s", token);
     http_exchange_set_header(&x, "Authorization", authorization);
-    http_exchange_set_header(&x, "Accept", "application/json");
+    http_exchange_set_header(&x, "Accept", accept);
     http_exchange_set_header(&x, "User-Agent", "batch-offloader/" BATCH_OFFLOAD_VERSION);
     if (body) {
         http_exchange_set_header(&x, "Content-Type", content_type);
@@ -187,4 +195,16 @@ void kube_request(kube_client *k, const char *method, const char *path, const ch
     if (x.status == 0 || x.status == 401 || x.status == 403)
         say_unavailable_once(k, a);
     http_exchange_free(&x);
+}
+
+void kube_request(kube_client *k, const char *method, const char *path, const char *content_type,
+                  const buffer *body, kube_answer *a)
+{
+    send_request(k, method, path, "application/json", content_type, body, a);
+}
+
+void kube_request_accepting(kube_client *k, const char *method, const char *path,
+                            const char *accept, kube_answer *a)
+{
+    send_request(k, method, path, accept, NULL, NULL, a);
 }

@@ -23,11 +23,15 @@ typedef struct kube_answer {
 } kube_answer;
 
 /* NULL outside a cluster (no KUBERNETES_SERVICE_HOST): the offloader then
- * runs as it always could, by hand. serviceaccount_dir NULL: the default. */
-kube_client *kube_client_in_cluster(const char *serviceaccount_dir);
+ * runs as it always could, by hand. serviceaccount_dir NULL: the default.
+ * without_access (a static string) says in the one warning what the program
+ * does when the API refuses it or does not answer. */
+kube_client *kube_client_in_cluster(const char *serviceaccount_dir, const char *without_access);
 void kube_client_free(kube_client *k);
 
 void kube_answer_init(kube_answer *a);
+/* An answer that may hold up to limit bytes (a list's page), not the default 4 MiB. */
+void kube_answer_init_limited(kube_answer *a, size_t limit);
 void kube_answer_free(kube_answer *a);
 
 /* One request to path ("/apis/batch/v1/..."), with a JSON body (or NULL)
@@ -35,6 +39,10 @@ void kube_answer_free(kube_answer *a);
  * warning, the first time; the caller carries on without what it asked. */
 void kube_request(kube_client *k, const char *method, const char *path, const char *content_type,
                   const buffer *body, kube_answer *answer);
+
+/* A GET or DELETE asking for another representation (accept) than JSON objects. */
+void kube_request_accepting(kube_client *k, const char *method, const char *path,
+                            const char *accept, kube_answer *answer);
 
 /* Appends a path segment (a namespace or a name), percent-encoded. */
 void kube_path_append(buffer *path, const char *segment);

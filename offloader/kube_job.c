@@ -23,6 +23,20 @@ static void object_path(buffer *path, const char *group_version, const char *res
     kube_path_append(path, name);
 }
 
+/* A 404 that is the API server's own NotFound Status: a proxy's or a wrong
+ * path's 404 must not be read as "the Job is gone" (that ends the work). */
+static bool is_not_found_status(const buffer *body)
+{
+    json_document doc;
+    char error[64];
+    if (!json_document_parse(&doc, body->data, body->len, 1024, error, sizeof(error)))
+        return false;
+    bool not_found = json_string_equals(&doc, json_object_get(&doc, 0, "kind"), "Status") &&
+                     json_string_equals(&doc, json_object_get(&doc, 0, "reason"), "NotFound");
+    json_document_free(&doc);
+    return not_found;
+}
+
 bool kube_job_read(kube_client *k, const kube_job_ref *ref, kube_job_state *state)
 {
     memset(state, 0, sizeof(*state));
@@ -36,7 +50,7 @@ bool kube_job_read(kube_client *k, const kube_job_ref *ref, kube_job_state *stat
     json_document doc;
     char error[64];
     if (a.status == 404) {
-        state->answered = true;
+        state->answered = is_not_found_status(&a.body);
     } else if (a.status == 200 &&
                json_document_parse(&doc, a.body.data, a.body.len, OBJECT_TOKENS, error,
                                    sizeof(error))) {

@@ -621,9 +621,9 @@ static bool start_clients(run *r)
     r->http = http_client_new(&policy, (volatile const int *)r->stop);
     if (offloader_config_uses_entra(c))
         r->tokens = entra_tokens_new(&c->entra, &policy, (volatile const int *)r->stop);
-    r->primary = (batch_client){c, &c->primary, r->http, r->tokens};
+    r->primary = (batch_client){c, &c->primary, r->http, r->tokens, NULL};
     r->secondary = (batch_client){c, c->secondary.batch_url ? &c->secondary : NULL, r->http,
-                                  r->tokens};
+                                  r->tokens, NULL};
     return r->http && (r->tokens || !offloader_config_uses_entra(c));
 }
 
@@ -631,7 +631,9 @@ static bool start_clients(run *r)
 static void start_kubernetes(run *r)
 {
     const offloader_config *c = r->config;
-    r->kube = kube_client_in_cluster(c->serviceaccount_dir);
+    r->kube = kube_client_in_cluster(c->serviceaccount_dir,
+                                     "progress and events are not shown on the Job, and a "
+                                     "SIGTERM leaves the Batch job running");
     r->job_ref = (kube_job_ref){.namespace_name = c->namespace_name, .name = c->job_name,
                                 .uid = c->job_uid, .pod_name = c->pod_name};
     if (r->kube && (!c->namespace_name || !c->job_name || !c->job_uid)) {

@@ -349,8 +349,8 @@ static void check_account(const offloader_config *c, const azure_account *a, con
     }
 }
 
-/* Rules between variables. */
-static bool check_together(offloader_config *c, buffer *errors)
+/* Rules between variables (those about the work only for a run). */
+static bool check_together(offloader_config *c, config_purpose purpose, buffer *errors)
 {
     size_t before = errors->len;
     c->primary.label = "primary";
@@ -388,6 +388,10 @@ static bool check_together(offloader_config *c, buffer *errors)
         .authority_host = c->authority_host,
         .imds_endpoint = c->imds_endpoint,
     };
+    decode_key(&c->primary);
+    decode_key(&c->secondary);
+    if (purpose == CONFIG_FOR_GC)
+        return errors->len == before;
     if (c->job_uid && !c->job_uid[0])
         buffer_append_str(errors, "BATCH_OFFLOAD_JOB_UID is empty: the pod has no "
                                   "batch.kubernetes.io/controller-uid label (Kubernetes 1.27 "
@@ -401,8 +405,6 @@ static bool check_together(offloader_config *c, buffer *errors)
     if (c->primary.storage_account && (!c->container || !c->blob_prefix))
         buffer_append_str(errors, "STORAGEACCOUNT is set: CONTAINER and BLOBPREFIX must be "
                                   "set too\n");
-    decode_key(&c->primary);
-    decode_key(&c->secondary);
     return errors->len == before;
 }
 
@@ -411,7 +413,7 @@ bool offloader_config_uses_entra(const offloader_config *c)
     return c->auth != OFFLOAD_AUTH_SHARED_KEY;
 }
 
-bool offloader_config_load(offloader_config *c, buffer *errors)
+bool offloader_config_load(offloader_config *c, config_purpose purpose, buffer *errors)
 {
     memset(c, 0, sizeof(*c));
     bool ok = true;
@@ -420,7 +422,7 @@ bool offloader_config_load(offloader_config *c, buffer *errors)
         const char *value = getenv(v->name);
         if (value && v->secret)
             redact_register_secret(value);
-        if (!value && v->required) {
+        if (!value && v->required && purpose == CONFIG_FOR_WORK) {
             problem(errors, v, NULL);
             ok = false;
             continue;
@@ -430,7 +432,7 @@ bool offloader_config_load(offloader_config *c, buffer *errors)
         if (value && !set_variable(c, v, value, errors))
             ok = false;
     }
-    return check_together(c, errors) && ok;
+    return check_together(c, purpose, errors) && ok;
 }
 
 void offloader_config_free(offloader_config *c)

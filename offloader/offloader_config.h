@@ -73,10 +73,14 @@ typedef struct offloader_config {
     long quota_wait_seconds;   /* BATCH_OFFLOAD_QUOTA_WAIT_MAX_SECONDS: longest wait between tries */
 } offloader_config;
 
+/* What the configuration is for: a run needs the work's variables; gc only
+ * the accounts and their credentials (any work variable set is still checked). */
+typedef enum { CONFIG_FOR_WORK, CONFIG_FOR_GC } config_purpose;
+
 /* Reads the environment. On a bad or missing value returns false with one
  * line per problem in errors, each naming the variable. Registers every
  * secret for redaction. */
-bool offloader_config_load(offloader_config *config, buffer *errors);
+bool offloader_config_load(offloader_config *config, config_purpose purpose, buffer *errors);
 void offloader_config_free(offloader_config *config);
 /* The variables, for --help. */
 void offloader_config_describe(buffer *out);

@@ -38,7 +38,7 @@ static void build(built *b)
     buffer errors;
     buffer_init(&errors, 0);
     extern char **environ;
-    if (!offloader_config_load(&b->config, &errors) ||
+    if (!offloader_config_load(&b->config, CONFIG_FOR_WORK, &errors) ||
         !worker_spec_read(&b->spec, b->config.worker_spec, environ, &errors) ||
         !job_plan_build(&b->plan, &b->config, &b->spec, environ, &errors))
         fail_msg("refused: %s", buffer_cstr(&errors));

@@ -143,7 +143,7 @@ static void load_config(offloader_config *config)
 {
     buffer errors;
     buffer_init(&errors, 0);
-    if (!offloader_config_load(config, &errors))
+    if (!offloader_config_load(config, CONFIG_FOR_WORK, &errors))
         fail_msg("the offloader refused the webhook's environment:\n%s", buffer_cstr(&errors));
     buffer_free(&errors);
 }

@@ -23,7 +23,7 @@ static bool load(buffer *errors)
 {
     offloader_config config;
     buffer_init(errors, 0);
-    bool ok = offloader_config_load(&config, errors);
+    bool ok = offloader_config_load(&config, CONFIG_FOR_WORK, errors);
     offloader_config_free(&config);
     return ok;
 }
@@ -63,7 +63,7 @@ static void test_minimal_configuration_and_defaults(void **state)
     offloader_config config;
     buffer errors;
     buffer_init(&errors, 0);
-    assert_true(offloader_config_load(&config, &errors));
+    assert_true(offloader_config_load(&config, CONFIG_FOR_WORK, &errors));
     assert_int_equal(errors.len, 0);
     assert_string_equal(config.primary.batch_url, "https://acct.westeurope.batch.azure.com");
     assert_int_equal(config.primary.batch_key_len, 32);
