@@ -382,6 +382,56 @@ bool batch_list_task_ids(batch_client *b, void (*visit)(void *context, const cha
     return list_tasks(b, "%24select=id&maxresults=1000", visit_ids, &v, r);
 }
 
+/* Failed runs of the worker tasks, retries included: what backoffLimit
+ * counts (the aggregator is batch-offload's own, not the Job's). */
+static void count_failed_attempts(void *context, const json_document *doc, int value)
+{
+    long *attempts = context;
+    json_iterator it = json_iterate(doc, value);
+    int task;
+    while (json_iterator_next(&it, &task)) {
+        if (json_string_equals(doc, json_object_get(doc, task, "id"), AGGREGATOR_TASK_ID))
+            continue;
+        int info = json_object_get(doc, task, "executionInfo");
+        int64_t retries = 0;
+        json_read_int64(doc, json_object_get(doc, info, "retryCount"), 0, INT32_MAX, &retries);
+        *attempts += (long)retries +
+                     json_string_equals(doc, json_object_get(doc, info, "result"), "failure");
+    }
+}
+
+bool batch_count_failed_attempts(batch_client *b, long *attempts, batch_result *r)
+{
+    *attempts = 0;
+    return list_tasks(b, "%24select=id,executionInfo&maxresults=1000", count_failed_attempts,
+                      attempts, r);
+}
+
+typedef struct index_marker {
+    unsigned char *bitmap;
+    long completions;
+} index_marker;
+
+static void mark_index(void *context, const char *id)
+{
+    index_marker *m = context;
+    char *end;
+    long index = strtol(id, &end, 10);
+    if (*id >= '0' && *id <= '9' && *end == '\0' && index < m->completions)
+        m->bitmap[index / 8] |= (unsigned char)(1u << (index % 8));
+}
+
+bool batch_mark_succeeded_indexes(batch_client *b, unsigned char *bitmap, long completions,
+                                  batch_result *r)
+{
+    index_marker m = {bitmap, completions};
+    id_visitor v = {mark_index, &m};
+    return list_tasks(b,
+                      "%24filter=executionInfo%2Fresult%20eq%20%27success%27"
+                      "&%24select=id&maxresults=1000",
+                      visit_ids, &v, r);
+}
+
 typedef struct job_visitor {
     void (*visit)(void *context, const batch_job_summary *job);
     void *context;

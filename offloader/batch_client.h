@@ -78,6 +78,13 @@ bool batch_list_jobs(batch_client *b, void (*visit)(void *context, const batch_j
 bool batch_list_task_ids(batch_client *b, void (*visit)(void *context, const char *id),
                          void *context, batch_result *r);
 
+/* Every failed run of the worker tasks, retries included (all pages). */
+bool batch_count_failed_attempts(batch_client *b, long *attempts, batch_result *r);
+
+/* Sets bit i of bitmap for each worker task i that succeeded (all pages). */
+bool batch_mark_succeeded_indexes(batch_client *b, unsigned char *bitmap, long completions,
+                                  batch_result *r);
+
 typedef struct failed_task {
     char id[72];
     int64_t exit_code;

@@ -321,7 +321,7 @@ static void write_constraints(json_writer *w, const job_plan *plan)
 }
 
 /* A task that fails after its retries ends the job (the job's onTaskFailure
- * is performexitoptionsjobaction). */
+ * is performexitoptionsjobaction): the aggregator's failure is the Job's. */
 static void write_failure_ends_the_job(json_writer *w)
 {
     json_key(w, "exitConditions");
@@ -329,6 +329,53 @@ static void write_failure_ends_the_job(json_writer *w)
     json_key(w, "default");
     json_object_begin(w);
     json_member_string(w, "jobAction", "terminate");
+    json_object_end(w);
+    json_object_end(w);
+}
+
+static void write_job_action(json_writer *w, exit_code_effect effect)
+{
+    json_key(w, "exitOptions");
+    json_object_begin(w);
+    json_member_string(w, "jobAction", effect == EXIT_ENDS_JOB ? "terminate" : "none");
+    json_object_end(w);
+}
+
+/* A worker's failure after its retries: the Job's failure policy (job_policy.h)
+ * says whether it ends the job or only its index; the podFailurePolicy's
+ * exit codes that say otherwise are listed, single codes apart from ranges. */
+static void write_worker_exit_conditions(json_writer *w, const job_policy *policy)
+{
+    json_key(w, "exitConditions");
+    json_object_begin(w);
+    for (int ranges = 0; ranges < 2; ranges++) {
+        bool opened = false;
+        for (size_t i = 0; i < policy->span_count; i++) {
+            const exit_code_span *s = &policy->spans[i];
+            if ((s->start != s->end) != ranges)
+                continue;
+            if (!opened) {
+                json_key(w, ranges ? "exitCodeRanges" : "exitCodes");
+                json_array_begin(w);
+                opened = true;
+            }
+            json_object_begin(w);
+            if (ranges) {
+                json_member_int(w, "start", s->start);
+                json_member_int(w, "end", s->end);
+            } else {
+                json_member_int(w, "code", s->start);
+            }
+            write_job_action(w, s->effect);
+            json_object_end(w);
+        }
+        if (opened)
+            json_array_end(w);
+    }
+    json_key(w, "default");
+    json_object_begin(w);
+    json_member_string(w, "jobAction", policy->default_effect == EXIT_ENDS_JOB ? "terminate"
+                                                                              : "none");
     json_object_end(w);
     json_object_end(w);
 }
@@ -359,7 +406,7 @@ void batch_worker_task_write(const job_plan *plan, long index, json_writer *w)
         write_task_files(w, plan, id, "input", output_part);
     }
     write_constraints(w, plan);
-    write_failure_ends_the_job(w);
+    write_worker_exit_conditions(w, &plan->policy);
     json_object_end(w);
 }
 

@@ -237,8 +237,13 @@ bool job_plan_build(job_plan *plan, const offloader_config *config, const worker
      * the run knows which (offload_run.c). */
     plan->worker_varies_by_index = varies_by_index(spec);
     if (apply_job_fields(plan, spec, errors) && plan_worker(&plan->worker, spec, &spec->env) &&
-        plan_aggregator(plan, errors))
-        return true;
+        plan_aggregator(plan, errors) &&
+        job_policy_read(&plan->policy, &spec->doc, plan->completions, errors)) {
+        if (!plan->has_aggregator || plan->policy.success_count == 0)
+            return true;
+        buffer_append_str(errors, "WORKERSPEC: successPolicy cannot be used with an aggregator "
+                                  "(AGGREGATORIMAGENAME): it runs once every worker succeeded\n");
+    }
     job_plan_free(plan); /* a failed build leaves nothing to free */
     return false;
 }
@@ -249,6 +254,7 @@ void job_plan_free(job_plan *plan)
     env_list_free(&plan->job_env);
     task_plan_free(&plan->worker);
     task_plan_free(&plan->aggregator);
+    job_policy_free(&plan->policy);
     memset(&plan->worker.registry, 0, sizeof(plan->worker.registry));
     memset(&plan->aggregator.registry, 0, sizeof(plan->aggregator.registry));
 }

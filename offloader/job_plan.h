@@ -10,6 +10,7 @@
 
 #include "buffer.h"
 #include "env_list.h"
+#include "job_policy.h"
 #include "offloader_config.h"
 #include "registry_auth.h"
 #include "storage_plan.h"
@@ -35,6 +36,7 @@ typedef struct job_plan {
     int64_t max_parallel_tasks;     /* -1: no limit */
     int64_t max_wall_clock_seconds; /* -1: none */
     int64_t max_task_retry_count;   /* -1: unlimited */
+    job_policy policy;              /* when the Job has failed or succeeded */
     env_list job_env;               /* the worker container's environment */
     task_plan worker;
     /* The worker's command or args refer to $(JOB_COMPLETION_INDEX), which

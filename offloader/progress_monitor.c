@@ -8,6 +8,7 @@
 #include "progress_monitor.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -21,6 +22,11 @@
 #define STALL_CHECK_MS 60000
 /* Past the job's deadline the service ends it any moment: look sooner. */
 #define PAST_DEADLINE_CHECK_MS 5000
+/* backoffLimit and successPolicy's indexes need a list of the tasks, not
+ * just their counts: read that often (rarer for big jobs: a page is 1,000). */
+#define POLICY_READ_MS 10000
+#define POLICY_READ_LARGE_MS 60000
+#define POLICY_LARGE_JOB 10000
 
 static bool counts_equal(const task_counts *a, const task_counts *b)
 {
@@ -51,6 +57,11 @@ static void explain_end(const job_info *job, char *out, size_t size)
                             "maxWallClockTime expired and its tasks were stopped)");
     else if (strcmp(job->terminate_reason, "TaskFailed") == 0)
         snprintf(out, size, "a task failed after its retries, which ends the Batch job");
+    else if (strcmp(job->terminate_reason, "BackoffLimitExceeded") == 0 ||
+             strcmp(job->terminate_reason, "MaxFailedIndexesExceeded") == 0 ||
+             strcmp(job->terminate_reason, "FailedIndexes") == 0)
+        snprintf(out, size, "the Job's failure policy ended the Batch job (%s)",
+                 job->terminate_reason);
     else
         snprintf(out, size, "the Batch job ended before its tasks did (terminate reason: %s)",
                  job->terminate_reason[0] ? job->terminate_reason : "none given");
@@ -141,8 +152,76 @@ static void report_milestones(job_reporter *reporter, const task_counts *c, long
     }
 }
 
-work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_ended,
-                             job_reporter *reporter, progress_report *report)
+/* What the failure and success policy needs beyond the task counts, read
+ * now and then and kept between reads. */
+typedef struct policy_reads {
+    long failed_attempts;       /* -1: not read yet */
+    unsigned char *succeeded;   /* bitmap of succeeded indexes, when a rule names indexes */
+    long succeeded_when_read;   /* the count the bitmap was read at */
+    uint64_t attempts_read_at, indexes_read_at;
+} policy_reads;
+
+static void read_for_policy(batch_client *b, const job_plan *plan, const task_counts *c,
+                            policy_reads *reads, uint64_t now)
+{
+    const job_policy *p = &plan->policy;
+    uint64_t every = plan->completions > POLICY_LARGE_JOB ? POLICY_READ_LARGE_MS : POLICY_READ_MS;
+    batch_result r;
+    /* With one task its own retry limit is the Job's. */
+    if (p->backoff_limit >= 0 && plan->completions > 1 && c->running + c->completed > 0 &&
+        (reads->failed_attempts < 0 || now - reads->attempts_read_at >= every)) {
+        long attempts;
+        if (batch_count_failed_attempts(b, &attempts, &r) && batch_result_ok(&r))
+            reads->failed_attempts = attempts;
+        reads->attempts_read_at = now;
+    }
+    if (reads->succeeded && c->succeeded != reads->succeeded_when_read &&
+        (reads->indexes_read_at == 0 || now - reads->indexes_read_at >= every / 2)) {
+        memset(reads->succeeded, 0, ((size_t)plan->completions + 7) / 8);
+        if (batch_mark_succeeded_indexes(b, reads->succeeded, plan->completions, &r) &&
+            batch_result_ok(&r))
+            reads->succeeded_when_read = c->succeeded;
+        reads->indexes_read_at = now;
+    }
+}
+
+/* The Job's policy decided: the Batch job is ended with the Job controller's
+ * reason (tasks still running are stopped; one already ended answers 409). */
+static work_outcome end_by_policy(batch_client *b, const job_plan *plan, policy_verdict v,
+                                  const worker_tally *t, progress_report *report)
+{
+    job_policy_describe(&plan->policy, v, t, report->reason, sizeof(report->reason));
+    log_info("the Job's policy decided", LOG_STR("reason", report->reason));
+    batch_result r;
+    if (!batch_terminate_job(b, job_policy_terminate_reason(v), &r))
+        return WORK_CANCELLED;
+    if (!batch_result_ok(&r) && r.status != 409)
+        log_warn("could not end the Batch job: it ends when its tasks do",
+                 LOG_NUM("status", r.status));
+    return v == POLICY_SUCCEEDED ? WORK_SUCCEEDED : WORK_FAILED;
+}
+
+/* Every task succeeded, but as on Kubernetes the retries it took may have
+ * passed backoffLimit: one last count decides (a read since may be stale). */
+static bool backoff_exceeded_at_the_end(batch_client *b, const job_plan *plan,
+                                        worker_tally *tally, progress_report *report)
+{
+    const job_policy *p = &plan->policy;
+    batch_result r;
+    long attempts;
+    if (p->backoff_limit < 0 || plan->completions <= 1 ||
+        !batch_count_failed_attempts(b, &attempts, &r) || !batch_result_ok(&r) ||
+        attempts <= p->backoff_limit)
+        return false;
+    tally->failed_attempts = attempts;
+    job_policy_describe(p, POLICY_FAILED_BACKOFF, tally, report->reason, sizeof(report->reason));
+    log_info("the Job's policy decided", LOG_STR("reason", report->reason));
+    return true;
+}
+
+static work_outcome follow_until_over(batch_client *b, const job_plan *plan, bool job_ended,
+                                      job_reporter *reporter, progress_report *report,
+                                      policy_reads *reads)
 {
     int milestones = 0;
     long total = plan->completions + (plan->has_aggregator ? 1 : 0);
@@ -182,7 +261,23 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
         report->counts = counts;
         uint64_t now = clock_monotonic_ms();
         bool changed = !counts_equal(&counts, &previous);
-        bool over = counts.failed > 0 || counts.succeeded == total;
+        /* The aggregator runs only once every worker succeeded: a failure
+         * then is its own, and ends the Job as any task's failure does. */
+        bool aggregator_failed = plan->has_aggregator && counts.failed > 0 &&
+                                 counts.succeeded >= plan->completions;
+        worker_tally tally = {.failed = (long)counts.failed, .failed_attempts = -1};
+        tally.succeeded = counts.succeeded < plan->completions ? (long)counts.succeeded
+                                                               : plan->completions;
+        tally.done = tally.succeeded + tally.failed;
+        policy_verdict verdict = POLICY_GO_ON;
+        if (!aggregator_failed && (plan->policy.per_index || counts.failed == 0)) {
+            read_for_policy(b, plan, &counts, reads, now);
+            tally.failed_attempts = reads->failed_attempts;
+            tally.succeeded_indexes = reads->succeeded;
+            verdict = job_policy_judge(&plan->policy, &tally);
+        }
+        bool task_failure_ends = counts.failed > 0 && (!plan->policy.per_index || aggregator_failed);
+        bool over = verdict != POLICY_GO_ON || task_failure_ends || counts.succeeded == total;
         job_reporter_progress(reporter, counts.succeeded, counts.failed, counts.running,
                               counts.active, total, over);
         report_milestones(reporter, &counts, total, &milestones);
@@ -190,13 +285,17 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
             print_progress(&counts, total, plan->has_aggregator, now - started);
             last_print = now;
         }
-        if (counts.failed > 0) {
+        if (verdict != POLICY_GO_ON && counts.succeeded < total) {
+            return end_by_policy(b, plan, verdict, &tally, report);
+        }
+        if (task_failure_ends) {
             bool cancelled;
             explain_failed_tasks(b, &counts, report, &cancelled);
             return cancelled ? WORK_CANCELLED : WORK_FAILED;
         }
         if (counts.succeeded == total)
-            return WORK_SUCCEEDED;
+            return backoff_exceeded_at_the_end(b, plan, &tally, report) ? WORK_FAILED
+                                                                        : WORK_SUCCEEDED;
         if (changed) {
             previous = counts;
             if (!job_ended)
@@ -221,4 +320,21 @@ work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_end
         if (cancel && *cancel)
             return WORK_CANCELLED;
     }
+}
+
+work_outcome progress_follow(batch_client *b, const job_plan *plan, bool job_ended,
+                             job_reporter *reporter, progress_report *report)
+{
+    policy_reads reads = {.failed_attempts = -1, .succeeded_when_read = -1};
+    if (plan->policy.success_needs_indexes) {
+        reads.succeeded = calloc(((size_t)plan->completions + 7) / 8, 1);
+        if (!reads.succeeded) {
+            memset(report, 0, sizeof(*report));
+            snprintf(report->reason, sizeof(report->reason), "out of memory");
+            return WORK_FAILED;
+        }
+    }
+    work_outcome outcome = follow_until_over(b, plan, job_ended, reporter, report, &reads);
+    free(reads.succeeded);
+    return outcome;
 }

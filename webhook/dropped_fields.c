@@ -17,13 +17,6 @@ typedef struct dropped_field {
 
 #define FIELD(name, why) {name, sizeof(name) - 1, why}
 
-static const dropped_field job_fields[] = {
-    FIELD("podFailurePolicy",
-          ": the offloader's own policy replaces it; retries follow backoffLimit"),
-    FIELD("successPolicy", ": every worker task must succeed"),
-    FIELD("maxFailedIndexes", ": the first failed worker task ends the Batch job"),
-};
-
 static const dropped_field pod_fields[] = {
     FIELD("volumes", ": Batch tasks get files from Blob storage instead"),
     FIELD("initContainers", ""),
@@ -127,10 +120,9 @@ static void warn_table(const json_document *doc, int object, const char *path,
 
 #define TABLE(t) t, sizeof(t) / sizeof(t[0])
 
-void dropped_fields_warn(const json_document *doc, int job_spec, int pod_spec,
+void dropped_fields_warn(const json_document *doc, int pod_spec,
                          admission_warnings *warnings)
 {
-    warn_table(doc, job_spec, "spec", TABLE(job_fields), warnings);
     warn_table(doc, pod_spec, "spec.template.spec", TABLE(pod_fields), warnings);
     int containers = json_object_get(doc, pod_spec, "containers");
     json_iterator it = json_iterate(doc, containers);

@@ -8,7 +8,7 @@
 
 /* Adds one warning per meaningful field of the pod spec, of the worker (the
  * first container), and per extra container. */
-void dropped_fields_warn(const json_document *doc, int job_spec, int pod_spec,
+void dropped_fields_warn(const json_document *doc, int pod_spec,
                          admission_warnings *warnings);
 
 #endif

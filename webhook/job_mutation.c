@@ -9,6 +9,7 @@
 
 #include "azure_names.h"
 #include "dropped_fields.h"
+#include "job_policy_check.h"
 #include "job_view.h"
 #include "json_writer.h"
 #include "offload_annotations.h"
@@ -131,8 +132,11 @@ void job_mutate(job_mutation *m, const json_document *doc, int job, const char *
         deny(m, 400);
     } else if (!read_worker(m, &v) || !read_completions(m, &v)) {
         deny(m, 400);
+    } else if (!job_policy_check(doc, v.spec, v.annotations.aggregator_image != NULL,
+                                 &m->warnings, &m->message)) {
+        deny(m, 400);
     } else {
-        dropped_fields_warn(doc, v.spec, v.pod_spec, &m->warnings);
+        dropped_fields_warn(doc, v.pod_spec, &m->warnings);
         json_writer w;
         json_writer_init(&w, &m->patch);
         buffer_reserve(&m->patch, 4096); /* a typical patch at once, not doubled up to */

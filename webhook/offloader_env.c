@@ -14,7 +14,7 @@
 /* Job fields the offloader maps to Batch settings, copied into WORKERSPEC. */
 static const char *const carried_job_fields[] = {
     "parallelism", "backoffLimit", "backoffLimitPerIndex", "activeDeadlineSeconds",
-    "completionMode",
+    "completionMode", "maxFailedIndexes", "successPolicy", "podFailurePolicy",
 };
 
 /* ---- entries ------------------------------------------------------------ */

@@ -138,6 +138,34 @@ def test_kubectl_shows_the_warnings_and_the_denials(control_plane, registered_we
     assert control_plane.kubectl("get", "job", "bad-priority", "-n", namespace, check=False).returncode != 0
 
 
+def test_the_jobs_failure_and_success_policy_reach_the_offloader(control_plane, registered_webhook, namespace):
+    """An Indexed Job with every policy field: the API server accepts the rewritten Job (which keeps
+    only the offloader's own policy), the offloader's WORKERSPEC carries the user's, and kubectl shows
+    the warnings for what Batch cannot follow."""
+    job = example_job("with-policy")
+    job["spec"].update({
+        "completionMode": "Indexed", "completions": 4, "backoffLimitPerIndex": 1, "maxFailedIndexes": 1,
+        "successPolicy": {"rules": [{"succeededIndexes": "0-1", "succeededCount": 1}]},
+        "podFailurePolicy": {"rules": [
+            {"action": "FailJob", "onExitCodes": {"containerName": only_container(job)["name"],
+                                                  "operator": "In", "values": [42]}},
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]}]}})
+    job["spec"]["template"]["spec"]["restartPolicy"] = "Never"
+    applied = control_plane.apply(job, namespace)
+    assert "Warning: spec.podFailurePolicy.rules[0]: on Azure Batch it acts once the task's 1 retries" \
+        in applied.stderr, applied.stderr
+    assert "Warning: spec.podFailurePolicy.rules[1] (onPodConditions)" in applied.stderr
+    stored = control_plane.get("job", "with-policy", namespace)
+    assert "successPolicy" not in stored["spec"] and "maxFailedIndexes" not in stored["spec"]
+    env = {e["name"]: e.get("value") for e in only_container(stored)["env"]}
+    carried = json.loads(env["WORKERSPEC"])
+    for field in ("backoffLimitPerIndex", "maxFailedIndexes", "successPolicy"):
+        assert carried[field] == job["spec"][field], field
+    # as the API server defaulted it (onPodConditions' status: "True")
+    assert carried["podFailurePolicy"]["rules"][0] == job["spec"]["podFailurePolicy"]["rules"][0]
+    assert carried["podFailurePolicy"]["rules"][1]["onPodConditions"] == [{"type": "DisruptionTarget", "status": "True"}]
+
+
 def test_a_wrong_assets_directory_is_an_error_not_a_skip(monkeypatch, tmp_path):
     (tmp_path / "kube-apiserver").write_text("")  # there, but not a program
     monkeypatch.setenv(ASSETS_VARIABLE, str(tmp_path))

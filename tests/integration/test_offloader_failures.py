@@ -75,9 +75,12 @@ def test_backoff_limit_zero_fails_the_flaky_worker(offloader, batch, tmp_path):
     assert failure_lines(run, "1") and "retries=0" in failure_lines(run, "1")[0], run.stdout
 
 
-def test_backoff_limit_per_index_wins(offloader, batch, tmp_path):
+def test_backoff_limit_per_index_gives_each_task_its_retries(offloader, batch, tmp_path):
     env = {"PROBE_FAIL_TASKS": "0", "PROBE_FAIL_ONCE_DIR": tmp_path}
-    offloader.start(2, WORKERSPEC=spec(env, backoffLimit=0, backoffLimitPerIndex=1)).expect(0, 60)
+    run = offloader.start(2, KEEPBATCHJOB="true", WORKERSPEC=spec(env, backoffLimitPerIndex=1)).expect(0, 60)
+    assert {t["id"]: t["constraints"]["maxTaskRetryCount"]
+            for t in list_tasks(batch, run.env["JOBID"], select="id,constraints")} == \
+        {"0": 1, "1": 1}
 
 
 def test_active_deadline_ends_a_slow_job(offloader, batch):

@@ -229,10 +229,12 @@ static void test_indexed_job_loses_indexed_only_fields(void **state)
     assert_true(json_string_equals(&r.patch, op_value(&r, "add", "/spec/completionMode"),
                                    "NonIndexed"));
     assert_env(&r, "COMPLETIONS", "10");
-    assert_true(warned(&r, "spec.maxFailedIndexes"));
+    /* Carried to the offloader, which applies them (offloader/job_policy.c). */
+    assert_false(warned(&r, "spec.maxFailedIndexes"));
     int entry = env_entry(&r, "WORKERSPEC");
     char *spec = json_string_dup(&r.patch, json_object_get(&r.patch, entry, "value"));
     assert_non_null(strstr(spec, "\"backoffLimitPerIndex\":2"));
+    assert_non_null(strstr(spec, "\"maxFailedIndexes\":"));
     assert_non_null(strstr(spec, "\"completionMode\":\"Indexed\""));
     free(spec);
     run_free(&r);
