@@ -66,8 +66,9 @@ def test_each_offload_namespace_gets_the_account_its_role_and_binding():
         for obj in found.values():
             assert obj["metadata"]["labels"] == OFFLOADER_LABELS  # never the webhook's selector labels
     assert access_flags(objects) == ["--offloader-service-account=batch-offload-offloader", "--offloader-api-access"]
-    # Nothing cluster-wide for offloader pods.
-    assert find_all(objects, "ClusterRole") == find_all(objects, "ClusterRoleBinding") == []
+    # Nothing cluster-wide for offloader pods: the only ClusterRoleBinding is gc's, to its own account.
+    assert [b["subjects"] for b in find_all(objects, "ClusterRoleBinding")] == [
+        [{"kind": "ServiceAccount", "name": "rel-batch-offload-gc", "namespace": "batch-offload"}]]
 
 
 def test_the_role_allows_exactly_what_the_offloader_uses():
@@ -114,7 +115,8 @@ def test_without_offload_namespaces_access_stays_off_and_the_notes_say_why():
     offloaded Job from running, so the webhook is not told to use the account."""
     objects = render()
     assert find_all(objects, "Role") == find_all(objects, "RoleBinding") == []
-    assert [a["metadata"]["name"] for a in find_all(objects, "ServiceAccount")] == ["rel-batch-offload"]
+    assert sorted(a["metadata"]["name"] for a in find_all(objects, "ServiceAccount")) == [
+        "rel-batch-offload", "rel-batch-offload-gc"]
     assert access_flags(objects) == []
     notes = install_notes()
     assert "Offloader pods get no Kubernetes API access: offloader.kubernetesAccess takes effect in the\n" \

@@ -11,7 +11,7 @@ from k8s_schema import validate, validate_many
 from repo_paths import deps_binary_or_skip
 
 CLIENT_ID = "00000000-0000-0000-0000-000000000001"
-CLUSTER_SCOPED = {"MutatingWebhookConfiguration"}
+CLUSTER_SCOPED = {"MutatingWebhookConfiguration", "ClusterRole", "ClusterRoleBinding"}
 
 SCENARIOS = {
     "defaults (helm certificates, matchConditions)": {},
@@ -86,7 +86,7 @@ def test_every_object_is_valid_kubernetes_1_30(values):
     checked = [o for o in objects if o["kind"] != "ServiceMonitor"]
     assert validate_many(checked, release="1.30") == []
     # Everything lives in the release namespace, except what the chart puts into offload namespaces
-    # and the cluster-scoped webhook configuration.
+    # and the cluster-scoped webhook configuration and gc's ClusterRole and its binding.
     allowed_namespaces = {"batch-offload", *values.get("offload", {}).get("namespaces", [])}
     for obj in objects:
         if obj["kind"] in CLUSTER_SCOPED:
@@ -113,12 +113,15 @@ def test_service_monitor_has_no_schema_here_and_is_checked_by_hand():
 
 
 def test_default_install_objects():
-    # No RBAC among them (the webhook never calls the Kubernetes API), and nothing is put into
+    # The only RBAC is gc's (the webhook never calls the Kubernetes API), and nothing is put into
     # other namespaces: offload.namespaces is empty.
     assert sorted((o["kind"], o["metadata"]["name"]) for o in render()) == [
+        ("ClusterRole", "rel-batch-offload-gc"), ("ClusterRoleBinding", "rel-batch-offload-gc"),
+        ("CronJob", "rel-batch-offload-gc"),
         ("Deployment", "rel-batch-offload"), ("MutatingWebhookConfiguration", "rel-batch-offload"),
         ("PodDisruptionBudget", "rel-batch-offload"), ("Secret", "rel-batch-offload-tls"),
-        ("Service", "rel-batch-offload"), ("ServiceAccount", "rel-batch-offload")]
+        ("Service", "rel-batch-offload"), ("ServiceAccount", "rel-batch-offload"),
+        ("ServiceAccount", "rel-batch-offload-gc")]
 
 
 def test_rendered_yaml_passes_the_cli_validator_too(tmp_path):

@@ -125,3 +125,39 @@ and for workload identity with createServiceAccount. */}}
 {{- fail (printf "%s: list the namespaces in offload.namespaces, the chart creates objects in each of them" .why) }}
 {{- end }}
 {{- end }}
+
+{{/* <fullname>-gc: the CronJob, its ServiceAccount, ClusterRole and ClusterRoleBinding. 52 characters
+at most, a CronJob's limit (its Jobs' names add 11). */}}
+{{- define "batch-offload.gcName" -}}
+{{- printf "%s-gc" (include "batch-offload.fullname" . | trunc 49 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+The Secret in the release namespace that gc reads the Batch account from: gc.credentialsSecret, else
+the one the offload namespaces' Secrets come from (copy: credentials.copyFromSecret; values: the one
+gc-credentials.yaml makes, <fullname>-gc-credentials), else credentials.secretName (external: the
+platform puts it into the release namespace too).
+*/}}
+{{- define "batch-offload.gcCredentialsSecret" -}}
+{{- $credentials := .Values.credentials }}
+{{- if .Values.gc.credentialsSecret }}
+{{- .Values.gc.credentialsSecret }}
+{{- else if eq $credentials.source "copy" }}
+{{- required "credentials.copyFromSecret is required when credentials.source is copy: the Secret in the release namespace to copy" $credentials.copyFromSecret }}
+{{- else if eq $credentials.source "values" }}
+{{- printf "%s-credentials" (include "batch-offload.gcName" .) }}
+{{- else }}
+{{- $credentials.secretName }}
+{{- end }}
+{{- end }}
+
+{{/* The keys gc reads from that Secret: the Batch accounts and, unless workload identity injects them
+(its webhook leaves a variable the container already names alone), the Entra settings. Never the
+storage or registry keys: gc only lists and deletes Batch jobs. */}}
+{{- define "batch-offload.gcCredentialKeys" -}}
+{{- $keys := list "BATCHCONNECTIONSTRING" "BATCHNAME" "BATCHPASSWORD" "SECONDARY_BATCHCONNECTIONSTRING" "SECONDARY_BATCHNAME" "SECONDARY_BATCHPASSWORD" }}
+{{- if not .Values.credentials.workloadIdentity.enabled }}
+{{- $keys = concat $keys (list "AZURE_TENANT_ID" "AZURE_CLIENT_ID" "AZURE_CLIENT_SECRET" "AZURE_AUTHORITY_HOST") }}
+{{- end }}
+{{- toJson $keys }}
+{{- end }}

@@ -31,6 +31,9 @@ Included once, from deployment.yaml (always rendered).
 {{- if and $identity.createServiceAccount (not $identity.clientId) }}
 {{- fail "credentials.workloadIdentity.clientId is required to create the offloader ServiceAccount (its azure.workload.identity/client-id annotation)" }}
 {{- end }}
+{{- if and .Values.gc.enabled $identity.enabled (not $identity.clientId) }}
+{{- fail "credentials.workloadIdentity.clientId is required for gc's ServiceAccount (its azure.workload.identity/client-id annotation): gc signs in to Batch with the same identity as offloader pods (or set gc.enabled=false)" }}
+{{- end }}
 {{- $offloader := .Values.offloader }}
 {{- if and $identity.enabled $offloader.kubernetesAccess (ne $identity.serviceAccountName $offloader.serviceAccountName) }}
 {{- fail (printf "credentials.workloadIdentity.serviceAccountName (%s) and offloader.serviceAccountName (%s) must be the same: offloader pods run as one ServiceAccount, which carries both the workload identity and the offloader's Role (or set offloader.kubernetesAccess=false)" $identity.serviceAccountName $offloader.serviceAccountName) }}
