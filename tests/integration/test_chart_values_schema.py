@@ -55,6 +55,22 @@ BAD_VALUES = {
                                        "offloader.kubernetesAccess: Invalid type"),
     "bad offloader ServiceAccount": ({"offloader": {"serviceAccountName": "Offloader_SA"}},
                                      "offloader.serviceAccountName: Does not match pattern"),
+    "gc retention 0": ({"gc": {"retentionHours": 0}}, "gc.retentionHours: Must be greater than or equal to 1"),
+    "gc retention over ten years": ({"gc": {"retentionHours": 87601}},
+                                    "gc.retentionHours: Must be less than or equal to 87600"),
+    "gc retention a string": ({"gc": {"retentionHours": "24"}}, "gc.retentionHours: Invalid type"),
+    "gc retention a fraction": ({"gc": {"retentionHours": 1.5}}, "gc.retentionHours: Invalid type"),
+    "gc empty schedule": ({"gc": {"schedule": ""}}, "gc.schedule: String length must be greater than or equal to 1"),
+    "gc schedule of four fields": ({"gc": {"schedule": "0 * * *"}}, "gc.schedule: Does not match pattern"),
+    "gc schedule not a string": ({"gc": {"schedule": 17}}, "gc.schedule: Invalid type"),
+    "gc enabled not a boolean": ({"gc": {"enabled": "false"}}, "gc.enabled: Invalid type"),
+    "gc dryRun not a boolean": ({"gc": {"dryRun": "yes"}}, "gc.dryRun: Invalid type"),
+    "gc deadline too short": ({"gc": {"activeDeadlineSeconds": 10}},
+                              "gc.activeDeadlineSeconds: Must be greater than or equal to 60"),
+    "gc bad Secret name": ({"gc": {"credentialsSecret": "Batch Creds"}}, "gc.credentialsSecret: Does not match pattern"),
+    "gc unknown key": ({"gc": {"retention": 24}}, "gc: Additional property retention is not allowed"),
+    "gc bad quantity": ({"gc": {"resources": {"limits": {"memory": "1GB"}}}},
+                        "gc.resources.limits.memory: Does not match pattern"),
 }
 
 
@@ -76,6 +92,9 @@ def test_schema_refuses(values, message):
     {"webhook": {"image": {"repository": "localhost:5000/offload-webhook", "tag": "v1.2.3-rc.1"}}},
     {"webhook": {"podDisruptionBudget": {"maxUnavailable": "25%"}}},
     {"offloader": {"kubernetesAccess": False, "serviceAccountName": "team.offloader-1"}},
+    {"gc": {"retentionHours": 1, "schedule": "@hourly"}},
+    {"gc": {"retentionHours": 87600, "schedule": "*/5  *  * * 1-5", "activeDeadlineSeconds": 60}},
+    {"gc": {"schedule": "@every 2h", "credentialsSecret": "team.gc-batch", "dryRun": True}},
 ])
 def test_schema_accepts_edge_values(values):
     assert render(values)
