@@ -25,3 +25,8 @@ bool offload_priority_is_valid(const char *value)
 {
     return strcmp(value, "spot") == 0 || strcmp(value, "dedicated") == 0;
 }
+
+bool offload_spot_fallback_is_valid(const char *value)
+{
+    return strcmp(value, "wait") == 0 || strcmp(value, "dedicated") == 0;
+}

@@ -57,6 +57,10 @@ enum {
 #define OFFLOAD_ENV_AUTOSCALE_FORMULA "BATCH_OFFLOAD_AUTOSCALE_FORMULA"
 #define OFFLOAD_ENV_TASK_SLOTS_PER_NODE "BATCH_OFFLOAD_TASK_SLOTS_PER_NODE"
 #define OFFLOAD_ENV_MAX_NODES "BATCH_OFFLOAD_MAX_NODES"
+/* An auto pool whose Spot nodes cannot be had: wait for them, or after
+ * SPOT_FALLBACK_SECONDS give the pool dedicated nodes (README, "Spot"). */
+#define OFFLOAD_ENV_SPOT_FALLBACK "BATCH_OFFLOAD_SPOT_FALLBACK"
+#define OFFLOAD_ENV_SPOT_FALLBACK_SECONDS "BATCH_OFFLOAD_SPOT_FALLBACK_SECONDS"
 
 /* What the kubelet resolves for the worker in the offloader pod, by index:
  * env entry i's valueFrom as <ENV_PREFIX>i, envFrom source i's variables
@@ -82,6 +86,10 @@ bool offload_auth_from_name(const char *name, offload_auth *auth);
 #define OFFLOAD_PRIORITY_NAMES "\"spot\" or \"dedicated\""
 bool offload_priority_is_valid(const char *value);
 
+/* What an auto pool without Spot nodes does (OFFLOAD_ENV_SPOT_FALLBACK). */
+#define OFFLOAD_SPOT_FALLBACK_NAMES "\"wait\" or \"dedicated\""
+bool offload_spot_fallback_is_valid(const char *value);
+
 /* ---- what the offloader writes back (docs/KUBERNETES.md) ------------------- */
 
 /* On the Kubernetes Job. */
@@ -105,6 +113,8 @@ bool offload_priority_is_valid(const char *value);
 #define OFFLOAD_DEFAULT_NODE_FILL_TYPE "spread"
 #define OFFLOAD_DEFAULT_TASK_SLOTS_PER_NODE 1
 #define OFFLOAD_DEFAULT_MAX_NODES 20
+#define OFFLOAD_DEFAULT_SPOT_FALLBACK "wait"
+#define OFFLOAD_DEFAULT_SPOT_FALLBACK_SECONDS 1800
 
 /* Text forms of the numbers, for tables of defaults and help text. */
 #define OFFLOAD_STRINGIFY_(x) #x

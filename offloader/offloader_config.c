@@ -226,6 +226,13 @@ static const variable_spec variables[] = {
     {OFFLOAD_ENV_MAX_NODES, VALUE_NUMBER, FIELD(max_nodes), false, false,
      OFFLOAD_STRINGIFY(OFFLOAD_DEFAULT_MAX_NODES), 1, 10000,
      NULL, "a whole number from 1 to 10000"},
+    {OFFLOAD_ENV_SPOT_FALLBACK, TEXT, FIELD(spot_fallback), false, false,
+     OFFLOAD_DEFAULT_SPOT_FALLBACK, 0, 0, offload_spot_fallback_is_valid,
+     OFFLOAD_SPOT_FALLBACK_NAMES " (what an auto pool without Spot nodes does)"},
+    {OFFLOAD_ENV_SPOT_FALLBACK_SECONDS, VALUE_NUMBER, FIELD(spot_fallback_seconds), false, false,
+     OFFLOAD_STRINGIFY(OFFLOAD_DEFAULT_SPOT_FALLBACK_SECONDS), 0, 86400, NULL,
+     "seconds from 0 to 86400 (how long an auto pool waits for Spot nodes before "
+     "\"dedicated\" acts)"},
     {"BATCH_OFFLOAD_RETRY_BUDGET_SECONDS", VALUE_NUMBER, FIELD(retry_budget_seconds), false,
      false, "300", 1, 86400, NULL, "seconds from 1 to 86400"},
     {"BATCH_OFFLOAD_POLL_MAX_SECONDS", VALUE_NUMBER, FIELD(poll_max_seconds), false, false, "30",

@@ -67,6 +67,8 @@ typedef struct offloader_config {
     char *node_fill_type;      /* BATCH_OFFLOAD_NODE_FILL_TYPE: spread or pack */
     char *autoscale_formula;   /* BATCH_OFFLOAD_AUTOSCALE_FORMULA; NULL: the default */
     long max_nodes;            /* BATCH_OFFLOAD_MAX_NODES */
+    char *spot_fallback;       /* BATCH_OFFLOAD_SPOT_FALLBACK: wait or dedicated */
+    long spot_fallback_seconds; /* BATCH_OFFLOAD_SPOT_FALLBACK_SECONDS: before "dedicated" acts */
     /* behaviour */
     long retry_budget_seconds; /* BATCH_OFFLOAD_RETRY_BUDGET_SECONDS */
     long poll_max_seconds;     /* BATCH_OFFLOAD_POLL_MAX_SECONDS */

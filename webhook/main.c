@@ -123,6 +123,8 @@ int main(int argc, char **argv)
         .node_fill_type = config.node_fill_type,
         .autoscale_formula = config.autoscale_formula,
         .max_nodes = config.max_nodes,
+        .spot_fallback = config.spot_fallback,
+        .spot_fallback_seconds = config.spot_fallback_seconds,
     };
     webhook_context context = {.platform = &platform, .tls_library = tls_backend_version()};
     atomic_init(&context.ready, true);

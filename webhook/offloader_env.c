@@ -252,6 +252,7 @@ static void write_platform_overrides(json_writer *w, const platform_settings *p)
         {OFFLOAD_ENV_NODE_AGENT_SKU, p->node_agent_sku},
         {OFFLOAD_ENV_NODE_FILL_TYPE, p->node_fill_type},
         {OFFLOAD_ENV_AUTOSCALE_FORMULA, p->autoscale_formula},
+        {OFFLOAD_ENV_SPOT_FALLBACK, p->spot_fallback},
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
         if (texts[i][1] && texts[i][1][0])
@@ -260,7 +261,8 @@ static void write_platform_overrides(json_writer *w, const platform_settings *p)
         const char *name;
         long value;
     } numbers[] = {{OFFLOAD_ENV_TASK_SLOTS_PER_NODE, p->task_slots_per_node},
-                   {OFFLOAD_ENV_MAX_NODES, p->max_nodes}};
+                   {OFFLOAD_ENV_MAX_NODES, p->max_nodes},
+                   {OFFLOAD_ENV_SPOT_FALLBACK_SECONDS, p->spot_fallback_seconds}};
     for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
         if (numbers[i].value <= 0)
             continue;

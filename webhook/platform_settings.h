@@ -26,6 +26,8 @@ typedef struct platform_settings {
     const char *node_fill_type;            /* spread or pack */
     const char *autoscale_formula;
     long max_nodes;
+    const char *spot_fallback;             /* wait or dedicated */
+    long spot_fallback_seconds;
 } platform_settings;
 
 /* Whether item is one of the comma-separated entries of list. */

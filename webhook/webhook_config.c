@@ -77,6 +77,13 @@ static const option_spec options[] = {
     {"max-nodes", NUMBER(max_nodes, "0", 0, 10000,
                          "largest auto pool (0: the offloader's "
                          OFFLOAD_STRINGIFY(OFFLOAD_DEFAULT_MAX_NODES) ")")},
+    {"spot-fallback",
+     TEXT(spot_fallback, "", "auto pools whose Spot nodes cannot be had: " OFFLOAD_SPOT_FALLBACK_NAMES
+                             " (empty: " OFFLOAD_DEFAULT_SPOT_FALLBACK ")")},
+    {"spot-fallback-seconds",
+     NUMBER(spot_fallback_seconds, "0", 0, 86400,
+            "seconds without Spot nodes before --spot-fallback=dedicated switches (0: "
+            OFFLOAD_STRINGIFY(OFFLOAD_DEFAULT_SPOT_FALLBACK_SECONDS) ")")},
     {"threads", NUMBER(threads, "2", 0, 64,
                        "worker threads, each decoding one review at a time (0: one per CPU, at "
                        "most 16)")},
@@ -284,6 +291,11 @@ static bool check_config(webhook_config *c, FILE *err)
     if (c->node_fill_type[0] && strcmp(c->node_fill_type, "spread") != 0 &&
         strcmp(c->node_fill_type, "pack") != 0) {
         fprintf(err, "offload-webhook: --node-fill-type: expected spread or pack\n");
+        return false;
+    }
+    if (c->spot_fallback[0] && !offload_spot_fallback_is_valid(c->spot_fallback)) {
+        fprintf(err, "offload-webhook: --spot-fallback: expected " OFFLOAD_SPOT_FALLBACK_NAMES
+                     ", got \"%.64s\"\n", c->spot_fallback);
         return false;
     }
     if (c->pool_image[0] && !azure_marketplace_image_is_valid(c->pool_image)) {

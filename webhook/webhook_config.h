@@ -45,6 +45,8 @@ typedef struct webhook_config {
     char *node_fill_type;
     char *autoscale_formula;
     long max_nodes;
+    char *spot_fallback;
+    long spot_fallback_seconds;
 } webhook_config;
 
 typedef enum {

@@ -33,7 +33,9 @@ def test_help_lists_every_option_with_its_variable(build):
                              ("--offloader-auth", "BATCH_OFFLOAD_OFFLOADER_AUTH"),
                              ("--pool-image", "BATCH_OFFLOAD_POOL_IMAGE"),
                              ("--autoscale-formula", "BATCH_OFFLOAD_AUTOSCALE_FORMULA"),
-                             ("--max-nodes", "BATCH_OFFLOAD_MAX_NODES")]:
+                             ("--max-nodes", "BATCH_OFFLOAD_MAX_NODES"),
+                             ("--spot-fallback", "BATCH_OFFLOAD_SPOT_FALLBACK"),
+                             ("--spot-fallback-seconds", "BATCH_OFFLOAD_SPOT_FALLBACK_SECONDS")]:
         assert option in result.stdout and variable in result.stdout
 
 
@@ -69,6 +71,9 @@ def test_version_names_the_tls_library(build):
       "ubuntu"], {}, "--pool-image: expected publisher:offer:sku:version"),
     (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--node-fill-type",
       "random"], {}, "--node-fill-type: expected spread or pack"),
+    (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--spot-fallback",
+      "low-priority"], {}, '--spot-fallback: expected "wait" or "dedicated", got "low-priority"'),
+    (["--spot-fallback-seconds", "-5"], {}, "--spot-fallback-seconds: expected a whole number from 0 to"),
     (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--log-level", "loud"],
      {}, "--log-level: expected debug, info, warn or error"),
 ])

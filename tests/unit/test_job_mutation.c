@@ -571,6 +571,8 @@ static void test_platform_auto_pool_and_auth_settings_reach_the_offloader(void *
     custom.node_fill_type = "pack";
     custom.autoscale_formula = "$TargetDedicatedNodes = 2;";
     custom.max_nodes = 50;
+    custom.spot_fallback = "dedicated";
+    custom.spot_fallback_seconds = 600;
     run r;
     run_fixture(&r, "kubectl-job", &custom);
     assert_env(&r, "BATCH_OFFLOAD_AUTH", "workload-identity");
@@ -579,6 +581,8 @@ static void test_platform_auto_pool_and_auth_settings_reach_the_offloader(void *
     assert_env(&r, "BATCH_OFFLOAD_TASK_SLOTS_PER_NODE", "4");
     assert_env(&r, "BATCH_OFFLOAD_NODE_FILL_TYPE", "pack");
     assert_env(&r, "BATCH_OFFLOAD_MAX_NODES", "50");
+    assert_env(&r, "BATCH_OFFLOAD_SPOT_FALLBACK", "dedicated");
+    assert_env(&r, "BATCH_OFFLOAD_SPOT_FALLBACK_SECONDS", "600");
     /* "$" doubled: the kubelet must not expand the formula's variables. */
     assert_env(&r, "BATCH_OFFLOAD_AUTOSCALE_FORMULA", "$$TargetDedicatedNodes = 2;");
     run_free(&r);
@@ -586,6 +590,8 @@ static void test_platform_auto_pool_and_auth_settings_reach_the_offloader(void *
     run_fixture(&r, "kubectl-job", &default_platform);
     assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_AUTH"), -1);
     assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_MAX_NODES"), -1);
+    assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_SPOT_FALLBACK"), -1);
+    assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_SPOT_FALLBACK_SECONDS"), -1);
     run_free(&r);
 }
 

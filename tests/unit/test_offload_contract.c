@@ -27,6 +27,8 @@ static const platform_settings every_override = {
     .node_fill_type = "pack",
     .autoscale_formula = "$TargetDedicatedNodes = 2;",
     .max_nodes = 50,
+    .spot_fallback = "dedicated",
+    .spot_fallback_seconds = 600,
 };
 
 static const platform_settings no_override = {
@@ -37,6 +39,7 @@ static const platform_settings no_override = {
     .node_agent_sku = "",
     .node_fill_type = "",
     .autoscale_formula = "",
+    .spot_fallback = "",
 };
 
 /* What the kubelet puts in the pod for a fieldRef (the pod's labels as the
@@ -173,6 +176,8 @@ static void test_what_the_webhook_writes_the_offloader_reads(void **state)
     assert_string_equal(c.node_fill_type, "pack");
     assert_string_equal(c.autoscale_formula, "$TargetDedicatedNodes = 2;"); /* "$" kept */
     assert_int_equal(c.max_nodes, 50);
+    assert_string_equal(c.spot_fallback, "dedicated");
+    assert_int_equal(c.spot_fallback_seconds, 600);
     json_document spec;
     parse_or_fail(&spec, c.worker_spec, strlen(c.worker_spec));
     int image = json_lookup(&spec, 0, "container", "image", NULL);
@@ -199,6 +204,8 @@ static void test_what_neither_sets_is_the_shared_default(void **state)
     assert_string_equal(c.node_fill_type, OFFLOAD_DEFAULT_NODE_FILL_TYPE);
     assert_int_equal(c.task_slots_per_node, OFFLOAD_DEFAULT_TASK_SLOTS_PER_NODE);
     assert_int_equal(c.max_nodes, OFFLOAD_DEFAULT_MAX_NODES);
+    assert_string_equal(c.spot_fallback, OFFLOAD_DEFAULT_SPOT_FALLBACK);
+    assert_int_equal(c.spot_fallback_seconds, OFFLOAD_DEFAULT_SPOT_FALLBACK_SECONDS);
     assert_null(c.pool_id); /* an auto pool */
     assert_string_equal(c.blob_prefix, "default/wordcount");
     offloader_config_free(&c);

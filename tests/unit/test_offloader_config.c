@@ -73,6 +73,8 @@ static void test_minimal_configuration_and_defaults(void **state)
     assert_null(config.pool_id);
     assert_null(config.aggregator_image);
     assert_string_equal(config.priority, "spot");
+    assert_string_equal(config.spot_fallback, "wait");
+    assert_int_equal(config.spot_fallback_seconds, 1800);
     assert_int_equal(config.retry_budget_seconds, 300);
     assert_int_equal(config.poll_max_seconds, 30);
     assert_non_null(config.api_version);
@@ -119,6 +121,9 @@ static void test_malformed_values_name_the_variable(void **state)
         {"KEEPBATCHJOB", "yes", true},
         {"KEEPBATCHJOB", "1", true},
         {"PRIORITY", "cheap", true},
+        {"BATCH_OFFLOAD_SPOT_FALLBACK", "low-priority", true},
+        {"BATCH_OFFLOAD_SPOT_FALLBACK_SECONDS", "86401", true},
+        {"BATCH_OFFLOAD_SPOT_FALLBACK_SECONDS", "-1", true},
         {"BATCH_OFFLOAD_RETRY_BUDGET_SECONDS", "0", true},
         {"BATCH_OFFLOAD_RETRY_BUDGET_SECONDS", "86401", true},
         {"BATCH_OFFLOAD_POLL_MAX_SECONDS", "0", true},

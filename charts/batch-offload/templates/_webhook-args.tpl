@@ -57,6 +57,12 @@ flags win and keep `kubectl describe pod` showing the whole configuration in one
 {{- if .maxNodes }}
 - --max-nodes={{ int .maxNodes }}
 {{- end }}
+{{- with .spotFallback }}
+- --spot-fallback={{ . }}
+{{- end }}
+{{- if .spotFallbackSeconds }}
+- --spot-fallback-seconds={{ int .spotFallbackSeconds }}
+{{- end }}
 {{- end }}
 - --offloader-backoff-limit={{ int .Values.offloader.backoffLimit }}
 - --threads={{ int .Values.webhook.server.threads }}
