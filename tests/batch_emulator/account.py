@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 
-from account_offer import AccountOffer, spot_resize_errors
+from account_offer import RESIZE_ERROR, UNSUPPORTED_VM_SIZE_ERROR, AccountOffer, spot_resize_errors
 from errors import BatchError, invalid_property
 from node import AttemptPlan
 from resources import Job, Pool, Task
@@ -24,6 +24,11 @@ _LIVE_JOB_STATES = ("active", "disabling", "disabled", "enabling")
 _CANONICAL_INTEGER = re.compile(r"^-?(?:0|[1-9][0-9]*)$")
 MAX_DEPENDENCY_LIST_CHARS = 64000        # spec, BatchTaskDependencies.taskIds
 MAX_AUTO_POOL_PREFIX = 20                # spec, BatchAutoPoolSpecification.autoPoolIdPrefix
+# A deleted pool stays "deleting" at least this long (the service resizes it to zero first), so that
+# clients can see that state; then it is gone once none of its tasks runs.
+POOL_DELETION_SECONDS = 0.5
+AUTOSCALE_ENABLE_SECONDS = 30            # spec, Pools_EnablePoolAutoScale: "not ... more than once every 30 seconds"
+_MIN_EVALUATION_SECONDS, _MAX_EVALUATION_SECONDS = 5 * 60, 168 * 3600   # spec, autoScaleEvaluationInterval
 # Properties the emulator cannot honour; refused with 501 NotImplemented rather than ignored.
 UNSUPPORTED_JOB_PROPERTIES = ("jobManagerTask", "jobPreparationTask", "jobReleaseTask")
 UNSUPPORTED_TASK_PROPERTIES = ("multiInstanceSettings", "applicationPackageReferences",
@@ -108,13 +113,16 @@ class Account:
 
     def create_pool(self, spec):
         _check_id(spec["id"], "pool")
-        if spec["id"].casefold() in self.pools:
-            raise BatchError(409, "PoolExists")
+        existing = self.pools.get(spec["id"].casefold())
+        if existing is not None:
+            # Choice: a pool id still being deleted is refused with PoolBeingDeleted, not PoolExists.
+            raise BatchError(409, "PoolBeingDeleted" if existing.state == "deleting" else "PoolExists")
         for unsupported in ("startTask", "mountConfiguration"):
             if unsupported in spec:
                 raise not_implemented(unsupported)
-        self._check_pool_offer(spec, "")
+        size_errors = self._check_pool_offer(spec, "")
         pool = Pool(spec, time.time())
+        pool.size_errors = size_errors
         self._update_capacity(pool)
         self.pools[pool.key] = pool
         self.changed.notify_all()
@@ -123,14 +131,18 @@ class Account:
     def _check_pool_offer(self, spec, where):
         """Refuses a pool of a VM size or Marketplace image the account does not offer, as the service does
         at Pools_CreatePool: 400 InvalidPropertyValue (docs/azure-facts.md section 7). Custom images
-        (virtualMachineImageId) are not checked. The Reason texts are the emulator's."""
+        (virtualMachineImageId) are not checked. The Reason texts are the emulator's. Returns the resize
+        errors the pool starts with: an unoffered size when the offer says it shows as one (RESIZE_ERROR)."""
+        size_errors = []
         if self.offer.vm_size(spec.get("vmSize", "")) is None:
-            raise invalid_property("vmSize", spec.get("vmSize", ""), f"{where}The VM size is not offered to this account "
-                                                             f"in this region.")
+            if self.offer.unoffered_vm_size != RESIZE_ERROR:
+                raise invalid_property("vmSize", spec.get("vmSize", ""), f"{where}The VM size is not offered to this "
+                                                                         f"account in this region.")
+            size_errors = [dict(UNSUPPORTED_VM_SIZE_ERROR)]
         configuration = spec.get("virtualMachineConfiguration")
         reference = (configuration or {}).get("imageReference", {})
         if configuration is None or "virtualMachineImageId" in reference or "publisher" not in reference:
-            return
+            return size_errors
         image = self.offer.image_for(reference)
         if image is None:
             described = ":".join(str(reference.get(part, "")) for part in ("publisher", "offer", "sku"))
@@ -138,10 +150,74 @@ class Account:
         if image["nodeAgentSKUId"].casefold() != configuration["nodeAgentSKUId"].casefold():
             raise invalid_property("nodeAgentSKUId", configuration["nodeAgentSKUId"],
                                    f"{where}The image needs node agent SKU '{image['nodeAgentSKUId']}'.")
+        return size_errors
 
     def _update_capacity(self, pool):
         spot_errors = spot_resize_errors(self.offer) if pool.asks_for("TargetLowPriorityNodes") else []
         pool.set_capacity(list(self.pool_resize_errors), spot_errors, time.time())
+
+    def delete_pool(self, pool_id):
+        """Spec, Pools_DeletePool: the pool is deleting at once, "any Tasks running on existing Compute Nodes
+        are terminated and requeued (as if a resize Pool operation had been requested with the default requeue
+        option); finally, the Pool is removed". Requeued so counts as a user request (requeueCount, spec). Its
+        jobs stay, their tasks waiting for a pool of that id. "If you call an Update, Patch or Delete API on a
+        Pool in the deleting state, it will fail with HTTP status code 409 with error code PoolBeingDeleted." """
+        pool = self.pool(pool_id)
+        self._require_pool_not_deleting(pool)
+        now = time.time()
+        pool.move_to("deleting", now)
+        pool.deletable_at = now + POOL_DELETION_SECONDS
+        for job in self.jobs.values():
+            if job.pool_id.casefold() == pool.key:
+                for task in job.running_tasks:
+                    task.attempt.cancel("requeued")
+        self.changed.notify_all()
+
+    def remove_deleted_pools(self):
+        """Forgets pools whose deletion has finished: past their deletion time, none of their tasks running."""
+        now = time.time()
+        running = {job.pool_id.casefold() for job in self.jobs.values() if job.running_tasks}
+        for pool in [p for p in self.pools.values() if p.state == "deleting"]:
+            if now >= pool.deletable_at and pool.key not in running:
+                del self.pools[pool.key]
+                self.changed.notify_all()
+
+    @staticmethod
+    def _require_pool_not_deleting(pool):
+        if pool.state == "deleting":
+            raise BatchError(409, "PoolBeingDeleted")
+
+    def enable_pool_autoscale(self, pool_id, options):
+        """Spec, Pools_EnablePoolAutoScale: "If automatic scaling of the Pool is currently disabled, you must
+        specify a valid autoscale formula ... If automatic scaling of the Pool is already enabled, you may specify
+        a new autoscale formula and/or a new evaluation interval. You cannot call this API for the same Pool more
+        than once every 30 seconds" (code AutoScaleTooManyRequestsToEnable, Microsoft.Azure.Batch
+        BatchErrorCodeStrings; choice: status 409). The interval must be 5 minutes to 168 hours (400
+        InvalidPropertyValue). Formulas are not evaluated: the pool's node kinds follow the targets it assigns."""
+        pool = self.pool(pool_id)
+        self._require_pool_not_deleting(pool)
+        now = time.time()
+        if pool.autoscale_enabled_at is not None and now - pool.autoscale_enabled_at < AUTOSCALE_ENABLE_SECONDS:
+            raise BatchError(409, "AutoScaleTooManyRequestsToEnable")
+        formula = options.get("autoScaleFormula", pool.spec.get("autoScaleFormula") if
+                              pool.spec.get("enableAutoScale", False) else None)
+        if formula is None:
+            raise BatchError(400, "MissingRequiredProperty", [("PropertyName", "autoScaleFormula")])
+        interval = options.get("autoScaleEvaluationInterval")
+        if interval is not None and not _MIN_EVALUATION_SECONDS <= parse_duration(interval) <= _MAX_EVALUATION_SECONDS:
+            raise invalid_property("autoScaleEvaluationInterval", interval,
+                                   "The interval must be from 5 minutes to 168 hours.")
+        changes = {"enableAutoScale": True, "autoScaleFormula": formula}
+        if interval is not None:
+            changes["autoScaleEvaluationInterval"] = interval
+        for fixed in ("targetDedicatedNodes", "targetLowPriorityNodes"):   # an autoscaled pool has no fixed targets
+            pool.spec.pop(fixed, None)
+        pool.spec = {**pool.spec, **changes}
+        pool.autoscale_enabled_at = now
+        pool.touch(now)
+        self._update_capacity(pool)
+        self.changed.notify_all()
+        return pool
 
     def set_offer(self, offer):
         """What the account offers from now on; pools that exist keep their sizes and images."""
@@ -190,7 +266,7 @@ class Account:
         completed state, and the Pool creation error is set in the Job's scheduling error property."
         Code: InvalidAutoPoolSettings (Batch status and error codes, job scheduling errors)."""
         try:
-            self._check_pool_offer(pool.spec, "autoPoolSpecification.pool: ")
+            pool.size_errors = self._check_pool_offer(pool.spec, "autoPoolSpecification.pool: ")
         except BatchError as refused:
             job.scheduling_error = {"category": "usererror", "code": "InvalidAutoPoolSettings",
                                     "message": "The specified autopool settings are not valid.",

@@ -10,6 +10,13 @@ from dataclasses import dataclass
 
 BATCH_SERVICE, USER_SUBSCRIPTION = "batchService", "userSubscription"
 SPOT_STATES = ("available", "noCapacity", "noQuota")
+# What a pool of a VM size the account does not offer gets: refused when it is created (an auto pool's job
+# completes with a scheduling error), or created and left without nodes, showing the resize error the SDK's
+# PoolResizeErrorCodes name. Which one the service does is not established (docs/azure-facts.md section 7).
+REFUSED_AT_CREATION, RESIZE_ERROR = "refusedAtCreation", "resizeError"
+UNOFFERED_VM_SIZE_OUTCOMES = (REFUSED_AT_CREATION, RESIZE_ERROR)
+# Microsoft.Azure.Batch PoolResizeErrorCodes.UnsupportedVMSize and its description.
+UNSUPPORTED_VM_SIZE_ERROR = {"code": "UnsupportedVMSize", "message": "Requested VM size is not supported"}
 
 
 @dataclass(frozen=True)
@@ -58,11 +65,12 @@ def _image_key(reference):
 
 class AccountOffer:
     def __init__(self, pool_allocation_mode=BATCH_SERVICE, vm_sizes=DEFAULT_VM_SIZES, images=DEFAULT_IMAGES,
-                 spot="available"):
+                 spot="available", unoffered_vm_size=REFUSED_AT_CREATION):
         self.pool_allocation_mode = pool_allocation_mode
         self.vm_sizes = {size.name.casefold(): size for size in vm_sizes}
         self.images = [copy.deepcopy(image) for image in images]
         self.spot = spot
+        self.unoffered_vm_size = unoffered_vm_size
 
     def vm_size(self, name):
         """The offered VmSize of that name (case-insensitive, as the service compares them), or None."""
@@ -76,14 +84,15 @@ class AccountOffer:
     def describe(self):
         return {"poolAllocationMode": self.pool_allocation_mode,
                 "vmSizes": [size.describe() for size in self.vm_sizes.values()],
-                "images": copy.deepcopy(self.images), "spot": self.spot}
+                "images": copy.deepcopy(self.images), "spot": self.spot,
+                "unofferedVmSize": self.unoffered_vm_size}
 
     def updated(self, document, check_image):
         """A new offer with the fields of document (POST /_emulator/account) replaced; raises ValueError.
         check_image(image) raises ValueError when an image is not a BatchSupportedImage."""
         if not isinstance(document, dict):
             raise ValueError("the account takes a JSON object")
-        unknown = set(document) - {"poolAllocationMode", "vmSizes", "images", "spot"}
+        unknown = set(document) - {"poolAllocationMode", "vmSizes", "images", "spot", "unofferedVmSize"}
         if unknown:
             raise ValueError(f"unknown account field(s): {', '.join(sorted(unknown))}")
         mode = document.get("poolAllocationMode", self.pool_allocation_mode)
@@ -92,6 +101,9 @@ class AccountOffer:
         spot = document.get("spot", self.spot)
         if spot not in SPOT_STATES:
             raise ValueError(f"spot is one of {', '.join(SPOT_STATES)}")
+        unoffered = document.get("unofferedVmSize", self.unoffered_vm_size)
+        if unoffered not in UNOFFERED_VM_SIZE_OUTCOMES:
+            raise ValueError(f"unofferedVmSize is one of {', '.join(UNOFFERED_VM_SIZE_OUTCOMES)}")
         sizes = list(self.vm_sizes.values())
         if "vmSizes" in document:
             sizes = [_parse_vm_size(entry) for entry in _list(document["vmSizes"], "vmSizes")]
@@ -100,7 +112,7 @@ class AccountOffer:
             images = _list(document["images"], "images")
             for image in images:
                 check_image(image)
-        return AccountOffer(mode, sizes, images, spot)
+        return AccountOffer(mode, sizes, images, spot, unoffered)
 
 
 def _list(value, name):

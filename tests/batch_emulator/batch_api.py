@@ -36,6 +36,7 @@ class BatchApi:
         self.handlers = {
             "Pools_CreatePool": self.create_pool, "Pools_GetPool": self.get_pool,
             "Pools_PoolExists": self.pool_exists, "Pools_ListPools": self.list_pools,
+            "Pools_DeletePool": self.delete_pool, "Pools_EnablePoolAutoScale": self.enable_pool_autoscale,
             "Pools_ListSupportedImages": self.list_supported_images,
             "Jobs_CreateJob": self.create_job, "Jobs_GetJob": self.get_job, "Jobs_ListJobs": self.list_jobs,
             "Jobs_UpdateJob": self.update_job, "Jobs_DeleteJob": self.delete_job,
@@ -81,6 +82,17 @@ class BatchApi:
         with self.account.changed:
             pools = list(self.account.pools.values())
             return _json(200, list_page(request, pools, lambda pool: pool.view(request.base_url), "pools"))
+
+    def delete_pool(self, params, request):
+        with self.account.changed:
+            self.account.delete_pool(params["poolId"])
+        return Response(202)
+
+    def enable_pool_autoscale(self, params, request):
+        options = self._body("BatchPoolEnableAutoScaleOptions", request)
+        with self.account.changed:
+            pool = self.account.enable_pool_autoscale(params["poolId"], options)
+            return Response(200, pool.response_headers(f"{request.base_url}/pools/{pool.id}"))
 
     def list_supported_images(self, params, request):
         with self.account.changed:

@@ -33,6 +33,9 @@ MESSAGES = {
     "OutOfRangeQueryParameterValue": "A query parameter specified in the request URI is outside the "
                                      "permissible range.",
     "PoolExists": "The specified pool already exists.",
+    "PoolBeingDeleted": "The specified pool has been marked for deletion and is being reclaimed.",  # (guess)
+    "AutoScaleTooManyRequestsToEnable": "Enable AutoScale requests for the same pool must be separated by at "
+                                        "least 30 seconds.",
     "PoolNotFound": "The specified pool does not exist.",
     "FileNotFound": "The specified file does not exist.",
     "RequestBodyTooLarge": "The request body is too large and exceeds the maximum permissible limit.",

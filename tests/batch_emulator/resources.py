@@ -57,6 +57,9 @@ class Pool(_Resource):
         self.owner_job_key = owner_job_key      # set for auto pools
         self.capacity_errors = []   # set: the pool has no nodes at all, and says why (control pool-capacity)
         self.spot_errors = []       # set: its Spot nodes cannot be allocated (control account "spot")
+        self.size_errors = []       # set at creation: its VM size is not offered (account "unofferedVmSize")
+        self.deletable_at = None    # set by a delete: the earliest time it is gone
+        self.autoscale_enabled_at = None    # the last Pools_EnablePoolAutoScale, for its 30-second rule
 
     @property
     def has_container_configuration(self):
@@ -75,7 +78,7 @@ class Pool(_Resource):
     def runs_tasks(self):
         """Whether the pool has nodes. Choice: a pool that asks for no nodes at all still runs tasks (the
         emulator's nodes are shared), unless its only nodes would be Spot ones that cannot be had."""
-        if self.capacity_errors:
+        if self.capacity_errors or self.size_errors or self.state == "deleting":
             return False
         return not (self.spot_errors and not self.asks_for("TargetDedicatedNodes"))
 
@@ -88,10 +91,11 @@ class Pool(_Resource):
         spec = self.spec
         view = self.common_view(f"{base_url}/pools/{self.id}")
         view.update({key: value for key, value in spec.items() if key != "id"})
+        no_nodes = bool(self.capacity_errors or self.size_errors)
         view.update({"allocationState": "steady", "allocationStateTransitionTime": iso_time(self.creation_time),
                      "resizeTimeout": spec.get("resizeTimeout", "PT15M"),
-                     "currentDedicatedNodes": 0 if self.capacity_errors else spec.get("targetDedicatedNodes", 0),
-                     "currentLowPriorityNodes": 0 if self.capacity_errors or self.spot_errors
+                     "currentDedicatedNodes": 0 if no_nodes else spec.get("targetDedicatedNodes", 0),
+                     "currentLowPriorityNodes": 0 if no_nodes or self.spot_errors
                      else spec.get("targetLowPriorityNodes", 0),
                      "targetDedicatedNodes": spec.get("targetDedicatedNodes", 0),
                      "targetLowPriorityNodes": spec.get("targetLowPriorityNodes", 0),
@@ -99,8 +103,8 @@ class Pool(_Resource):
                      "enableInterNodeCommunication": spec.get("enableInterNodeCommunication", False),
                      "taskSlotsPerNode": spec.get("taskSlotsPerNode", 1),
                      "taskSchedulingPolicy": spec.get("taskSchedulingPolicy", {"nodeFillType": "spread"})})
-        if self.capacity_errors or self.spot_errors:
-            view["resizeErrors"] = self.capacity_errors + self.spot_errors
+        if self.capacity_errors or self.size_errors or self.spot_errors:
+            view["resizeErrors"] = self.capacity_errors + self.size_errors + self.spot_errors
         return view
 
 

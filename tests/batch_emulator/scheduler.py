@@ -78,6 +78,7 @@ class Scheduler:
                     return
                 self.account.enforce_job_deadlines()
                 self.account.settle_jobs()
+                self.account.remove_deleted_pools()
                 discarded = self._discard_job_dirs(self.account.remove_deleted_jobs())
             self._remove(discarded)
 

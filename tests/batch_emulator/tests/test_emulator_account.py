@@ -54,7 +54,8 @@ def test_supported_images_filter_and_configuration(batch):
 
 
 @pytest.mark.parametrize("document", [{"images": [{"nodeAgentSKUId": "x"}]}, {"vmSizes": [{"name": "A", "gpus": -1}]},
-                                      {"spot": "maybe"}, {"poolAllocationMode": "byHand"}, {"colour": "red"}])
+                                      {"spot": "maybe"}, {"poolAllocationMode": "byHand"}, {"colour": "red"},
+                                      {"unofferedVmSize": "ignored"}])
 def test_account_configuration_is_validated(batch, document):
     data = json.dumps(document).encode()
     reply = batch.raw("POST", "/_emulator/account", data, {"Content-Type": "application/json"})
