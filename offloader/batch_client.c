@@ -149,6 +149,42 @@ static batch_job_state parse_state(const json_document *doc, int t)
     return JOB_STATE_UNKNOWN;
 }
 
+/* "name: value; ..." of a list of NameValuePair (how Batch details its errors). */
+static void append_name_values(const json_document *doc, int list, buffer *out)
+{
+    json_iterator it = json_iterate(doc, list);
+    int item;
+    while (json_iterator_next(&it, &item)) {
+        char *name = json_string_dup(doc, json_object_get(doc, item, "name"));
+        char *value = json_string_dup(doc, json_object_get(doc, item, "value"));
+        buffer_appendf(out, "%s%s: %s", out->len ? "; " : "", name ? name : "?",
+                       value ? value : "");
+        free(name);
+        free(value);
+    }
+}
+
+/* executionInfo.schedulingError (BatchJobSchedulingError): Batch's own words for why
+ * the job cannot run, e.g. an auto pool it could not create. */
+static void read_scheduling_error(const json_document *doc, int error, job_info *job)
+{
+    char *code = json_string_dup(doc, json_object_get(doc, error, "code"));
+    if (!code)
+        return;
+    char *message = json_string_dup(doc, json_object_get(doc, error, "message"));
+    buffer details;
+    buffer_init(&details, 0);
+    append_name_values(doc, json_object_get(doc, error, "details"), &details);
+    snprintf(job->scheduling_error, sizeof(job->scheduling_error), "%s: %s%s%s%s", code,
+             message ? message : "", details.len ? " (" : "", buffer_cstr(&details),
+             details.len ? ")" : "");
+    job->scheduling_user_error =
+        json_string_equals(doc, json_object_get(doc, error, "category"), "usererror");
+    buffer_free(&details);
+    free(code);
+    free(message);
+}
+
 bool batch_get_job(batch_client *b, job_info *job, batch_result *r)
 {
     http_exchange x;
@@ -167,19 +203,12 @@ bool batch_get_job(batch_client *b, job_info *job, batch_result *r)
         int execution = json_object_get(&doc, 0, "executionInfo");
         char *reason = json_string_dup(&doc, json_object_get(&doc, execution, "terminateReason"));
         char *pool = json_string_dup(&doc, json_object_get(&doc, execution, "poolId"));
-        int scheduling = json_object_get(&doc, execution, "schedulingError");
-        char *code = json_string_dup(&doc, json_object_get(&doc, scheduling, "code"));
-        char *message = json_string_dup(&doc, json_object_get(&doc, scheduling, "message"));
         snprintf(job->terminate_reason, sizeof(job->terminate_reason), "%s",
                  reason ? reason : "");
         snprintf(job->pool_id, sizeof(job->pool_id), "%s", pool ? pool : "");
-        if (code)
-            snprintf(job->scheduling_error, sizeof(job->scheduling_error), "%s: %s", code,
-                     message ? message : "");
+        read_scheduling_error(&doc, json_object_get(&doc, execution, "schedulingError"), job);
         free(reason);
         free(pool);
-        free(code);
-        free(message);
         json_document_free(&doc);
     }
     http_exchange_free(&x);
@@ -270,35 +299,115 @@ bool batch_get_task_counts(batch_client *b, task_counts *counts, batch_result *r
     return finished;
 }
 
-bool batch_get_pool_errors(batch_client *b, const char *pool_id, buffer *errors,
-                           batch_result *r)
+static void pool_path(const char *pool_id, const char *suffix, buffer *path)
 {
+    buffer_append_str(path, "/pools/");
+    url_encode_into(path, pool_id, false);
+    buffer_append_str(path, suffix);
+}
+
+static int64_t int_or_zero(const json_document *doc, int token)
+{
+    int64_t value = 0;
+    json_read_int64(doc, token, 0, INT64_MAX, &value);
+    return value;
+}
+
+static void read_resize_error(const json_document *doc, int e, pool_resize_error *out)
+{
+    char *code = json_string_dup(doc, json_object_get(doc, e, "code"));
+    char *message = json_string_dup(doc, json_object_get(doc, e, "message"));
+    buffer values;
+    buffer_init(&values, 0);
+    append_name_values(doc, json_object_get(doc, e, "values"), &values);
+    snprintf(out->code, sizeof(out->code), "%s", code ? code : "?");
+    snprintf(out->message, sizeof(out->message), "%s", message ? message : "");
+    snprintf(out->values, sizeof(out->values), "%s", buffer_cstr(&values));
+    buffer_free(&values);
+    free(code);
+    free(message);
+}
+
+static void read_pool(const json_document *doc, batch_pool_info *pool)
+{
+    pool->deleting = json_string_equals(doc, json_object_get(doc, 0, "state"), "deleting");
+    pool->has_container_configuration =
+        json_lookup(doc, 0, "virtualMachineConfiguration", "containerConfiguration", NULL) >= 0;
+    pool->auto_scale = json_is_true(doc, json_object_get(doc, 0, "enableAutoScale"));
+    pool->autoscale_formula = json_string_dup(doc, json_object_get(doc, 0, "autoScaleFormula"));
+    pool->current_dedicated = int_or_zero(doc, json_object_get(doc, 0, "currentDedicatedNodes"));
+    pool->current_spot = int_or_zero(doc, json_object_get(doc, 0, "currentLowPriorityNodes"));
+    json_iterator it = json_iterate(doc, json_object_get(doc, 0, "resizeErrors"));
+    int e;
+    while (pool->error_count < POOL_RESIZE_ERRORS_KEPT && json_iterator_next(&it, &e))
+        read_resize_error(doc, e, &pool->errors[pool->error_count++]);
+}
+
+bool batch_get_pool(batch_client *b, const char *pool_id, batch_pool_info *pool, batch_result *r)
+{
+    memset(pool, 0, sizeof(*pool));
     buffer path;
     buffer_init(&path, 0);
-    buffer_append_str(&path, "/pools/");
-    url_encode_into(&path, pool_id, false);
+    pool_path(pool_id, "", &path);
     http_exchange x;
-    batch_exchange_init(b, &x, "GET", buffer_cstr(&path), "%24select=id,resizeErrors");
+    batch_exchange_init(b, &x, "GET", buffer_cstr(&path),
+                        "%24select=id,state,virtualMachineConfiguration,enableAutoScale,"
+                        "autoScaleFormula,currentDedicatedNodes,currentLowPriorityNodes,"
+                        "resizeErrors");
     buffer_free(&path);
     bool finished = run(b, &x, r);
     json_document doc;
     char error[64];
-    if (finished && batch_result_ok(r) &&
-        json_document_parse(&doc, x.response.data, x.response.len, RESOURCE_TOKENS, error,
-                            sizeof(error))) {
-        json_iterator it = json_iterate(&doc, json_object_get(&doc, 0, "resizeErrors"));
-        int e;
-        while (json_iterator_next(&it, &e)) {
-            char *code = json_string_dup(&doc, json_object_get(&doc, e, "code"));
-            char *message = json_string_dup(&doc, json_object_get(&doc, e, "message"));
-            buffer_appendf(errors, "%s%s: %s", errors->len ? "; " : "", code ? code : "?",
-                           message ? message : "");
-            free(code);
-            free(message);
+    if (finished && batch_result_ok(r)) {
+        if (json_document_parse(&doc, x.response.data, x.response.len, RESOURCE_TOKENS, error,
+                                sizeof(error))) {
+            read_pool(&doc, pool);
+            json_document_free(&doc);
+        } else { /* an answer we cannot read counts as none */
+            r->status = 0;
+            snprintf(r->transport, sizeof(r->transport), "the pool is not JSON: %s", error);
         }
-        json_document_free(&doc);
     }
     http_exchange_free(&x);
+    return finished;
+}
+
+void batch_pool_info_free(batch_pool_info *pool)
+{
+    free(pool->autoscale_formula);
+    pool->autoscale_formula = NULL;
+}
+
+void batch_pool_describe_errors(const batch_pool_info *pool, buffer *out)
+{
+    for (size_t i = 0; i < pool->error_count; i++) {
+        const pool_resize_error *e = &pool->errors[i];
+        buffer_appendf(out, "%s%s: %s", i ? "; " : "", e->code, e->message);
+        if (e->values[0])
+            buffer_appendf(out, " (%s)", e->values);
+    }
+}
+
+bool batch_enable_pool_autoscale(batch_client *b, const char *pool_id, const char *formula,
+                                 const char *evaluation_interval, batch_result *r)
+{
+    buffer path, body;
+    buffer_init(&path, 0);
+    buffer_init(&body, 0);
+    pool_path(pool_id, "/enableautoscale", &path);
+    json_writer w;
+    json_writer_init(&w, &body);
+    json_object_begin(&w);
+    json_member_string(&w, "autoScaleFormula", formula);
+    json_member_string(&w, "autoScaleEvaluationInterval", evaluation_interval);
+    json_object_end(&w);
+    http_exchange x;
+    batch_exchange_init(b, &x, "POST", buffer_cstr(&path), NULL);
+    buffer_append(&x.body, body.data, body.len);
+    bool finished = run(b, &x, r);
+    http_exchange_free(&x);
+    buffer_free(&path);
+    buffer_free(&body);
     return finished;
 }
 
@@ -321,8 +430,8 @@ static bool list_pages(batch_client *b, const char *path, const char *query,
         if (!json_document_parse(&doc, x.response.data, x.response.len, TASK_PAGE_TOKENS, error,
                                  sizeof(error))) {
             r->status = 0;
-            snprintf(r->transport, sizeof(r->transport), "%s list is not JSON: %s",
-                     strcmp(path, "/jobs") == 0 ? "job" : "task", error);
+            snprintf(r->transport, sizeof(r->transport), "the list %s is not JSON: %s", path,
+                     error);
             break;
         }
         visit_page(context, &doc, json_object_get(&doc, 0, "value"));
@@ -576,4 +685,51 @@ bool batch_task_file_tail(batch_client *b, const char *task_id, const char *file
     http_exchange_free(&x);
     buffer_free(&path);
     return finished;
+}
+
+typedef struct image_visitor {
+    void (*visit)(void *context, const supported_image *image);
+    void *context;
+} image_visitor;
+
+static void copy_string(const json_document *doc, int token, char *out, size_t size)
+{
+    char *value = json_string_dup(doc, token);
+    snprintf(out, size, "%s", value ? value : "");
+    free(value);
+}
+
+static void visit_images(void *context, const json_document *doc, int value)
+{
+    image_visitor *v = context;
+    json_iterator it = json_iterate(doc, value);
+    int element;
+    while (json_iterator_next(&it, &element)) {
+        supported_image image;
+        memset(&image, 0, sizeof(image));
+        int reference = json_object_get(doc, element, "imageReference");
+        copy_string(doc, json_object_get(doc, reference, "publisher"), image.publisher,
+                    sizeof(image.publisher));
+        copy_string(doc, json_object_get(doc, reference, "offer"), image.offer,
+                    sizeof(image.offer));
+        copy_string(doc, json_object_get(doc, reference, "sku"), image.sku, sizeof(image.sku));
+        copy_string(doc, json_object_get(doc, element, "nodeAgentSKUId"), image.node_agent,
+                    sizeof(image.node_agent));
+        copy_string(doc, json_object_get(doc, element, "batchSupportEndOfLife"),
+                    image.end_of_life, sizeof(image.end_of_life));
+        json_iterator capabilities = json_iterate(doc, json_object_get(doc, element,
+                                                                       "capabilities"));
+        int capability;
+        while (json_iterator_next(&capabilities, &capability))
+            image.docker_compatible |= json_string_equals(doc, capability, "DockerCompatible");
+        v->visit(v->context, &image);
+    }
+}
+
+bool batch_list_supported_images(batch_client *b,
+                                 void (*visit)(void *context, const supported_image *image),
+                                 void *context, batch_result *r)
+{
+    image_visitor v = {visit, context};
+    return list_pages(b, "/supportedimages", "maxresults=1000", visit_images, &v, r);
 }

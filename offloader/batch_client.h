@@ -42,7 +42,9 @@ typedef struct job_info {
     bool finishes_when_done; /* onAllTasksComplete is terminatejob */
     char terminate_reason[64];
     char pool_id[72];          /* executionInfo.poolId: the pool it runs on (auto pools too) */
-    char scheduling_error[320]; /* executionInfo.schedulingError: why it cannot run */
+    /* executionInfo.schedulingError: why it cannot run, as "code: message (name: value; ...)" */
+    char scheduling_error[640];
+    bool scheduling_user_error; /* its category is usererror: the request, not the service */
 } job_info;
 
 /* Prepares x for method and path (percent-encoded, under the account URL)
@@ -58,9 +60,46 @@ bool batch_disable_job(batch_client *b, batch_result *r);
 bool batch_enable_job(batch_client *b, batch_result *r);
 bool batch_delete_job(batch_client *b, batch_result *r);
 bool batch_get_task_counts(batch_client *b, task_counts *counts, batch_result *r);
-/* The pool's resize errors ("code: message; ..."), empty when it can grow. */
-bool batch_get_pool_errors(batch_client *b, const char *pool_id, buffer *errors,
-                           batch_result *r);
+/* A pool as the offloader judges it (Pools_GetPool, a $select of what it reads). */
+#define POOL_RESIZE_ERRORS_KEPT 4
+typedef struct pool_resize_error {
+    char code[64];     /* e.g. AllocationTimedout, AccountLowPriorityCoreQuotaReached */
+    char message[320];
+    char values[480];  /* "name: value; ..." (Compute's own error as "Provider Error Json") */
+} pool_resize_error;
+
+typedef struct batch_pool_info {
+    bool deleting;                    /* state "deleting": it is going away */
+    bool has_container_configuration; /* virtualMachineConfiguration.containerConfiguration */
+    bool auto_scale;
+    char *autoscale_formula;          /* NULL when none */
+    /* Spot nodes are the low-priority ones (Batch kept the property names). */
+    int64_t current_dedicated, current_spot;
+    pool_resize_error errors[POOL_RESIZE_ERRORS_KEPT];
+    size_t error_count;               /* those kept; the first ones the pool lists */
+} batch_pool_info;
+
+/* 200 fills pool (free it with batch_pool_info_free); 404 PoolNotFound: no such pool. */
+bool batch_get_pool(batch_client *b, const char *pool_id, batch_pool_info *pool, batch_result *r);
+void batch_pool_info_free(batch_pool_info *pool);
+/* The resize errors as "code: message (values); ...", empty when there are none. */
+void batch_pool_describe_errors(const batch_pool_info *pool, buffer *out);
+/* Pools_EnablePoolAutoScale: a new formula for a pool that autoscales (at most every 30 s). */
+bool batch_enable_pool_autoscale(batch_client *b, const char *pool_id, const char *formula,
+                                 const char *evaluation_interval, batch_result *r);
+
+/* One image of Pools_ListSupportedImages. */
+typedef struct supported_image {
+    char publisher[96], offer[128], sku[128];
+    char node_agent[128];     /* nodeAgentSKUId */
+    bool docker_compatible;   /* capabilities has DockerCompatible */
+    char end_of_life[40];     /* batchSupportEndOfLife, empty when none */
+} supported_image;
+
+/* Calls visit for each image the account may use (all pages). */
+bool batch_list_supported_images(batch_client *b,
+                                 void (*visit)(void *context, const supported_image *image),
+                                 void *context, batch_result *r);
 
 /* A job in the account's list, with whose it is (its batch-offload.io metadata). */
 typedef struct batch_job_summary {

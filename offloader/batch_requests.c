@@ -57,19 +57,21 @@ static void write_metadata(json_writer *w, const job_plan *plan)
 
 void batch_autoscale_formula(const job_plan *plan, buffer *out)
 {
-    if (plan->config->autoscale_formula) { /* the platform's own */
+    if (plan->config->autoscale_formula) /* the platform's own */
         buffer_append_str(out, plan->config->autoscale_formula);
-        return;
-    }
+    else
+        batch_default_autoscale_formula(plan, plan->dedicated_nodes, out);
+}
+
+void batch_default_autoscale_formula(const job_plan *plan, bool dedicated, buffer *out)
+{
     /* The documented pattern (learn.microsoft.com batch-automatic-scaling):
      * average pending tasks over 3 minutes once there are enough samples,
      * the starting size before that; nodes leave after their task ends.
      * A node with several task slots takes that many pending tasks, so the
      * count is divided by them, rounded up. */
-    const char *target = plan->dedicated_nodes ? "$TargetDedicatedNodes"
-                                               : "$TargetLowPriorityNodes";
-    const char *other = plan->dedicated_nodes ? "$TargetLowPriorityNodes"
-                                              : "$TargetDedicatedNodes";
+    const char *target = dedicated ? "$TargetDedicatedNodes" : "$TargetLowPriorityNodes";
+    const char *other = dedicated ? "$TargetLowPriorityNodes" : "$TargetDedicatedNodes";
     long slots = plan->config->task_slots_per_node;
     buffer_appendf(out,
                    "startingNumberOfVMs = %ld;\n"
@@ -144,7 +146,7 @@ static void write_auto_pool(json_writer *w, const job_plan *plan)
     batch_autoscale_formula(plan, &formula);
     json_member_string(w, "autoScaleFormula", buffer_cstr(&formula));
     buffer_free(&formula);
-    json_member_string(w, "autoScaleEvaluationInterval", "PT5M");
+    json_member_string(w, "autoScaleEvaluationInterval", AUTOSCALE_EVALUATION_INTERVAL);
     json_object_end(w);
     json_object_end(w);
 }

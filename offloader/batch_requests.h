@@ -5,6 +5,8 @@
 #ifndef BATCH_REQUESTS_H
 #define BATCH_REQUESTS_H
 
+#include <stdbool.h>
+
 #include "buffer.h"
 #include "job_plan.h"
 #include "json_writer.h"
@@ -25,8 +27,13 @@ void batch_job_terminate_body(const char *reason, buffer *out);
 void batch_worker_task_write(const job_plan *plan, long index, json_writer *w);
 void batch_aggregator_task_write(const job_plan *plan, json_writer *w);
 
-/* The autoscale formula of an auto pool: follow the pending tasks, up to
- * the plan's node cap, on spot or dedicated nodes. */
+/* The autoscale formula of an auto pool: the platform's, else the default
+ * one on the plan's kind of nodes. */
 void batch_autoscale_formula(const job_plan *plan, buffer *out);
+/* The default formula: follow the pending tasks, up to the plan's node cap,
+ * on dedicated or Spot nodes (what a Spot fallback switches an auto pool to). */
+void batch_default_autoscale_formula(const job_plan *plan, bool dedicated, buffer *out);
+/* How often an auto pool's formula is evaluated (the shortest Batch allows). */
+#define AUTOSCALE_EVALUATION_INTERVAL "PT5M"
 
 #endif

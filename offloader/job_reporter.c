@@ -22,7 +22,7 @@
 /* An Event already created, counted again when it happens again. */
 typedef struct sent_event {
     char reason[32];
-    char message[256];
+    char message[1024]; /* a Spot shortage's cause and remedy fit; Events hold 1 kB */
     char name[128];
     unsigned count;
 } sent_event;

@@ -1,9 +1,11 @@
 /* The offloader's run; see offload_run.h. Reads top to bottom:
  *   recorded     a result an earlier pod left on the Kubernetes Job: nothing to run
  *   locate_job   the job in the primary or the secondary account, if it exists
- *   place_job    else: storage and inputs, then create it (fail over, or wait on quota)
+ *   place_job    else: its pool checked (preflight.h), storage and inputs, then create
+ *                it (fail over, or wait on quota)
  *   submit       add the missing tasks, then let the job end itself
- *   follow       progress until the end; failures reported
+ *   follow       progress until the end; failures reported; a pool that can never
+ *                run the tasks (gone, a VM size refused) ends the job, exit 2
  *   finish       the result recorded on the Job; the Batch job deleted unless kept
  * and stopped() whenever a stop was requested: it asks the API server why
  * (docs/KUBERNETES.md) and terminates, disables or leaves the Batch job. */
@@ -20,6 +22,7 @@
 #include "json_reader.h"
 #include "kube_job.h"
 #include "log.h"
+#include "preflight.h"
 #include "progress_monitor.h"
 #include "task_submission.h"
 
@@ -240,10 +243,39 @@ static bool quota_refusal(const batch_result *res)
                                   strcmp(res->code, "PoolQuotaReached") == 0);
 }
 
-/* Creates the job where it should go. Fails over to the secondary account
- * when the primary could not be reached or refused on quota; without a
- * secondary, waits for the quota with growing pauses. A create that got no
- * answer is never repeated elsewhere: it may have gone through. */
+/* Before the job exists in b's account (preflight.h): its pool is there and runs
+ * containers, or its auto pool's image is one Batch supports. -1: go on; else an
+ * exit code. A refusal is bad configuration, said on the log and the Job. */
+static int check_before_creating(run *r, batch_client *b)
+{
+    buffer why;
+    buffer_init(&why, 0);
+    int code = -1;
+    switch (preflight_check(b, r->plan, &why)) {
+    case PREFLIGHT_PASSED:
+        break;
+    case PREFLIGHT_REFUSED:
+        log_error(buffer_cstr(&why), LOG_STR("account", b->account->label));
+        job_reporter_event(r->reporter, EVENT_WARNING, "BadConfiguration", buffer_cstr(&why));
+        code = OFFLOAD_EXIT_BAD_CONFIGURATION;
+        break;
+    case PREFLIGHT_UNAVAILABLE:
+        log_error(buffer_cstr(&why), LOG_STR("account", b->account->label));
+        code = OFFLOAD_EXIT_AZURE_UNAVAILABLE;
+        break;
+    case PREFLIGHT_CANCELLED:
+        code = OFFLOAD_EXIT_TERMINATED;
+        break;
+    }
+    buffer_free(&why);
+    return code;
+}
+
+/* Creates the job where it should go, once the account can run it. Fails over
+ * to the secondary account when the primary could not be reached or refused on
+ * quota; without a secondary, waits for the quota with growing pauses. A create
+ * that got no answer is never repeated elsewhere: it may have gone through (a
+ * pre-flight read that got none may be). */
 static int place_job(run *r)
 {
     batch_client *target = &r->primary;
@@ -256,7 +288,21 @@ static int place_job(run *r)
     }
     uint64_t cap = (uint64_t)r->config->quota_wait_seconds * 1000;
     uint64_t wait_ms = QUOTA_FIRST_WAIT_MS < cap ? QUOTA_FIRST_WAIT_MS : cap;
+    batch_client *checked = NULL; /* the account the pre-flight passed in */
     for (;;) {
+        if (checked != target) {
+            int verdict = check_before_creating(r, target);
+            if (verdict == OFFLOAD_EXIT_AZURE_UNAVAILABLE && target == &r->primary &&
+                r->secondary.account) {
+                log_warn("the primary Batch account cannot be reached: submitting to the "
+                         "secondary", LOG_STR("secondary", r->secondary.account->batch_url));
+                target = &r->secondary;
+                continue;
+            }
+            if (verdict >= 0)
+                return verdict;
+            checked = target;
+        }
         int code = prepare_storage(r, target);
         if (code < 0)
             code = check_inputs(r);
@@ -374,6 +420,9 @@ static int follow(batch_client *b, const job_plan *plan, bool ended, job_reporte
                   LOG_NUM("waiting", report.counts.active));
         failure_report_print(b, reporter);
         code = OFFLOAD_EXIT_WORK_FAILED;
+        break;
+    case WORK_REFUSED: /* said where it was found: the log line and the Event */
+        code = OFFLOAD_EXIT_BAD_CONFIGURATION;
         break;
     case WORK_CANCELLED:
         code = OFFLOAD_EXIT_TERMINATED;
@@ -646,12 +695,13 @@ static void start_kubernetes(run *r)
     r->reporter = job_reporter_new(r->kube, &r->job_ref);
 }
 
-/* The job is placed (or found) and its tasks added: said on the Job. */
-static void say_submitted(run *r, job_start start)
+/* The job is placed (or found) and its tasks added: said on the Job (not when it
+ * ended before they could be: then follow says why). */
+static void say_submitted(run *r, job_start start, bool ended)
 {
     const offloader_config *c = r->config;
     job_reporter_batch_job(r->reporter, c->job_id, r->active->account->batch_url);
-    if (start != JOB_NEW)
+    if (start != JOB_NEW || ended)
         return;
     char message[400];
     snprintf(message, sizeof(message), "%ld tasks in Batch job %s, account %s, %s %s",
@@ -695,10 +745,15 @@ int offload_run(job_plan *plan, volatile sig_atomic_t *stop)
             end_job(r.active, plan, "batch-offload: Batch refused the tasks");
     }
     if (code < 0)
-        say_submitted(&r, start);
+        say_submitted(&r, start, ended);
     progress_report report = {0};
-    if (code < 0)
+    if (code < 0) {
         code = follow(r.active, plan, ended, r.reporter, &report);
+        /* Its pool is gone or cannot be made: tasks left waiting would start unwatched
+         * the day a pool of that id appears, so the job ends here (kept with KEEPBATCHJOB). */
+        if (code == OFFLOAD_EXIT_BAD_CONFIGURATION && !*stop)
+            end_job(r.active, plan, "batch-offload: the pool cannot run the work");
+    }
     if (*stop)
         code = OFFLOAD_EXIT_TERMINATED;
     if ((code == OFFLOAD_EXIT_SUCCEEDED || code == OFFLOAD_EXIT_WORK_FAILED) &&

@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "pool_watch.h"
 
 #define POLL_MIN_MS 1000
 #define REPORT_EVERY_MS 30000
@@ -67,57 +68,52 @@ static void explain_end(const job_info *job, char *out, size_t size)
                  job->terminate_reason[0] ? job->terminate_reason : "none given");
 }
 
-/* Why tasks wait when nothing moves: the job cannot be scheduled, or its
- * pool cannot grow (a core quota, no spot capacity). Said once per distinct
- * reason; the offloader keeps waiting, as Batch keeps trying. */
-static void explain_wait(batch_client *b, const job_info *job, job_reporter *reporter,
-                         char *said, size_t said_size)
+/* A job that ended with a scheduling error never ran: Batch could not make
+ * its auto pool (an image, a VM size it would not take). Batch's own words. */
+static work_outcome explain_unscheduled(const job_info *job, job_reporter *reporter,
+                                        progress_report *report)
 {
-    buffer reason;
-    buffer_init(&reason, said_size - 1);
-    if (job->scheduling_error[0])
-        buffer_appendf(&reason, "the job cannot be scheduled: %s", job->scheduling_error);
-    if (job->pool_id[0]) {
-        buffer errors;
-        buffer_init(&errors, said_size);
-        batch_result r;
-        if (batch_get_pool_errors(b, job->pool_id, &errors, &r) && errors.len)
-            buffer_appendf(&reason, "%spool %s cannot grow: %s", reason.len ? "; " : "",
-                           job->pool_id, buffer_cstr(&errors));
-        buffer_free(&errors);
-    }
-    if (reason.len && strcmp(buffer_cstr(&reason), said) != 0) {
-        log_warn("waiting for nodes", LOG_STR("reason", buffer_cstr(&reason)));
-        job_reporter_event(reporter, EVENT_WARNING, "Waiting", buffer_cstr(&reason));
-        snprintf(said, said_size, "%s", buffer_cstr(&reason));
-    }
-    buffer_free(&reason);
+    snprintf(report->reason, sizeof(report->reason),
+             "Batch ended the job before it could run (its pool could not be made): %s",
+             job->scheduling_error);
+    if (!job->scheduling_user_error)
+        return WORK_FAILED; /* the service's own failure, not the configuration */
+    log_error(report->reason);
+    job_reporter_event(reporter, EVENT_WARNING, "BadConfiguration", report->reason);
+    return WORK_REFUSED;
 }
 
-/* Did the job end without its tasks? If not, why do they wait? (cancelled:
- * a stop was requested; said: the last reason for waiting told) */
-static bool job_ended_early(batch_client *b, job_reporter *reporter, progress_report *report,
-                            bool *cancelled, char *said, size_t said_size)
+/* Did the job end without its tasks, or can it never run them? If neither, why do
+ * they wait? WORK_SUCCEEDED here means: it goes on (cancelled: a stop was requested). */
+static work_outcome job_ended_early(batch_client *b, pool_watch *watch, job_reporter *reporter,
+                                    progress_report *report)
 {
     job_info job;
     batch_result r;
-    *cancelled = !batch_get_job(b, &job, &r);
-    if (*cancelled)
-        return false;
+    if (!batch_get_job(b, &job, &r))
+        return WORK_CANCELLED;
     if (r.status == 404) {
         snprintf(report->reason, sizeof(report->reason),
                  "the Batch job was deleted while its tasks were running");
-        return true;
+        return WORK_FAILED;
     }
     if (!batch_result_ok(&r))
-        return false;
+        return WORK_SUCCEEDED;
     if (job.state == JOB_STATE_ACTIVE || job.state == JOB_STATE_DISABLING ||
         job.state == JOB_STATE_DISABLED || job.state == JOB_STATE_ENABLING) {
-        explain_wait(b, &job, reporter, said, said_size);
-        return false;
+        switch (pool_watch_check(watch, b, &job, report->reason, sizeof(report->reason))) {
+        case POOL_WAIT:
+            return WORK_SUCCEEDED;
+        case POOL_UNUSABLE:
+            return WORK_REFUSED;
+        case POOL_CANCELLED:
+            return WORK_CANCELLED;
+        }
     }
+    if (job.scheduling_error[0])
+        return explain_unscheduled(&job, reporter, report);
     explain_end(&job, report->reason, sizeof(report->reason));
-    return true;
+    return WORK_FAILED;
 }
 
 /* Tasks failed: because of themselves, or because the job was ended under
@@ -236,7 +232,8 @@ static work_outcome follow_until_over(batch_client *b, const job_plan *plan, boo
                                ? started + (uint64_t)plan->max_wall_clock_seconds * 1000
                                : UINT64_MAX;
     task_counts previous = {-1, -1, -1, -1, -1};
-    char wait_reason[640] = ""; /* the last reason for waiting that was said */
+    pool_watch watch;
+    pool_watch_init(&watch, plan, reporter);
     memset(report, 0, sizeof(*report));
     for (;;) {
         batch_result r;
@@ -306,12 +303,9 @@ static work_outcome follow_until_over(batch_client *b, const job_plan *plan, boo
         }
         uint64_t quiet_limit = now >= deadline_at ? PAST_DEADLINE_CHECK_MS : stall_check;
         if (now - last_change >= quiet_limit || (now >= deadline_at && last_change < deadline_at)) {
-            bool cancelled;
-            if (job_ended_early(b, reporter, report, &cancelled, wait_reason,
-                                sizeof(wait_reason)))
-                return WORK_FAILED;
-            if (cancelled)
-                return WORK_CANCELLED;
+            work_outcome early = job_ended_early(b, &watch, reporter, report);
+            if (early != WORK_SUCCEEDED)
+                return early;
             last_change = now; /* check again after another, longer, quiet spell */
             stall_check = STALL_CHECK_MS;
         }

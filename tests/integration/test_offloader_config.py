@@ -146,9 +146,15 @@ def test_worker_spec_from_the_webhook_shape_is_accepted(offloader, batch):
 
 
 def test_tasks_refused_by_the_pool_exit_2_and_leave_nothing_behind(offloader, batch):
-    # a pool without containerConfiguration refuses container tasks one by one (clienterror)
+    # A new job never gets here: its pool is checked first (test_offloader_preflight.py). A replacement
+    # pod re-attaches without that check, so a job an earlier pod made (no task added yet) on a pool
+    # without containerConfiguration gets its container tasks refused one by one (clienterror).
     batch.create_pool("plain-pool")
-    run = offloader.start(3, POOLID="plain-pool").expect(2, timeout=60)
-    assert "containerSettings" in run.stdout, run.stdout
+    from offloader_process import new_job_id
+    job_id = new_job_id("refused")
+    batch.create_job(job_id, pool_id="plain-pool", usesTaskDependencies=True,
+                     onTaskFailure="performexitoptionsjobaction")    # as the offloader makes it
+    run = offloader.start(3, job_id=job_id, POOLID="plain-pool").expect(2, timeout=60)
+    assert "containerSettings" in run.stdout and run.lines("re-attached"), run.stdout
     from offloader_process import job_status
     assert job_status(batch, run.env["JOBID"]) in (None, "deleting"), "the refused job was left behind"

@@ -53,6 +53,30 @@ def test_unreachable_primary_sends_the_job_to_the_secondary(offloader, batch, se
     assert stats(secondary)["maxTaskAdds"] == 1
 
 
+def test_an_unanswered_preflight_in_the_primary_sends_the_job_to_the_secondary(offloader, batch, secondary,
+                                                                             secondary_emulator):
+    # Reading the supported images changes nothing, so unlike a create it may go elsewhere; the
+    # secondary's own images are checked there.
+    batch.control("POST", "faults", {"status": 503, "count": 100000, "operations": ["Pools_ListSupportedImages"]})
+    run = offloader.start(2, BATCH_OFFLOAD_RETRY_BUDGET_SECONDS=2, KEEPBATCHJOB="true",
+                          **secondary_env(secondary_emulator))
+    run.expect(0)
+    assert "the primary Batch account cannot be reached: submitting to the secondary" in run.stdout
+    assert operation_count(batch, "Jobs_CreateJob") == 0
+    assert operation_count(secondary, "Pools_ListSupportedImages") == 1
+    assert job_status(secondary, run.env["JOBID"]) == "completed"
+
+
+def test_a_pool_missing_in_the_secondary_exits_2_naming_that_account(offloader, batch, secondary,
+                                                                    secondary_emulator):
+    batch.create_pool("render", containers=True)
+    batch.control("POST", "faults", {"status": 409, "code": "ActiveJobAndScheduleQuotaReached",
+                                     "count": 1, "operations": ["Jobs_CreateJob"]})
+    run = offloader.start(2, POOLID="render", **secondary_env(secondary_emulator)).expect(2)
+    assert f"pool render does not exist in Batch account {SECONDARY_ACCOUNT}" in run.stdout, run.stdout
+    assert operation_count(secondary, "Jobs_CreateJob") == 0
+
+
 def test_primary_at_its_quota_sends_the_job_to_the_secondary(offloader, batch, secondary,
                                                             secondary_emulator):
     batch.control("POST", "faults", {"status": 409, "code": "ActiveJobAndScheduleQuotaReached",

@@ -101,8 +101,11 @@ def test_active_deadline_with_tasks_still_waiting(offloader, batch):
 
 
 def test_active_deadline_while_nothing_could_start(offloader, batch):
-    # a pool the account does not have: the tasks wait until the job's deadline ends it
-    run = offloader.start(2, POOLID="pool-that-never-comes", WORKERSPEC=spec({}, activeDeadlineSeconds=3))
+    # a pool without nodes (its core quota is used up): the tasks wait until the job's deadline ends it
+    batch.create_pool("starved", containers=True)
+    batch.control("POST", "pool-capacity", {"resizeErrors": [
+        {"code": "AccountCoreQuotaReached", "message": "The specified account has reached its core quota."}]})
+    run = offloader.start(2, POOLID="starved", WORKERSPEC=spec({}, activeDeadlineSeconds=3))
     run.expect(1, 60)
     assert run.seconds < 30, run.stdout
     assert "activeDeadlineSeconds" in run.stdout, run.stdout

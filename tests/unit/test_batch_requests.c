@@ -196,6 +196,27 @@ static void test_autoscale_formula_for_spot_and_the_platforms_own(void **state)
     offloader_config_free(&b.config);
 }
 
+/* A Spot fallback's formula: the default one on dedicated nodes, whatever formula
+ * the platform gave the pool (that one was written for Spot). */
+static void test_the_fallback_formula_asks_for_dedicated_nodes(void **state)
+{
+    (void)state;
+    setenv("BATCH_OFFLOAD_AUTOSCALE_FORMULA", "$TargetLowPriorityNodes = 2;", 1);
+    built b;
+    build(&b);
+    assert_false(b.plan.dedicated_nodes);
+    batch_default_autoscale_formula(&b.plan, true, &b.body);
+    const char *formula = buffer_cstr(&b.body);
+    assert_non_null(strstr(formula, "$TargetDedicatedNodes = min(maxNumberofVMs, "
+                                    "pendingTaskSamples);\n"));
+    assert_non_null(strstr(formula, "$TargetLowPriorityNodes = 0;\n"));
+    assert_null(strstr(formula, "$TargetLowPriorityNodes = 2"));
+    buffer_free(&b.body);
+    job_plan_free(&b.plan);
+    worker_spec_free(&b.spec);
+    offloader_config_free(&b.config);
+}
+
 static void write_worker(built *b, long index)
 {
     buffer_reset(&b->body);
@@ -287,6 +308,8 @@ int main(void)
                                         clean_environment, forget),
         cmocka_unit_test_setup_teardown(test_job_on_an_auto_pool, clean_environment, forget),
         cmocka_unit_test_setup_teardown(test_autoscale_formula_for_spot_and_the_platforms_own,
+                                        clean_environment, forget),
+        cmocka_unit_test_setup_teardown(test_the_fallback_formula_asks_for_dedicated_nodes,
                                         clean_environment, forget),
         cmocka_unit_test_setup_teardown(test_worker_tasks, clean_environment, forget),
         cmocka_unit_test_setup_teardown(test_aggregator_waits_for_every_worker,
