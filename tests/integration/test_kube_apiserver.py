@@ -143,6 +143,8 @@ def test_the_jobs_failure_and_success_policy_reach_the_offloader(control_plane, 
     only the offloader's own policy), the offloader's WORKERSPEC carries the user's, and kubectl shows
     the warnings for what Batch cannot follow."""
     job = example_job("with-policy")
+    for aggregator in ("batch-offload.io/aggregator-image", "batch-offload.io/aggregator-args"):
+        del job["metadata"]["annotations"][aggregator]  # it needs every worker: no successPolicy
     job["spec"].update({
         "completionMode": "Indexed", "completions": 4, "backoffLimitPerIndex": 1, "maxFailedIndexes": 1,
         "successPolicy": {"rules": [{"succeededIndexes": "0-1", "succeededCount": 1}]},
