@@ -103,6 +103,16 @@ bool offload_spot_fallback_is_valid(const char *value);
 #define OFFLOAD_METADATA_JOB_NAME "batch-offload.io/job-name"
 #define OFFLOAD_METADATA_JOB_UID "batch-offload.io/job-uid"
 
+/* ---- limits both programs hold -------------------------------------------- */
+
+/* The most completions a Job may offload, whatever the platform's
+ * --max-completions says; the offloader refuses more in COMPLETIONS too, and
+ * the chart's schema holds offload.maxCompletions to it. Kubernetes' own
+ * bound for Indexed Jobs: the largest parallelism it lets one have, and the
+ * completions past which it warns (pkg/apis/batch/validation). A plain
+ * number, so that OFFLOAD_STRINGIFY and the chart's test can read it. */
+#define OFFLOAD_MAX_COMPLETIONS 100000
+
 /* ---- defaults both programs state ---------------------------------------- */
 
 #define OFFLOAD_DEFAULT_PRIORITY "spot"

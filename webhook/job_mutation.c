@@ -13,6 +13,7 @@
 #include "job_view.h"
 #include "json_writer.h"
 #include "offload_annotations.h"
+#include "offload_contract.h"
 #include "offloader_pod.h"
 
 void job_mutation_init(job_mutation *m)
@@ -37,6 +38,33 @@ static void deny(job_mutation *m, int code)
     m->status_code = code;
 }
 
+/* The denial of completions over a limit names the limit: the platform's
+ * --max-completions, or the hard one above every platform's. */
+static void explain_completions(job_mutation *m, const job_view *v, int completions, long limit)
+{
+    const char *text;
+    size_t len;
+    json_raw(v->doc, completions, &text, &len);
+    buffer_appendf(&m->message, "spec.completions is %.*s: ", (int)(len > 32 ? 32 : len), text);
+    int64_t asked;
+    if (!json_read_int64(v->doc, completions, 1, INT64_MAX, &asked))
+        buffer_appendf(&m->message, "it must be a whole number from 1 to %ld", limit);
+    else if (limit < OFFLOAD_MAX_COMPLETIONS)
+        buffer_appendf(&m->message,
+                       "this cluster offloads Jobs of at most %ld completions (the platform's "
+                       "--max-completions)%s",
+                       limit,
+                       asked > OFFLOAD_MAX_COMPLETIONS
+                           ? "; " OFFLOAD_STRINGIFY(OFFLOAD_MAX_COMPLETIONS)
+                             " is the hard limit, Kubernetes' own for Indexed Jobs"
+                           : "");
+    else
+        buffer_append_str(&m->message,
+                          "no Job of more than " OFFLOAD_STRINGIFY(OFFLOAD_MAX_COMPLETIONS)
+                          " completions is offloaded (the hard limit, Kubernetes' own for "
+                          "Indexed Jobs)");
+}
+
 /* Reads spec.completions; false (with the message) when out of range. */
 static bool read_completions(job_mutation *m, job_view *v)
 {
@@ -52,18 +80,13 @@ static bool read_completions(job_mutation *m, job_view *v)
         v->completions = 1;
         return true;
     }
-    if (!json_read_int64(v->doc, completions, 1, v->platform->max_completions,
-                         &v->completions)) {
-        const char *text;
-        size_t len;
-        json_raw(v->doc, completions, &text, &len);
-        buffer_appendf(&m->message,
-                       "spec.completions is %.*s: allowed is 1 to %ld, the maximum this "
-                       "cluster allows for offloaded Jobs",
-                       (int)(len > 32 ? 32 : len), text, v->platform->max_completions);
-        return false;
-    }
-    return true;
+    long limit = v->platform->max_completions < OFFLOAD_MAX_COMPLETIONS
+                     ? v->platform->max_completions
+                     : OFFLOAD_MAX_COMPLETIONS;
+    if (json_read_int64(v->doc, completions, 1, limit, &v->completions))
+        return true;
+    explain_completions(m, v, completions, limit);
+    return false;
 }
 
 /* Finds the worker and checks its image; false (with the message) if unusable. */

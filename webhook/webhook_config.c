@@ -41,7 +41,9 @@ static const option_spec options[] = {
                                             "auto pool per job)")},
     {"allowed-pools", TEXT(allowed_pools, "", "comma-separated pools Jobs may name (empty: any)")},
     {"max-completions",
-     NUMBER(max_completions, "10000", 1, 1000000, "largest spec.completions offloaded")},
+     NUMBER(max_completions, "10000", 1, OFFLOAD_MAX_COMPLETIONS,
+            "largest spec.completions offloaded (at most " OFFLOAD_STRINGIFY(
+                OFFLOAD_MAX_COMPLETIONS) ", Kubernetes' own limit for Indexed Jobs)")},
     {"default-storage-container",
      TEXT(default_storage_container, "batch-offload", "Blob container for inputs and outputs")},
     {"default-vm-size", TEXT(default_vm_size, "", "VM size for auto pools (empty: the "

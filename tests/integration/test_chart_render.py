@@ -52,7 +52,7 @@ SCENARIOS = {
             "image": {"digest": "sha256:" + "a" * 64},
         },
         "offload": {"namespaces": ["team-a"], "defaultPool": "pool-1", "allowedPools": ["pool-1", "pool_2"],
-                    "maxCompletions": 1000000, "defaultStorageContainer": "jobs-data", "defaultVmSize": "Standard_D2s_v3"},
+                    "maxCompletions": 100000, "defaultStorageContainer": "jobs-data", "defaultVmSize": "Standard_D2s_v3"},
         "metrics": {"podAnnotations": False, "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
         "networkPolicy": {"enabled": True, "ingressCIDRs": ["10.0.0.0/8", "fd00::/8"],
                           "ingressFrom": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}]},

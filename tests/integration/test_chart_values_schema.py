@@ -1,11 +1,12 @@
 """charts/batch-offload/values.schema.json: bad values stop `helm template` with a clear reason."""
 import json
+import re
 
 import pytest
 
-from helm_chart import CHART_DIR, render, render_error
+from helm_chart import CHART_DIR, find, render, render_error
 from k8s_yaml import load_documents
-from repo_paths import deps_binary_or_skip
+from repo_paths import REPO_ROOT, deps_binary_or_skip
 
 BAD_VALUES = {
     "timeout above 5": ({"webhook": {"timeoutSeconds": 10}}, "webhook.timeoutSeconds: Must be less than or equal to 5"),
@@ -39,8 +40,8 @@ BAD_VALUES = {
                      "certificates.provided.caBundle: Does not match pattern"),
     "bad storage container": ({"offload": {"defaultStorageContainer": "Jobs--data"}},
                               "offload.defaultStorageContainer: Does not match pattern"),
-    "too many completions": ({"offload": {"maxCompletions": 1000001}},
-                             "offload.maxCompletions: Must be less than or equal to"),
+    "too many completions": ({"offload": {"maxCompletions": 100001}},
+                             "offload.maxCompletions: Must be less than or equal to 100000"),
     "string for integer": ({"webhook": {"replicaCount": "2"}}, "webhook.replicaCount: Invalid type"),
     "bad toleration field": ({"webhook": {"tolerations": [{"key": "a", "effects": "NoSchedule"}]}},
                              "webhook.tolerations.0: Additional property effects is not allowed"),
@@ -143,3 +144,24 @@ def test_every_value_in_values_yaml_is_in_the_schema():
         return gaps
 
     assert missing(values, schema, "") == []
+
+
+def contract_number(name: str) -> int:
+    """A number #defined in common/offload_contract.h, the one place the webhook and the offloader
+    take their shared limits from."""
+    text = (REPO_ROOT / "common" / "offload_contract.h").read_text()
+    [value] = re.findall(rf"^#define {name} (\d+)$", text, re.MULTILINE)
+    return int(value)
+
+
+def test_max_completions_is_the_contract_limit():
+    """The chart allows exactly the completions the webhook's --max-completions and the offloader's
+    COMPLETIONS do: the contract's OFFLOAD_MAX_COMPLETIONS, Kubernetes' own limit for Indexed Jobs."""
+    limit = contract_number("OFFLOAD_MAX_COMPLETIONS")
+    assert limit == 100000
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())
+    assert schema["properties"]["offload"]["properties"]["maxCompletions"]["maximum"] == limit
+    [webhook] = find(render({"offload": {"maxCompletions": limit}}), "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert f"--max-completions={limit}" in webhook["args"]
+    assert f"offload.maxCompletions: Must be less than or equal to {limit}" in \
+        render_error({"offload": {"maxCompletions": limit + 1}})

@@ -105,7 +105,7 @@ def test_server_limits_that_cannot_hold_one_review_fail_rendering():
 def test_command_line_from_every_value():
     args = args_of(render({
         "offload": {"namespaces": ["team-a", "team-b"], "defaultPool": "pool-1", "allowedPools": ["pool-1", "pool_2"],
-                    "maxCompletions": 1000000, "defaultStorageContainer": "jobs-data",
+                    "maxCompletions": 100000, "defaultStorageContainer": "jobs-data",
                     "defaultVmSize": "Standard_D2s_v3"},
         "offloader": {"image": {"repository": "registry.example.com:5000/batch/offloader", "tag": "1.2.3",
                                 "digest": "sha256:" + "b" * 64}, "backoffLimit": 5,
@@ -121,7 +121,7 @@ def test_command_line_from_every_value():
         "--credentials-secret=azure-batch",
         "--default-pool=pool-1",
         "--allowed-pools=pool-1,pool_2",
-        "--max-completions=1000000",  # an integer, not 1e+06
+        "--max-completions=100000",  # the contract's limit, as an integer
         "--default-storage-container=jobs-data",
         "--default-vm-size=Standard_D2s_v3",
         "--allowed-namespaces=team-a,team-b",

@@ -146,3 +146,38 @@ def test_denial_names_annotation_value_and_what_is_allowed(webhook):
         'annotation batch-offload.io/priority has value "fast": allowed is "spot" or '
         '"dedicated"')
     assert "patch" not in response
+
+
+def denial(webhook, review):
+    response = webhook.review(review)["response"]
+    assert response["allowed"] is False
+    assert "patch" not in response
+    return response["status"]["code"], response["status"]["message"]
+
+
+@pytest.mark.parametrize("flags, completions, message", [
+    ([], 20000, "spec.completions is 20000: this cluster offloads Jobs of at most 10000 completions "
+                "(the platform's --max-completions)"),
+    (["--max-completions", "100000"], 100001,
+     "spec.completions is 100001: no Job of more than 100000 completions is offloaded (the hard limit, "
+     "Kubernetes' own for Indexed Jobs)"),
+    (["--max-completions", "500"], 250000,
+     "spec.completions is 250000: this cluster offloads Jobs of at most 500 completions (the platform's "
+     "--max-completions); 100000 is the hard limit, Kubernetes' own for Indexed Jobs"),
+])
+def test_completions_over_a_limit_are_denied_naming_the_limit(start_webhook, flags, completions, message):
+    webhook = start_webhook(*flags)
+    review = load_fixture("kubectl-job")
+    review["request"]["object"]["spec"]["completions"] = completions
+    assert denial(webhook, review) == (400, message)
+
+
+def test_the_hard_completions_limit_itself_is_offloaded(start_webhook):
+    webhook = start_webhook("--max-completions", "100000")
+    review = load_fixture("kubectl-job")
+    review["request"]["object"]["spec"]["completions"] = 100000
+    response = webhook.review(review)["response"]
+    assert response["allowed"] is True
+    job = apply_json_patch(review["request"]["object"], json.loads(base64.b64decode(response["patch"])))
+    env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["COMPLETIONS"] == "100000"

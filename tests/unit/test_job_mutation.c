@@ -8,6 +8,7 @@
 #include "admission_review.h"
 #include "buffer.h"
 #include "job_mutation.h"
+#include "offload_contract.h"
 #include "offloader_pod.h"
 #include "test_platform.h"
 
@@ -485,14 +486,50 @@ static void test_enabled_is_true_or_false(void **state)
                       "allowed is \"true\" or \"false\"");
 }
 
+/* A fixture with the first occurrence of `from` replaced by `to`. */
+static void run_edited(run *r, const char *name, const char *from, const char *to,
+                       const platform_settings *platform)
+{
+    char path[256];
+    size_t len;
+    snprintf(path, sizeof(path), "tests/fixtures/admission/%s.json", name);
+    char *text = read_fixture(path, &len);
+    char *at = strstr(text, from);
+    if (!at)
+        fail_msg("%s has no %s", name, from);
+    buffer edited;
+    buffer_init(&edited, 0);
+    buffer_append(&edited, text, (size_t)(at - text));
+    buffer_append_str(&edited, to);
+    buffer_append_str(&edited, at + strlen(from));
+    free(text);
+    run_document(r, edited.data, edited.len, platform);
+}
+
+/* The kubectl-job fixture with spec.completions replaced, denied with exactly `message`. */
+static void assert_completions_denied(const char *completions, long platform_limit,
+                                      const char *message)
+{
+    platform_settings platform = default_platform;
+    platform.max_completions = platform_limit;
+    char replacement[64];
+    snprintf(replacement, sizeof(replacement), "\"completions\": %s", completions);
+    run r;
+    run_edited(&r, "kubectl-job", "\"completions\": 5", replacement, &platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_DENIED);
+    assert_int_equal(r.mutation.status_code, 400);
+    assert_string_equal(buffer_cstr(&r.mutation.message), message);
+    run_free(&r);
+}
+
 static void test_platform_limits_are_enforced(void **state)
 {
     (void)state;
     platform_settings small = default_platform;
     small.max_completions = 4;
     assert_fixture_denied("kubectl-job", &small, 400,
-                          "spec.completions is 5: allowed is 1 to 4, the maximum this cluster "
-                          "allows for offloaded Jobs");
+                          "spec.completions is 5: this cluster offloads Jobs of at most 4 "
+                          "completions (the platform's --max-completions)");
     run r;
 
     platform_settings fenced = default_platform;
@@ -501,6 +538,39 @@ static void test_platform_limits_are_enforced(void **state)
     assert_int_equal(r.mutation.outcome, MUTATION_DENIED);
     assert_int_equal(r.mutation.status_code, 403);
     assert_non_null(strstr(buffer_cstr(&r.mutation.message), "namespace \"default\" may not"));
+    run_free(&r);
+}
+
+/* 100,000 completions at most, whatever the platform allows (the contract's
+ * OFFLOAD_MAX_COMPLETIONS); the denial says which limit the Job passed. */
+static void test_completions_have_a_hard_limit(void **state)
+{
+    (void)state;
+    assert_int_equal(OFFLOAD_MAX_COMPLETIONS, 100000);
+    assert_completions_denied("100001", OFFLOAD_MAX_COMPLETIONS,
+                              "spec.completions is 100001: no Job of more than 100000 "
+                              "completions is offloaded (the hard limit, Kubernetes' own for "
+                              "Indexed Jobs)");
+    assert_completions_denied("200000", 10000,
+                              "spec.completions is 200000: this cluster offloads Jobs of at "
+                              "most 10000 completions (the platform's --max-completions); "
+                              "100000 is the hard limit, Kubernetes' own for Indexed Jobs");
+    /* A platform setting above the hard limit (only a test can make one) is held to it. */
+    assert_completions_denied("100001", 5000000,
+                              "spec.completions is 100001: no Job of more than 100000 "
+                              "completions is offloaded (the hard limit, Kubernetes' own for "
+                              "Indexed Jobs)");
+    assert_completions_denied("0", 10000,
+                              "spec.completions is 0: it must be a whole number from 1 to 10000");
+    assert_completions_denied("2.5", 10000,
+                              "spec.completions is 2.5: it must be a whole number from 1 to "
+                              "10000");
+    platform_settings largest = default_platform;
+    largest.max_completions = OFFLOAD_MAX_COMPLETIONS;
+    run r;
+    run_edited(&r, "kubectl-job", "\"completions\": 5", "\"completions\": 100000", &largest);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_env(&r, "COMPLETIONS", "100000");
     run_free(&r);
 }
 
@@ -612,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_bad_annotation_values_are_denied_with_what_is_allowed),
         cmocka_unit_test(test_enabled_is_true_or_false),
         cmocka_unit_test(test_platform_limits_are_enforced),
+        cmocka_unit_test(test_completions_have_a_hard_limit),
         cmocka_unit_test(test_aggregator_args_need_an_image),
         cmocka_unit_test(test_workload_identity_labels_the_pod),
         cmocka_unit_test(test_api_access_gives_the_pod_a_token_and_its_name),

@@ -142,6 +142,28 @@ static void test_malformed_values_name_the_variable(void **state)
     }
 }
 
+/* COMPLETIONS stops at the contract's limit, the webhook's too, and says so. */
+static void test_completions_stop_at_the_contract_limit(void **state)
+{
+    (void)state;
+    char text[24];
+    snprintf(text, sizeof(text), "%d", OFFLOAD_MAX_COMPLETIONS);
+    setenv("COMPLETIONS", text, 1);
+    offloader_config config;
+    buffer errors;
+    buffer_init(&errors, 0);
+    assert_true(offloader_config_load(&config, CONFIG_FOR_WORK, &errors));
+    assert_int_equal(config.completions, OFFLOAD_MAX_COMPLETIONS);
+    offloader_config_free(&config);
+    buffer_free(&errors);
+    snprintf(text, sizeof(text), "%d", OFFLOAD_MAX_COMPLETIONS + 1);
+    setenv("COMPLETIONS", text, 1);
+    assert_false(load(&errors));
+    assert_non_null(strstr(buffer_cstr(&errors), "COMPLETIONS is \"100001\": it must be a whole "
+                                                 "number from 1 to 100000"));
+    buffer_free(&errors);
+}
+
 static void test_long_values_are_cut_in_messages(void **state)
 {
     (void)state;
@@ -241,6 +263,7 @@ int main(void)
         cmocka_unit_test_setup(test_minimal_configuration_and_defaults, minimal_environment),
         cmocka_unit_test_setup(test_each_required_variable_missing, minimal_environment),
         cmocka_unit_test_setup(test_malformed_values_name_the_variable, minimal_environment),
+        cmocka_unit_test_setup(test_completions_stop_at_the_contract_limit, minimal_environment),
         cmocka_unit_test_setup(test_long_values_are_cut_in_messages, minimal_environment),
         cmocka_unit_test_setup(test_every_problem_at_once, minimal_environment),
         cmocka_unit_test_setup(test_variables_that_go_together, minimal_environment),
