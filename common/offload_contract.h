@@ -113,6 +113,16 @@ bool offload_spot_fallback_is_valid(const char *value);
  * number, so that OFFLOAD_STRINGIFY and the chart's test can read it. */
 #define OFFLOAD_MAX_COMPLETIONS 100000
 
+/* The worker's GPUs: this resource in its container's resources.limits (a
+ * request alone is refused, as Kubernetes refuses it), a whole number. Batch
+ * gives a container task every GPU of its node by itself and refuses --gpus
+ * in containerRunOptions (docs/azure-facts.md section 7), so the count picks
+ * where the work runs (a GPU pool, or an auto pool of a GPU VM size, one
+ * task per node) rather than a docker option. No Azure VM has more than 8:
+ * the bound only keeps the number sane. */
+#define OFFLOAD_GPU_RESOURCE "nvidia.com/gpu"
+#define OFFLOAD_MAX_GPUS 64
+
 /* ---- defaults both programs state ---------------------------------------- */
 
 #define OFFLOAD_DEFAULT_PRIORITY "spot"

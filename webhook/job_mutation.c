@@ -15,6 +15,7 @@
 #include "offload_annotations.h"
 #include "offload_contract.h"
 #include "offloader_pod.h"
+#include "worker_resources.h"
 
 void job_mutation_init(job_mutation *m)
 {
@@ -114,6 +115,23 @@ static bool read_worker(job_mutation *m, job_view *v)
     return true;
 }
 
+/* A GPU Job runs where the platform put GPUs: the pool the Job names, the
+ * platform's GPU pool, or an auto pool of its GPU VM size (offloader_env.c
+ * picks); anywhere else its worker would run without them. */
+static bool check_gpu_placement(job_mutation *m, const job_view *v)
+{
+    const platform_settings *p = v->platform;
+    if (v->gpus == 0 || v->annotations.pool || p->gpu_pool[0] || p->gpu_vm_size[0])
+        return true;
+    buffer_appendf(&m->message,
+                   "spec.template.spec.containers[0] asks for %lld " OFFLOAD_GPU_RESOURCE
+                   ", but this cluster has no GPUs for offloaded Jobs: the platform gives them "
+                   "with --gpu-pool or --gpu-vm-size (the chart's offload.gpu), or a Job names "
+                   "a GPU pool with " ANNOTATION_PREFIX "pool",
+                   (long long)v->gpus);
+    return false;
+}
+
 void job_mutate(job_mutation *m, const json_document *doc, int job, const char *namespace_name,
                 const platform_settings *platform)
 {
@@ -153,7 +171,9 @@ void job_mutate(job_mutation *m, const json_document *doc, int job, const char *
         json_type_of(doc, v.pod_spec) != JSON_OBJECT) {
         buffer_append_str(&m->message, "not a namespaced Job with spec.template.spec");
         deny(m, 400);
-    } else if (!read_worker(m, &v) || !read_completions(m, &v)) {
+    } else if (!read_worker(m, &v) || !read_completions(m, &v) ||
+               !worker_resources_read(doc, v.worker, &v.gpus, &m->message, &m->warnings) ||
+               !check_gpu_placement(m, &v)) {
         deny(m, 400);
     } else if (!job_policy_check(doc, v.spec, v.annotations.aggregator_image != NULL,
                                  &m->warnings, &m->message)) {

@@ -26,6 +26,7 @@ typedef struct job_view {
     int worker;            /* the first container */
     char *worker_image;
     int64_t completions;
+    int64_t gpus;          /* the worker's nvidia.com/gpu; 0: none */
 } job_view;
 
 /* Copies the JSON value at token into w as it was written. */

@@ -125,6 +125,10 @@ int main(int argc, char **argv)
         .max_nodes = config.max_nodes,
         .spot_fallback = config.spot_fallback,
         .spot_fallback_seconds = config.spot_fallback_seconds,
+        .gpu_pool = config.gpu_pool,
+        .gpu_vm_size = config.gpu_vm_size,
+        .gpu_pool_image = config.gpu_pool_image,
+        .gpu_node_agent_sku = config.gpu_node_agent_sku,
     };
     webhook_context context = {.platform = &platform, .tls_library = tls_backend_version()};
     atomic_init(&context.ready, true);

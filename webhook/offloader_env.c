@@ -243,14 +243,16 @@ static void write_pull_secret_refs(json_writer *w, const job_view *v)
 }
 
 /* The platform's settings for auth and auto pools, only where it set them
- * (the offloader's defaults are documented in its --help). */
-static void write_platform_overrides(json_writer *w, const platform_settings *p)
+ * (the offloader's defaults are documented in its --help). A GPU Job's auto
+ * pool has the GPU image and one task per node: Batch gives a container
+ * task every GPU of its node, so tasks sharing a node would share them. */
+static void write_platform_overrides(json_writer *w, const platform_settings *p, bool gpus)
 {
     const char *const texts[][2] = {
         {OFFLOAD_ENV_AUTH, p->offloader_auth},
-        {OFFLOAD_ENV_POOL_IMAGE, p->pool_image},
-        {OFFLOAD_ENV_NODE_AGENT_SKU, p->node_agent_sku},
-        {OFFLOAD_ENV_NODE_FILL_TYPE, p->node_fill_type},
+        {OFFLOAD_ENV_POOL_IMAGE, gpus ? p->gpu_pool_image : p->pool_image},
+        {OFFLOAD_ENV_NODE_AGENT_SKU, gpus ? p->gpu_node_agent_sku : p->node_agent_sku},
+        {OFFLOAD_ENV_NODE_FILL_TYPE, gpus ? "" : p->node_fill_type},
         {OFFLOAD_ENV_AUTOSCALE_FORMULA, p->autoscale_formula},
         {OFFLOAD_ENV_SPOT_FALLBACK, p->spot_fallback},
     };
@@ -260,7 +262,7 @@ static void write_platform_overrides(json_writer *w, const platform_settings *p)
     const struct {
         const char *name;
         long value;
-    } numbers[] = {{OFFLOAD_ENV_TASK_SLOTS_PER_NODE, p->task_slots_per_node},
+    } numbers[] = {{OFFLOAD_ENV_TASK_SLOTS_PER_NODE, gpus ? 0 : p->task_slots_per_node},
                    {OFFLOAD_ENV_MAX_NODES, p->max_nodes},
                    {OFFLOAD_ENV_SPOT_FALLBACK_SECONDS, p->spot_fallback_seconds}};
     for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
@@ -289,7 +291,8 @@ void offloader_env_write(json_writer *w, const job_view *v)
         json_fragment_copy(w, &pod_uid_env);
     }
 
-    const char *pool = a->pool ? a->pool : p->default_pool;
+    /* A GPU Job's defaults are the platform's GPU ones (job_mutate checked there are some). */
+    const char *pool = a->pool ? a->pool : v->gpus ? p->gpu_pool : p->default_pool;
     if (pool[0])
         write_env_literal(w, OFFLOAD_ENV_POOL_ID, pool);
     write_env_literal(w, OFFLOAD_ENV_WORKER_IMAGE, v->worker_image);
@@ -323,12 +326,12 @@ void offloader_env_write(json_writer *w, const job_view *v)
                       a->storage_container ? a->storage_container : p->default_storage_container);
     write_env_literal(w, OFFLOAD_ENV_PRIORITY,
                       a->priority ? a->priority : OFFLOAD_DEFAULT_PRIORITY);
-    const char *vm_size = a->vm_size ? a->vm_size : p->default_vm_size;
+    const char *vm_size = a->vm_size ? a->vm_size : v->gpus ? p->gpu_vm_size : p->default_vm_size;
     if (vm_size[0])
         write_env_literal(w, OFFLOAD_ENV_VM_SIZE, vm_size);
     write_env_literal(w, OFFLOAD_ENV_KEEP_BATCH_JOB,
                       a->keep_batch_job ? a->keep_batch_job : OFFLOAD_DEFAULT_KEEP_BATCH_JOB);
-    write_platform_overrides(w, p);
+    write_platform_overrides(w, p, v->gpus > 0);
 
     buffer spec;
     buffer_init(&spec, JOB_PATCH_LIMIT);

@@ -28,6 +28,12 @@ typedef struct platform_settings {
     long max_nodes;
     const char *spot_fallback;             /* wait or dedicated */
     long spot_fallback_seconds;
+    /* Jobs whose worker asks for nvidia.com/gpu: "" for each, and none of
+     * pool and VM size, refuses them */
+    const char *gpu_pool;                  /* the pool they run on when they name none */
+    const char *gpu_vm_size;               /* else an auto pool of this size */
+    const char *gpu_pool_image;            /* and image ("" = the offloader's default) */
+    const char *gpu_node_agent_sku;
 } platform_settings;
 
 /* Whether item is one of the comma-separated entries of list. */

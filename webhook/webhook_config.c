@@ -86,6 +86,18 @@ static const option_spec options[] = {
      NUMBER(spot_fallback_seconds, "0", 0, 86400,
             "seconds without Spot nodes before --spot-fallback=dedicated switches (0: "
             OFFLOAD_STRINGIFY(OFFLOAD_DEFAULT_SPOT_FALLBACK_SECONDS) ")")},
+    {"gpu-pool", TEXT(gpu_pool, "", "Batch pool (of GPU VMs) for Jobs whose worker asks for "
+                                    OFFLOAD_GPU_RESOURCE " and names no pool (empty: an auto "
+                                    "pool of --gpu-vm-size)")},
+    {"gpu-vm-size",
+     TEXT(gpu_vm_size, "", "VM size of GPU Jobs' auto pools, one task per node (with neither "
+                           "this nor --gpu-pool, GPU Jobs are refused)")},
+    {"gpu-pool-image",
+     TEXT(gpu_pool_image, "", "GPU auto pools' VM image, with NVIDIA drivers and container "
+                              "runtime (empty: " OFFLOAD_DEFAULT_POOL_IMAGE ")")},
+    {"gpu-node-agent-sku",
+     TEXT(gpu_node_agent_sku, "", "node agent SKU matching --gpu-pool-image (empty: "
+                                  OFFLOAD_DEFAULT_NODE_AGENT_SKU ")")},
     {"threads", NUMBER(threads, "2", 0, 64,
                        "worker threads, each decoding one review at a time (0: one per CPU, at "
                        "most 16)")},
@@ -273,6 +285,25 @@ static bool check_config(webhook_config *c, FILE *err)
         !list_contains(c->allowed_pools, c->default_pool)) {
         fprintf(err, "offload-webhook: --default-pool \"%s\" is not in --allowed-pools\n",
                 c->default_pool);
+        return false;
+    }
+    if (c->gpu_pool[0] && !azure_batch_id_is_valid(c->gpu_pool)) {
+        fprintf(err, "offload-webhook: --gpu-pool: \"%.64s\" is not a Batch pool ID\n",
+                c->gpu_pool);
+        return false;
+    }
+    if (c->gpu_pool[0] && c->allowed_pools[0] && !list_contains(c->allowed_pools, c->gpu_pool)) {
+        fprintf(err, "offload-webhook: --gpu-pool \"%s\" is not in --allowed-pools\n",
+                c->gpu_pool);
+        return false;
+    }
+    if (c->gpu_vm_size[0] && !azure_vm_size_is_valid(c->gpu_vm_size)) {
+        fprintf(err, "offload-webhook: --gpu-vm-size: \"%.64s\" is not a VM size\n",
+                c->gpu_vm_size);
+        return false;
+    }
+    if (c->gpu_pool_image[0] && !azure_marketplace_image_is_valid(c->gpu_pool_image)) {
+        fprintf(err, "offload-webhook: --gpu-pool-image: expected publisher:offer:sku:version\n");
         return false;
     }
     if (c->default_vm_size[0] && !azure_vm_size_is_valid(c->default_vm_size)) {

@@ -47,6 +47,10 @@ typedef struct webhook_config {
     long max_nodes;
     char *spot_fallback;
     long spot_fallback_seconds;
+    char *gpu_pool;
+    char *gpu_vm_size;
+    char *gpu_pool_image;
+    char *gpu_node_agent_sku;
 } webhook_config;
 
 typedef enum {

@@ -71,7 +71,9 @@ EVERY_FLAG_VALUES = {
                 "autoPool": {"image": "canonical:ubuntu-24_04-lts:server:latest",
                              "nodeAgentSku": "batch.node.ubuntu 24.04", "taskSlotsPerNode": 4,
                              "nodeFillType": "pack", "autoscaleFormula": "$TargetDedicatedNodes = 2;",
-                             "maxNodes": 50, "spotFallback": "dedicated", "spotFallbackSeconds": 600}},
+                             "maxNodes": 50, "spotFallback": "dedicated", "spotFallbackSeconds": 600},
+                "gpu": {"pool": "pool_2", "vmSize": "Standard_NC6s_v3", "image": "microsoft-dsvm:ubuntu-hpc:2404:latest",
+                        "nodeAgentSku": "batch.node.ubuntu 24.04"}},
     # Workload identity and Kubernetes API access together: both name the one ServiceAccount.
     "credentials": {"workloadIdentity": {"enabled": True, "clientId": "00000000-0000-0000-0000-000000000001"}},
     "offloader": {"kubernetesAccess": True},

@@ -35,7 +35,11 @@ def test_help_lists_every_option_with_its_variable(build):
                              ("--autoscale-formula", "BATCH_OFFLOAD_AUTOSCALE_FORMULA"),
                              ("--max-nodes", "BATCH_OFFLOAD_MAX_NODES"),
                              ("--spot-fallback", "BATCH_OFFLOAD_SPOT_FALLBACK"),
-                             ("--spot-fallback-seconds", "BATCH_OFFLOAD_SPOT_FALLBACK_SECONDS")]:
+                             ("--spot-fallback-seconds", "BATCH_OFFLOAD_SPOT_FALLBACK_SECONDS"),
+                             ("--gpu-pool", "BATCH_OFFLOAD_GPU_POOL"),
+                             ("--gpu-vm-size", "BATCH_OFFLOAD_GPU_VM_SIZE"),
+                             ("--gpu-pool-image", "BATCH_OFFLOAD_GPU_POOL_IMAGE"),
+                             ("--gpu-node-agent-sku", "BATCH_OFFLOAD_GPU_NODE_AGENT_SKU")]:
         assert option in result.stdout and variable in result.stdout
 
 
@@ -75,6 +79,14 @@ def test_version_names_the_tls_library(build):
     (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--spot-fallback",
       "low-priority"], {}, '--spot-fallback: expected "wait" or "dedicated", got "low-priority"'),
     (["--spot-fallback-seconds", "-5"], {}, "--spot-fallback-seconds: expected a whole number from 0 to"),
+    (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--gpu-pool", "gpu pool"], {},
+     '--gpu-pool: "gpu pool" is not a Batch pool ID'),
+    (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--gpu-pool", "gpus",
+      "--allowed-pools", "a,b"], {}, '--gpu-pool "gpus" is not in --allowed-pools'),
+    (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--gpu-vm-size", "NC 6"], {},
+     '--gpu-vm-size: "NC 6" is not a VM size'),
+    (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--gpu-pool-image", "ubuntu-hpc"],
+     {}, "--gpu-pool-image: expected publisher:offer:sku:version"),
     (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--log-level", "loud"],
      {}, "--log-level: expected debug, info, warn or error"),
 ])

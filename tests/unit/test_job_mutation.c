@@ -486,24 +486,36 @@ static void test_enabled_is_true_or_false(void **state)
                       "allowed is \"true\" or \"false\"");
 }
 
-/* A fixture with the first occurrence of `from` replaced by `to`. */
-static void run_edited(run *r, const char *name, const char *from, const char *to,
-                       const platform_settings *platform)
+/* A fixture with the first occurrence of each edits[i][0] replaced by edits[i][1]. */
+static void run_edits(run *r, const char *name, size_t count, const char *const (*edits)[2],
+                      const platform_settings *platform)
 {
     char path[256];
     size_t len;
     snprintf(path, sizeof(path), "tests/fixtures/admission/%s.json", name);
     char *text = read_fixture(path, &len);
-    char *at = strstr(text, from);
-    if (!at)
-        fail_msg("%s has no %s", name, from);
-    buffer edited;
-    buffer_init(&edited, 0);
-    buffer_append(&edited, text, (size_t)(at - text));
-    buffer_append_str(&edited, to);
-    buffer_append_str(&edited, at + strlen(from));
-    free(text);
-    run_document(r, edited.data, edited.len, platform);
+    for (size_t i = 0; i < count; i++) {
+        char *at = strstr(text, edits[i][0]);
+        if (!at)
+            fail_msg("%s has no %s", name, edits[i][0]);
+        buffer edited;
+        buffer_init(&edited, 0);
+        buffer_append(&edited, text, (size_t)(at - text));
+        buffer_append_str(&edited, edits[i][1]);
+        buffer_append_str(&edited, at + strlen(edits[i][0]));
+        free(text);
+        text = strdup(buffer_cstr(&edited));
+        len = edited.len;
+        buffer_free(&edited);
+    }
+    run_document(r, text, len, platform);
+}
+
+static void run_edited(run *r, const char *name, const char *from, const char *to,
+                       const platform_settings *platform)
+{
+    const char *const edits[][2] = {{from, to}};
+    run_edits(r, name, 1, edits, platform);
 }
 
 /* The kubectl-job fixture with spec.completions replaced, denied with exactly `message`. */
@@ -571,6 +583,198 @@ static void test_completions_have_a_hard_limit(void **state)
     run_edited(&r, "kubectl-job", "\"completions\": 5", "\"completions\": 100000", &largest);
     assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
     assert_env(&r, "COMPLETIONS", "100000");
+    run_free(&r);
+}
+
+/* kubectl-job with these resources on its worker (and maybe one annotation). */
+static void run_with_resources(run *r, const char *resources, const char *annotation,
+                               const platform_settings *platform)
+{
+    char replacement[1024];
+    snprintf(replacement, sizeof(replacement), "\"resources\": %s", resources);
+    char annotations[256];
+    snprintf(annotations, sizeof(annotations), "%s%s\"batch-offload.io/enabled\": \"true\"",
+             annotation ? annotation : "", annotation ? ", " : "");
+    const char *const edits[][2] = {{"\"resources\": {}", replacement},
+                                    {"\"batch-offload.io/enabled\": \"true\"", annotations}};
+    run_edits(r, "kubectl-job", 2, edits, platform);
+}
+
+#define ONE_GPU "{\"limits\": {\"nvidia.com/gpu\": \"1\", \"cpu\": \"4\"}}"
+
+static void test_a_gpu_job_without_platform_gpus_is_refused(void **state)
+{
+    (void)state;
+    platform_settings cpu_only = default_platform;
+    cpu_only.default_pool = "cpu-pool";
+    cpu_only.default_vm_size = "Standard_D4s_v3";
+    run r;
+    run_with_resources(&r, ONE_GPU, NULL, &cpu_only);
+    assert_int_equal(r.mutation.outcome, MUTATION_DENIED);
+    assert_int_equal(r.mutation.status_code, 400);
+    assert_string_equal(buffer_cstr(&r.mutation.message),
+                        "spec.template.spec.containers[0] asks for 1 nvidia.com/gpu, but this "
+                        "cluster has no GPUs for offloaded Jobs: the platform gives them with "
+                        "--gpu-pool or --gpu-vm-size (the chart's offload.gpu), or a Job names a "
+                        "GPU pool with batch-offload.io/pool");
+    run_free(&r);
+    /* A vm-size annotation is no GPU pool: the image would be the CPU pools'. */
+    run_with_resources(&r, ONE_GPU, "\"batch-offload.io/vm-size\": \"Standard_NC6s_v3\"",
+                       &cpu_only);
+    assert_int_equal(r.mutation.outcome, MUTATION_DENIED);
+    run_free(&r);
+    /* A pool the Job names is the Job's choice, within the platform's allowed pools. */
+    run_with_resources(&r, ONE_GPU, "\"batch-offload.io/pool\": \"team-gpus\"", &cpu_only);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_env(&r, "POOLID", "team-gpus");
+    run_free(&r);
+    /* "0" GPUs is no GPU Job. */
+    run_with_resources(&r, "{\"limits\": {\"nvidia.com/gpu\": \"0\"}}", NULL, &cpu_only);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_env(&r, "POOLID", "cpu-pool");
+    run_free(&r);
+}
+
+/* A GPU Job gets the platform's GPU auto pool: its VM size and image, one
+ * task per node (no task slots, no fill type), never the CPU defaults. The
+ * worker spec carries the count in the container's limits. */
+static void test_a_gpu_job_gets_the_platform_gpu_auto_pool(void **state)
+{
+    (void)state;
+    platform_settings gpus = default_platform;
+    gpus.default_pool = "cpu-pool";
+    gpus.default_vm_size = "Standard_D4s_v3";
+    gpus.pool_image = "canonical:ubuntu-24_04-lts:server:latest";
+    gpus.node_agent_sku = "batch.node.ubuntu 24.04";
+    gpus.task_slots_per_node = 4;
+    gpus.node_fill_type = "pack";
+    gpus.max_nodes = 8;
+    gpus.gpu_vm_size = "Standard_NC12s_v3";
+    gpus.gpu_pool_image = "microsoft-dsvm:ubuntu-hpc:2404:latest";
+    gpus.gpu_node_agent_sku = "batch.node.ubuntu 24.04";
+    run r;
+    run_with_resources(&r, "{\"limits\": {\"nvidia.com/gpu\": \"2\"}, \"requests\": "
+                           "{\"nvidia.com/gpu\": \"2\", \"cpu\": \"1\", \"memory\": \"1Gi\"}}",
+                       NULL, &gpus);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_int_equal(env_entry(&r, "POOLID"), -1);
+    assert_env(&r, "VMSIZE", "Standard_NC12s_v3");
+    assert_env(&r, "BATCH_OFFLOAD_POOL_IMAGE", "microsoft-dsvm:ubuntu-hpc:2404:latest");
+    assert_env(&r, "BATCH_OFFLOAD_NODE_AGENT_SKU", "batch.node.ubuntu 24.04");
+    assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_TASK_SLOTS_PER_NODE"), -1);
+    assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_NODE_FILL_TYPE"), -1);
+    assert_env(&r, "BATCH_OFFLOAD_MAX_NODES", "8");
+    char *spec = json_string_dup(&r.patch, json_object_get(&r.patch, env_entry(&r, "WORKERSPEC"),
+                                                          "value"));
+    assert_non_null(strstr(spec, "\"limits\": {\"nvidia.com/gpu\": \"2\"}"));
+    free(spec);
+    assert_int_equal(r.mutation.warnings.count, 0); /* cpu, memory and GPUs are carried */
+    run_free(&r);
+    /* Without a GPU image the offloader's default (NVIDIA drivers and container runtime), not
+     * the CPU pools' image; a vm-size annotation still picks the size. */
+    gpus.gpu_pool_image = "";
+    gpus.gpu_node_agent_sku = "";
+    run_with_resources(&r, ONE_GPU, "\"batch-offload.io/vm-size\": \"Standard_NC24ads_A100_v4\"",
+                       &gpus);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_env(&r, "VMSIZE", "Standard_NC24ads_A100_v4");
+    assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_POOL_IMAGE"), -1);
+    assert_int_equal(env_entry(&r, "BATCH_OFFLOAD_NODE_AGENT_SKU"), -1);
+    run_free(&r);
+    /* A CPU Job on the same platform keeps the CPU defaults. */
+    run_fixture(&r, "kubectl-job", &gpus);
+    assert_env(&r, "POOLID", "cpu-pool");
+    assert_env(&r, "VMSIZE", "Standard_D4s_v3");
+    assert_env(&r, "BATCH_OFFLOAD_TASK_SLOTS_PER_NODE", "4");
+    run_free(&r);
+}
+
+static void test_a_gpu_job_gets_the_platform_gpu_pool(void **state)
+{
+    (void)state;
+    platform_settings gpus = default_platform;
+    gpus.default_pool = "cpu-pool";
+    gpus.gpu_pool = "gpu-pool";
+    gpus.gpu_vm_size = "Standard_NC6s_v3";
+    run r;
+    run_with_resources(&r, ONE_GPU, NULL, &gpus);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_env(&r, "POOLID", "gpu-pool");
+    run_free(&r);
+    run_with_resources(&r, ONE_GPU, "\"batch-offload.io/pool\": \"other-gpus\"", &gpus);
+    assert_env(&r, "POOLID", "other-gpus");
+    run_free(&r);
+}
+
+static void assert_resources_denied(const char *resources, const char *message)
+{
+    platform_settings gpus = default_platform;
+    gpus.gpu_vm_size = "Standard_NC6s_v3";
+    run r;
+    run_with_resources(&r, resources, NULL, &gpus);
+    if (r.mutation.outcome != MUTATION_DENIED)
+        fail_msg("%s was not denied", resources);
+    assert_int_equal(r.mutation.status_code, 400);
+    assert_string_equal(buffer_cstr(&r.mutation.message), message);
+    run_free(&r);
+}
+
+/* The API server would refuse these GPU counts had the worker stayed in the
+ * Job; after the rewrite it never sees them, so the webhook does. */
+static void test_gpu_counts_kubernetes_refuses_are_refused(void **state)
+{
+    (void)state;
+    assert_resources_denied("{\"limits\": {\"nvidia.com/gpu\": \"1500m\"}}",
+                            "spec.template.spec.containers[0].resources.limits.nvidia.com/gpu is "
+                            "\"1500m\": a GPU count is a whole number from 0 to 64");
+    assert_resources_denied("{\"limits\": {\"nvidia.com/gpu\": \"65\"}}",
+                            "spec.template.spec.containers[0].resources.limits.nvidia.com/gpu is "
+                            "\"65\": a GPU count is a whole number from 0 to 64");
+    assert_resources_denied("{\"limits\": {\"nvidia.com/gpu\": 2}}",
+                            "spec.template.spec.containers[0].resources.limits.nvidia.com/gpu is "
+                            "2: a GPU count is a whole number from 0 to 64");
+    assert_resources_denied("{\"limits\": {\"nvidia.com/gpu\": \"-1\"}}",
+                            "spec.template.spec.containers[0].resources.limits.nvidia.com/gpu is "
+                            "\"-1\": a GPU count is a whole number from 0 to 64");
+    assert_resources_denied("{\"requests\": {\"nvidia.com/gpu\": \"1\"}}",
+                            "spec.template.spec.containers[0].resources.requests.nvidia.com/gpu "
+                            "is set without spec.template.spec.containers[0].resources.limits."
+                            "nvidia.com/gpu: Kubernetes takes GPUs from limits; set the limit "
+                            "(and a request, if any, to the same number)");
+    assert_resources_denied("{\"limits\": {\"nvidia.com/gpu\": \"2\"}, \"requests\": "
+                            "{\"nvidia.com/gpu\": \"1\"}}",
+                            "spec.template.spec.containers[0].resources.requests.nvidia.com/gpu "
+                            "is \"1\" and its limit \"2\": Kubernetes needs them equal");
+}
+
+/* Every resource Batch does not get is named; cpu, memory and GPUs are not. */
+static void test_resources_batch_does_not_get_are_warned(void **state)
+{
+    (void)state;
+    run r;
+    run_with_resources(&r, "{\"limits\": {\"cpu\": \"2\", \"memory\": \"4Gi\", "
+                           "\"ephemeral-storage\": \"10Gi\", \"hugepages-2Mi\": \"1Gi\", "
+                           "\"example.com/fpga\": \"1\"}, \"requests\": {\"cpu\": \"1\", "
+                           "\"ephemeral-storage\": \"5Gi\"}, \"claims\": [{\"name\": \"gpu\"}]}",
+                       NULL, &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    static const char *const named[] = {
+        "spec.template.spec.containers[0].resources.limits.ephemeral-storage is not carried to "
+        "Azure Batch: a task gets cpu, memory and nvidia.com/gpu from its container, the rest is "
+        "what its node's VM size has",
+        "spec.template.spec.containers[0].resources.limits.hugepages-2Mi is not carried",
+        "spec.template.spec.containers[0].resources.limits.example.com/fpga is not carried",
+        "spec.template.spec.containers[0].resources.requests.ephemeral-storage is not carried",
+        "spec.template.spec.containers[0].resources.claims is not carried to Azure Batch",
+    };
+    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+        if (!warned(&r, named[i]))
+            fail_msg("no warning %s", named[i]);
+    assert_int_equal(r.mutation.warnings.count, 5);
+    assert_false(warned(&r, ".cpu "));
+    assert_false(warned(&r, ".memory "));
+    for (size_t i = 0; i < r.mutation.warnings.count; i++)
+        assert_true(strlen(r.mutation.warnings.items[i]) <= 256);
     run_free(&r);
 }
 
@@ -683,6 +887,11 @@ int main(void)
         cmocka_unit_test(test_enabled_is_true_or_false),
         cmocka_unit_test(test_platform_limits_are_enforced),
         cmocka_unit_test(test_completions_have_a_hard_limit),
+        cmocka_unit_test(test_a_gpu_job_without_platform_gpus_is_refused),
+        cmocka_unit_test(test_a_gpu_job_gets_the_platform_gpu_auto_pool),
+        cmocka_unit_test(test_a_gpu_job_gets_the_platform_gpu_pool),
+        cmocka_unit_test(test_gpu_counts_kubernetes_refuses_are_refused),
+        cmocka_unit_test(test_resources_batch_does_not_get_are_warned),
         cmocka_unit_test(test_aggregator_args_need_an_image),
         cmocka_unit_test(test_workload_identity_labels_the_pod),
         cmocka_unit_test(test_api_access_gives_the_pod_a_token_and_its_name),

@@ -12,6 +12,7 @@
     .credentials_secret = "batch-offload-credentials", .default_pool = "",                         \
     .max_completions = 10000, .default_storage_container = "batch-offload",                        \
     .default_vm_size = "", .allowed_namespaces = "", .offloader_service_account = "",             \
-    .offloader_backoff_limit = 3
+    .offloader_backoff_limit = 3, .gpu_pool = "", .gpu_vm_size = "", .gpu_pool_image = "",       \
+    .gpu_node_agent_sku = ""
 
 #endif

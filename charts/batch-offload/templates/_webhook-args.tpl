@@ -64,6 +64,20 @@ flags win and keep `kubectl describe pod` showing the whole configuration in one
 - --spot-fallback-seconds={{ int .spotFallbackSeconds }}
 {{- end }}
 {{- end }}
+{{- with .Values.offload.gpu }}
+{{- with .pool }}
+- --gpu-pool={{ . }}
+{{- end }}
+{{- with .vmSize }}
+- --gpu-vm-size={{ . }}
+{{- end }}
+{{- with .image }}
+- --gpu-pool-image={{ . }}
+{{- end }}
+{{- with .nodeAgentSku }}
+- --gpu-node-agent-sku={{ . }}
+{{- end }}
+{{- end }}
 - --offloader-backoff-limit={{ int .Values.offloader.backoffLimit }}
 - --threads={{ int .Values.webhook.server.threads }}
 - --max-connections={{ int .Values.webhook.server.maxConnections }}

@@ -1,0 +1,22 @@
+/* The worker container's resources at admission: how many GPUs it asks for
+ * (nvidia.com/gpu, which decides where its work runs on Azure Batch) and a
+ * warning for each resource Azure Batch does not get. */
+#ifndef WORKER_RESOURCES_H
+#define WORKER_RESOURCES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "admission_warnings.h"
+#include "buffer.h"
+#include "json_reader.h"
+
+/* Reads the resources of the container at token `worker`: *gpus is its GPU
+ * count (0: none). Every limit or request other than cpu, memory and
+ * nvidia.com/gpu gets a warning naming it. A GPU count Kubernetes would
+ * refuse (not a whole number, a request without its limit, a request that
+ * differs from it) returns false with the reason in message. */
+bool worker_resources_read(const json_document *doc, int worker, int64_t *gpus, buffer *message,
+                           admission_warnings *warnings);
+
+#endif
