@@ -183,10 +183,29 @@ static bool plan_aggregator(job_plan *plan, buffer *errors)
     return ok;
 }
 
+/* Batch gives a container task every GPU of its node by itself (it refuses
+ * --gpus in containerRunOptions: docs/azure-facts.md section 7), so tasks
+ * sharing a node would share its GPUs: a GPU Job's auto pool runs one task
+ * per node, its VM size giving each task that node's GPUs. */
+static bool check_gpu_nodes(const offloader_config *config, const worker_spec *spec,
+                            buffer *errors)
+{
+    if (spec->gpus == 0 || config->pool_id || config->task_slots_per_node <= 1)
+        return true;
+    buffer_appendf(errors,
+                   OFFLOAD_ENV_TASK_SLOTS_PER_NODE " is %ld, but the worker asks for %ld "
+                   OFFLOAD_GPU_RESOURCE ": Batch gives each container task every GPU of its "
+                   "node, so an auto pool for GPUs runs one task per node (leave it unset)\n",
+                   config->task_slots_per_node, spec->gpus);
+    return false;
+}
+
 bool job_plan_build(job_plan *plan, const offloader_config *config, const worker_spec *spec,
                     char **environ_list, buffer *errors)
 {
     memset(plan, 0, sizeof(*plan));
+    if (!check_gpu_nodes(config, spec, errors))
+        return false;
     plan->config = config;
     plan->spec = spec;
     plan->completions = config->completions;

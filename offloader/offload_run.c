@@ -633,12 +633,16 @@ static void describe_start(const run *r)
 {
     const offloader_config *c = r->config;
     const job_plan *plan = r->plan;
-    char pool[160];
+    char pool[240];
+    int n;
     if (c->pool_id)
-        snprintf(pool, sizeof(pool), "pool %s", c->pool_id);
+        n = snprintf(pool, sizeof(pool), "pool %s", c->pool_id);
     else
-        snprintf(pool, sizeof(pool), "an auto pool of up to %ld %s %s nodes", c->max_nodes,
-                 plan->dedicated_nodes ? "dedicated" : "spot", c->vm_size);
+        n = snprintf(pool, sizeof(pool), "an auto pool of up to %ld %s %s nodes", c->max_nodes,
+                     plan->dedicated_nodes ? "dedicated" : "spot", c->vm_size);
+    if (plan->spec->gpus > 0 && n > 0 && (size_t)n < sizeof(pool))
+        snprintf(pool + n, sizeof(pool) - (size_t)n,
+                 ", each task with every GPU of its node (%ld asked)", plan->spec->gpus);
     log_info("offloading to Azure Batch", LOG_STR("kubernetes_job", plan->display_name),
              LOG_STR("batch_job", c->job_id), LOG_NUM("workers", plan->completions),
              LOG_STR("aggregator", plan->has_aggregator ? c->aggregator_image : "none"),

@@ -252,6 +252,33 @@ static bool read_limits(worker_spec *spec, buffer *errors)
     return true;
 }
 
+/* The GPU count as the webhook checked it: the limit, else a request (equal
+ * to it wherever both are). */
+static bool read_gpus(worker_spec *spec, buffer *errors)
+{
+    const json_document *doc = &spec->doc;
+    int resources = json_object_get(doc, spec->container, "resources");
+    int t = json_lookup(doc, resources, "limits", OFFLOAD_GPU_RESOURCE, NULL);
+    const char *section = "limits";
+    if (t < 0) {
+        t = json_lookup(doc, resources, "requests", OFFLOAD_GPU_RESOURCE, NULL);
+        section = "requests";
+    }
+    if (t < 0)
+        return true;
+    char *text = json_string_dup(doc, t);
+    bool ok = text && text[0] && strlen(text) <= 3 && strspn(text, "0123456789") == strlen(text);
+    if (ok)
+        spec->gpus = strtol(text, NULL, 10);
+    free(text);
+    if (ok && spec->gpus <= OFFLOAD_MAX_GPUS)
+        return true;
+    buffer_appendf(errors, "WORKERSPEC: container.resources.%s." OFFLOAD_GPU_RESOURCE " must be a "
+                           "whole number from 0 to " OFFLOAD_STRINGIFY(OFFLOAD_MAX_GPUS) "\n",
+                   section);
+    return false;
+}
+
 static bool has_worker_spec_shape(const json_document *doc, buffer *errors)
 {
     buffer problem;
@@ -299,7 +326,8 @@ static bool read_spec(worker_spec *spec, const char *json_text, char **environ_l
             string_list_push(&spec->pull_secrets, name);
         free(name);
     }
-    return read_limits(spec, errors) && read_env(spec, environ_list, errors);
+    return read_limits(spec, errors) && read_gpus(spec, errors) &&
+           read_env(spec, environ_list, errors);
 }
 
 bool worker_spec_read(worker_spec *spec, const char *json_text, char **environ_list,

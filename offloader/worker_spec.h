@@ -1,5 +1,5 @@
 /* The worker container as the webhook carried it (WORKERSPEC): its command,
- * args and working directory, its resource limits, and its environment
+ * args and working directory, its resource limits and GPUs, and its environment
  * resolved the way the kubelet would have resolved it in a worker pod. */
 #ifndef WORKER_SPEC_H
 #define WORKER_SPEC_H
@@ -29,6 +29,7 @@ typedef struct worker_spec {
     char *working_dir;
     double cpu_limit;    /* cores; 0: none */
     double memory_limit; /* bytes; 0: none */
+    long gpus;           /* nvidia.com/gpu (offload_contract.h); 0: none */
     env_list env;
     string_list pull_secrets; /* imagePullSecrets names, in order */
 } worker_spec;

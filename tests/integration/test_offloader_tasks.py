@@ -10,7 +10,7 @@ import pytest
 
 from offloader_process import (PROBE, PULL_SECRET_PASSWORD, REGISTRY_PASSWORD, SECRET_ENV_VALUE,
                                batch, list_tasks, offload_emulator, offloader, offloader_binary,  # noqa: F401
-                               task_report, worker_ids)
+                               stats, task_report, worker_ids)
 from batch_emulator.testing import PYTHON
 
 # Words a shell, a splitter or an expander could get wrong, with what the kubelet passes for them.
@@ -137,6 +137,29 @@ def test_working_dir_and_limits_reach_the_container(offloader, batch, tmp_path):
     assert task_report(batch, job_id, "0")["cwd"] == str(tmp_path)
     options = batch.get_task(job_id, "0")["containerSettings"]["containerRunOptions"]
     assert "--workdir" in options and "--cpus 0.5" in options and "--memory 67108864" in options, options
+
+
+def test_gpu_workers_run_one_task_per_node_with_the_nodes_gpus(offloader, batch):
+    """A worker asking for nvidia.com/gpu: its auto pool has the GPU VM size and one task per node,
+    and its tasks ask docker for no GPUs: Batch gives a container task its node's GPUs itself and
+    refuses --gpus (docs/azure-facts.md section 7)."""
+    spec = worker_spec(args=["x"], resources={"limits": {"nvidia.com/gpu": "1", "cpu": "2"}})
+    run, job_id = run_kept(offloader, 2, spec, VMSIZE="Standard_NC6s_v3")
+    pool = batch.get_job(job_id)["poolInfo"]["autoPoolSpecification"]["pool"]
+    assert pool["vmSize"] == "Standard_NC6s_v3" and pool["taskSlotsPerNode"] == 1
+    for task_id in ("0", "1"):
+        options = batch.get_task(job_id, task_id)["containerSettings"]["containerRunOptions"]
+        assert "--gpus" not in options and "--cpus 2" in options, options
+    assert "each task with every GPU of its node (1 asked)" in run.stdout
+
+
+def test_gpu_workers_on_shared_nodes_are_refused_before_anything_is_sent(offloader, batch):
+    spec = worker_spec(args=["x"], resources={"limits": {"nvidia.com/gpu": "2"}})
+    run = offloader.start(2, WORKERSPEC=spec, BATCH_OFFLOAD_TASK_SLOTS_PER_NODE="2", **FORWARDED).expect(2)
+    assert ("BATCH_OFFLOAD_TASK_SLOTS_PER_NODE is 2, but the worker asks for 2 nvidia.com/gpu: Batch gives "
+            "each container task every GPU of its node, so an auto pool for GPUs runs one task per node "
+            "(leave it unset)") in run.stdout
+    assert stats(batch)["total"] == 0
 
 
 def test_without_worker_spec_runs_the_image(offloader, batch):

@@ -261,6 +261,62 @@ static void test_worker_tasks(void **state)
     release(&b);
 }
 
+#define GPU_WORKER                                                                         \
+    "{\"container\":{\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"2\",\"cpu\":\"6\"}}}}"
+
+/* A GPU worker's task asks docker for nothing more (Batch gives a container
+ * task its node's GPUs itself and refuses --gpus); its auto pool has the
+ * GPU VM size and one task per node. */
+static void test_gpu_workers_get_their_nodes_gpus(void **state)
+{
+    (void)state;
+    setenv("WORKERSPEC", GPU_WORKER, 1);
+    setenv("VMSIZE", "Standard_NC12s_v3", 1);
+    built b;
+    build(&b);
+    assert_int_equal(b.spec.gpus, 2);
+    batch_job_create_body(&b.plan, &b.body);
+    parse_body(&b);
+    int pool = json_lookup(&b.doc, 0, "poolInfo", "autoPoolSpecification", "pool", NULL);
+    assert_string_at(&b.doc, json_object_get(&b.doc, pool, "vmSize"), "Standard_NC12s_v3");
+    assert_int_equal(int_at(&b.doc, json_object_get(&b.doc, pool, "taskSlotsPerNode")), 1);
+    json_document_free(&b.doc);
+    write_worker(&b, 0);
+    int settings = json_object_get(&b.doc, 0, "containerSettings");
+    assert_string_at(&b.doc, json_object_get(&b.doc, settings, "containerRunOptions"),
+                     "--cpus 6");
+    release(&b);
+}
+
+/* Tasks sharing a node would share its GPUs: a GPU auto pool of several
+ * task slots is refused, naming the variable; a pool of the platform's is its own. */
+static void test_gpu_auto_pools_run_one_task_per_node(void **state)
+{
+    (void)state;
+    setenv("WORKERSPEC", GPU_WORKER, 1);
+    setenv("BATCH_OFFLOAD_TASK_SLOTS_PER_NODE", "4", 1);
+    offloader_config config;
+    worker_spec spec;
+    job_plan plan;
+    buffer errors;
+    buffer_init(&errors, 0);
+    extern char **environ;
+    assert_true(offloader_config_load(&config, CONFIG_FOR_WORK, &errors));
+    assert_true(worker_spec_read(&spec, config.worker_spec, environ, &errors));
+    assert_false(job_plan_build(&plan, &config, &spec, environ, &errors));
+    assert_string_equal(buffer_cstr(&errors),
+                        "BATCH_OFFLOAD_TASK_SLOTS_PER_NODE is 4, but the worker asks for 2 "
+                        "nvidia.com/gpu: Batch gives each container task every GPU of its node, "
+                        "so an auto pool for GPUs runs one task per node (leave it unset)\n");
+    worker_spec_free(&spec);
+    offloader_config_free(&config);
+    buffer_free(&errors);
+    setenv("POOLID", "gpu-pool", 1);
+    built b;
+    build(&b);
+    release(&b);
+}
+
 static void test_aggregator_waits_for_every_worker(void **state)
 {
     (void)state;
@@ -312,6 +368,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_the_fallback_formula_asks_for_dedicated_nodes,
                                         clean_environment, forget),
         cmocka_unit_test_setup_teardown(test_worker_tasks, clean_environment, forget),
+        cmocka_unit_test_setup_teardown(test_gpu_workers_get_their_nodes_gpus, clean_environment,
+                                        forget),
+        cmocka_unit_test_setup_teardown(test_gpu_auto_pools_run_one_task_per_node,
+                                        clean_environment, forget),
         cmocka_unit_test_setup_teardown(test_aggregator_waits_for_every_worker,
                                         clean_environment, forget),
         cmocka_unit_test(test_job_updates),

@@ -130,6 +130,39 @@ static void test_unreadable_specs_are_refused_cleanly(void **state)
         assert_refused(cases[i][0], cases[i][1], false);
 }
 
+/* The GPU count from the container's limits (a request alone, as the webhook
+ * lets through only beside an equal limit, counts too); none is 0. */
+static void test_gpus_come_from_the_limits(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json;
+        long gpus;
+    } cases[] = {
+        {"{\"container\":{\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"2\",\"cpu\":\"4\"}}}}", 2},
+        {"{\"container\":{\"resources\":{\"requests\":{\"nvidia.com/gpu\":\"1\"}}}}", 1},
+        {"{\"container\":{\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"64\"}}}}", 64},
+        {"{\"container\":{\"resources\":{\"limits\":{\"cpu\":\"1\"}}}}", 0},
+        {"{\"container\":{}}", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        worker_spec spec;
+        buffer errors;
+        buffer_init(&errors, 0);
+        if (!worker_spec_read(&spec, cases[i].json, NULL, &errors))
+            fail_msg("%s: %s", cases[i].json, buffer_cstr(&errors));
+        assert_int_equal(spec.gpus, cases[i].gpus);
+        worker_spec_free(&spec);
+        buffer_free(&errors);
+    }
+    assert_refused("{\"container\":{\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"1500m\"}}}}",
+                   "WORKERSPEC: container.resources.limits.nvidia.com/gpu must be a whole number "
+                   "from 0 to 64\n", true);
+    assert_refused("{\"container\":{\"resources\":{\"requests\":{\"nvidia.com/gpu\":\"65\"}}}}",
+                   "WORKERSPEC: container.resources.requests.nvidia.com/gpu must be a whole number "
+                   "from 0 to 64\n", true);
+}
+
 /* A WORKERSPEC that is JSON of the wrong shape is refused naming the field,
  * not read as if the field were absent. */
 static void test_specs_of_the_wrong_shape_name_the_field(void **state)
@@ -211,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_environment_in_the_kubelets_order),
         cmocka_unit_test(test_without_a_spec),
         cmocka_unit_test(test_unreadable_specs_are_refused_cleanly),
+        cmocka_unit_test(test_gpus_come_from_the_limits),
         cmocka_unit_test(test_specs_of_the_wrong_shape_name_the_field),
         cmocka_unit_test(test_nulls_and_unread_fields_are_accepted),
     };
