@@ -15,6 +15,7 @@
 #include "offload_annotations.h"
 #include "offload_contract.h"
 #include "offloader_pod.h"
+#include "secret_exposure.h"
 #include "worker_resources.h"
 
 void job_mutation_init(job_mutation *m)
@@ -171,8 +172,12 @@ void job_mutate(job_mutation *m, const json_document *doc, int job, const char *
         json_type_of(doc, v.pod_spec) != JSON_OBJECT) {
         buffer_append_str(&m->message, "not a namespaced Job with spec.template.spec");
         deny(m, 400);
-    } else if (!read_worker(m, &v) || !read_completions(m, &v) ||
-               !worker_resources_read(doc, v.worker, &v.gpus, &m->message, &m->warnings) ||
+    } else if (!read_worker(m, &v) || !read_completions(m, &v)) {
+        deny(m, 400);
+    } else if (!secret_exposure_check(doc, v.worker, v.pod_spec, platform->deny_secret_env,
+                                      &m->message, &m->warnings)) {
+        deny(m, 403);
+    } else if (!worker_resources_read(doc, v.worker, &v.gpus, &m->message, &m->warnings) ||
                !check_gpu_placement(m, &v)) {
         deny(m, 400);
     } else if (!job_policy_check(doc, v.spec, v.annotations.aggregator_image != NULL,

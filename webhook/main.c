@@ -129,6 +129,7 @@ int main(int argc, char **argv)
         .gpu_vm_size = config.gpu_vm_size,
         .gpu_pool_image = config.gpu_pool_image,
         .gpu_node_agent_sku = config.gpu_node_agent_sku,
+        .deny_secret_env = strcmp(config.secret_env, "deny") == 0,
     };
     webhook_context context = {.platform = &platform, .tls_library = tls_backend_version()};
     atomic_init(&context.ready, true);

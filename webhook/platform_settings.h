@@ -34,6 +34,9 @@ typedef struct platform_settings {
     const char *gpu_vm_size;               /* else an auto pool of this size */
     const char *gpu_pool_image;            /* and image ("" = the offloader's default) */
     const char *gpu_node_agent_sku;
+    /* Jobs whose worker takes env values from Secrets (secret_exposure.h):
+     * refused rather than warned about (--secret-env=deny) */
+    bool deny_secret_env;
 } platform_settings;
 
 /* Whether item is one of the comma-separated entries of list. */

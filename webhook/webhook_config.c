@@ -98,6 +98,10 @@ static const option_spec options[] = {
     {"gpu-node-agent-sku",
      TEXT(gpu_node_agent_sku, "", "node agent SKU matching --gpu-pool-image (empty: "
                                   OFFLOAD_DEFAULT_NODE_AGENT_SKU ")")},
+    {"secret-env",
+     TEXT(secret_env, "warn", "Jobs whose worker takes env values from Secrets, which on Azure "
+                              "Batch anyone with read access to the account can read: warn, or "
+                              "deny them")},
     {"threads", NUMBER(threads, "2", 0, 64,
                        "worker threads, each decoding one review at a time (0: one per CPU, at "
                        "most 16)")},
@@ -333,6 +337,10 @@ static bool check_config(webhook_config *c, FILE *err)
     }
     if (c->pool_image[0] && !azure_marketplace_image_is_valid(c->pool_image)) {
         fprintf(err, "offload-webhook: --pool-image: expected publisher:offer:sku:version\n");
+        return false;
+    }
+    if (strcmp(c->secret_env, "warn") != 0 && strcmp(c->secret_env, "deny") != 0) {
+        fprintf(err, "offload-webhook: --secret-env: expected warn or deny\n");
         return false;
     }
     static const char *const levels[] = {"debug", "info", "warn", "error"};

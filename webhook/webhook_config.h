@@ -51,6 +51,7 @@ typedef struct webhook_config {
     char *gpu_vm_size;
     char *gpu_pool_image;
     char *gpu_node_agent_sku;
+    char *secret_env; /* warn or deny */
 } webhook_config;
 
 typedef enum {

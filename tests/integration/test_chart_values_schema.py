@@ -43,6 +43,7 @@ BAD_VALUES = {
     "too many completions": ({"offload": {"maxCompletions": 100001}},
                              "offload.maxCompletions: Must be less than or equal to 100000"),
     "string for integer": ({"webhook": {"replicaCount": "2"}}, "webhook.replicaCount: Invalid type"),
+    "bad secretEnv": ({"offload": {"secretEnv": "allow"}}, "offload.secretEnv: offload.secretEnv must be one of"),
     "bad GPU pool": ({"offload": {"gpu": {"pool": "gpu pool"}}}, "offload.gpu.pool: Does not match pattern"),
     "bad GPU VM size": ({"offload": {"gpu": {"vmSize": "NC 6"}}}, "offload.gpu.vmSize: Does not match pattern"),
     "bad GPU image": ({"offload": {"gpu": {"image": "ubuntu-hpc"}}}, "offload.gpu.image: Does not match pattern"),

@@ -82,6 +82,7 @@ def test_command_line_defaults(container):
         "--offloader-image=ghcr.io/batch-offload/batch-offloader:0.1.0",
         "--credentials-secret=batch-offload-credentials",
         "--max-completions=10000",
+        "--secret-env=warn",
         "--offloader-backoff-limit=3",
         "--threads=2",
         "--max-connections=1024",
@@ -105,7 +106,7 @@ def test_server_limits_that_cannot_hold_one_review_fail_rendering():
 def test_command_line_from_every_value():
     args = args_of(render({
         "offload": {"namespaces": ["team-a", "team-b"], "defaultPool": "pool-1", "allowedPools": ["pool-1", "pool_2"],
-                    "maxCompletions": 100000, "defaultStorageContainer": "jobs-data",
+                    "maxCompletions": 100000, "secretEnv": "deny", "defaultStorageContainer": "jobs-data",
                     "defaultVmSize": "Standard_D2s_v3"},
         "offloader": {"image": {"repository": "registry.example.com:5000/batch/offloader", "tag": "1.2.3",
                                 "digest": "sha256:" + "b" * 64}, "backoffLimit": 5,
@@ -122,6 +123,7 @@ def test_command_line_from_every_value():
         "--default-pool=pool-1",
         "--allowed-pools=pool-1,pool_2",
         "--max-completions=100000",  # the contract's limit, as an integer
+        "--secret-env=deny",
         "--default-storage-container=jobs-data",
         "--default-vm-size=Standard_D2s_v3",
         "--allowed-namespaces=team-a,team-b",

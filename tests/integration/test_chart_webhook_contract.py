@@ -66,7 +66,7 @@ def test_the_chart_sizes_the_server_as_the_webhook_does_by_default(webhook_binar
 # checks that), with a short shutdown delay so stopping stays quick.
 EVERY_FLAG_VALUES = {
     "offload": {"namespaces": ["team-a", "team-b"], "defaultPool": "pool-1", "allowedPools": ["pool-1", "pool_2"],
-                "maxCompletions": 5000, "defaultStorageContainer": "jobs-data", "defaultVmSize": "Standard_D2s_v3",
+                "maxCompletions": 5000, "secretEnv": "deny", "defaultStorageContainer": "jobs-data", "defaultVmSize": "Standard_D2s_v3",
                 "offloaderAuth": "workload-identity",
                 "autoPool": {"image": "canonical:ubuntu-24_04-lts:server:latest",
                              "nodeAgentSku": "batch.node.ubuntu 24.04", "taskSlotsPerNode": 4,

@@ -39,7 +39,8 @@ def test_help_lists_every_option_with_its_variable(build):
                              ("--gpu-pool", "BATCH_OFFLOAD_GPU_POOL"),
                              ("--gpu-vm-size", "BATCH_OFFLOAD_GPU_VM_SIZE"),
                              ("--gpu-pool-image", "BATCH_OFFLOAD_GPU_POOL_IMAGE"),
-                             ("--gpu-node-agent-sku", "BATCH_OFFLOAD_GPU_NODE_AGENT_SKU")]:
+                             ("--gpu-node-agent-sku", "BATCH_OFFLOAD_GPU_NODE_AGENT_SKU"),
+                             ("--secret-env", "BATCH_OFFLOAD_SECRET_ENV")]:
         assert option in result.stdout and variable in result.stdout
 
 
@@ -87,6 +88,8 @@ def test_version_names_the_tls_library(build):
      '--gpu-vm-size: "NC 6" is not a VM size'),
     (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--gpu-pool-image", "ubuntu-hpc"],
      {}, "--gpu-pool-image: expected publisher:offer:sku:version"),
+    (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--secret-env", "allow"], {},
+     "--secret-env: expected warn or deny"),
     (["--tls-cert", "c", "--tls-key", "k", "--offloader-image", IMAGE, "--log-level", "loud"],
      {}, "--log-level: expected debug, info, warn or error"),
 ])

@@ -778,6 +778,85 @@ static void test_resources_batch_does_not_get_are_warned(void **state)
     run_free(&r);
 }
 
+#define SECRETS_WARNING                                                                    \
+    "spec.template.spec.containers[0] takes env values from Secrets (2 references, the first "  \
+    "to \"app-secrets\"): on Azure Batch they are the Batch job's commonEnvironmentSettings, "    \
+    "readable by anyone with read access to the Batch account"
+
+/* Env values from Secrets are said to be readable on Batch, first of all the
+ * warnings; a ConfigMap's or a field's are not secret. */
+static void test_env_from_secrets_is_warned_about(void **state)
+{
+    (void)state;
+    run r;
+    run_fixture(&r, "env-value-from", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_true(r.mutation.warnings.count >= 1);
+    assert_string_equal(r.mutation.warnings.items[0], SECRETS_WARNING);
+    assert_true(strlen(SECRETS_WARNING) <= 256);
+    run_free(&r);
+    run_edited(&r, "kubectl-job", "\"resources\": {}",
+               "\"env\": [{\"name\": \"MODE\", \"valueFrom\": {\"configMapKeyRef\": {\"name\": "
+               "\"c\", \"key\": \"k\"}}}], \"envFrom\": [{\"configMapRef\": {\"name\": \"c\"}}], "
+               "\"resources\": {}",
+               &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_int_equal(r.mutation.warnings.count, 0);
+    run_free(&r);
+}
+
+/* --secret-env=deny: refused (403), naming the first entry and its Secret. */
+static void test_env_from_secrets_can_be_denied(void **state)
+{
+    (void)state;
+    platform_settings strict = default_platform;
+    strict.deny_secret_env = true;
+    assert_fixture_denied("env-value-from", &strict, 403,
+                          "spec.template.spec.containers[0].env[1] (API_TOKEN) takes its value "
+                          "from Secret \"app-secrets\": this cluster does not offload Jobs whose "
+                          "worker takes env values from Secrets (the platform's "
+                          "--secret-env=deny): on Azure Batch they would be in the Batch job's "
+                          "commonEnvironmentSettings, readable by anyone with read access to the "
+                          "Batch account. Let the worker read its secrets itself, with an "
+                          "identity (README: Secrets)");
+    run r;
+    run_edited(&r, "kubectl-job", "\"resources\": {}",
+               "\"envFrom\": [{\"configMapRef\": {\"name\": \"c\"}}, {\"prefix\": \"DB_\", "
+               "\"secretRef\": {\"name\": \"db\"}}], \"resources\": {}",
+               &strict);
+    assert_int_equal(r.mutation.outcome, MUTATION_DENIED);
+    assert_int_equal(r.mutation.status_code, 403);
+    assert_non_null(strstr(buffer_cstr(&r.mutation.message),
+                           "spec.template.spec.containers[0].envFrom[1] takes its variables from "
+                           "Secret \"db\": this cluster does not offload"));
+    run_free(&r);
+    /* Nothing from Secrets: offloaded as ever. */
+    run_fixture(&r, "kubectl-job", &strict);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    run_free(&r);
+}
+
+/* The registry password of imagePullSecrets goes with every task: warned
+ * about, and not denied (--secret-env is about the worker's env). */
+static void test_image_pull_secrets_are_warned_about(void **state)
+{
+    (void)state;
+    static const char *const expected =
+        "spec.template.spec.imagePullSecrets (\"acr-pull\" and 1 more): the registry password "
+        "for the Job's images goes to Azure Batch with every task (containerSettings.registry), "
+        "and every node of the pool logs in with it";
+    platform_settings strict = default_platform;
+    strict.deny_secret_env = true;
+    const platform_settings *platforms[] = {&default_platform, &strict};
+    for (size_t i = 0; i < 2; i++) {
+        run r;
+        run_fixture(&r, "image-pull-secrets", platforms[i]);
+        assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+        assert_true(warned(&r, expected));
+        run_free(&r);
+    }
+}
+
 static void test_aggregator_args_need_an_image(void **state)
 {
     (void)state;
@@ -892,6 +971,9 @@ int main(void)
         cmocka_unit_test(test_a_gpu_job_gets_the_platform_gpu_pool),
         cmocka_unit_test(test_gpu_counts_kubernetes_refuses_are_refused),
         cmocka_unit_test(test_resources_batch_does_not_get_are_warned),
+        cmocka_unit_test(test_env_from_secrets_is_warned_about),
+        cmocka_unit_test(test_env_from_secrets_can_be_denied),
+        cmocka_unit_test(test_image_pull_secrets_are_warned_about),
         cmocka_unit_test(test_aggregator_args_need_an_image),
         cmocka_unit_test(test_workload_identity_labels_the_pod),
         cmocka_unit_test(test_api_access_gives_the_pod_a_token_and_its_name),

@@ -16,6 +16,7 @@ flags win and keep `kubectl describe pod` showing the whole configuration in one
 - --allowed-pools={{ join "," . }}
 {{- end }}
 - --max-completions={{ int .Values.offload.maxCompletions }}
+- --secret-env={{ .Values.offload.secretEnv }}
 {{- with .Values.offload.defaultStorageContainer }}
 - --default-storage-container={{ . }}
 {{- end }}
