@@ -91,6 +91,35 @@ static bool read_completions(job_mutation *m, job_view *v)
     return false;
 }
 
+/* One pass over the worker's members for the ones several parts read (the
+ * first of a name wins, as in json_object_get); returns its image. Their
+ * lengths differ, so a name is told by its length and one memcmp; a name
+ * written with escapes is decoded to compare. */
+static int find_worker_members(job_view *v)
+{
+    int image = -1;
+    int *const by_length[10] = {[3] = &v->worker_env, [5] = &image, [7] = &v->worker_env_from,
+                                [9] = &v->worker_resources};
+    static const char *const names[10] = {[3] = "env", [5] = "image", [7] = "envFrom",
+                                          [9] = "resources"};
+    json_iterator it = json_iterate(v->doc, v->worker);
+    int key;
+    while (json_iterator_next(&it, &key)) {
+        const char *text;
+        size_t len;
+        json_raw(v->doc, key, &text, &len);
+        text++; /* inside the quotes */
+        len -= 2;
+        size_t n = len < 10 && names[len] && memcmp(text, names[len], len) == 0 ? len : 0;
+        for (size_t i = 0; !n && i < 10 && memchr(text, '\\', len); i++)
+            if (names[i] && json_string_equals(v->doc, key, names[i]))
+                n = i;
+        if (n && *by_length[n] < 0)
+            *by_length[n] = key + 1;
+    }
+    return image;
+}
+
 /* Finds the worker and checks its image; false (with the message) if unusable. */
 static bool read_worker(job_mutation *m, job_view *v)
 {
@@ -101,7 +130,8 @@ static bool read_worker(job_mutation *m, job_view *v)
                                        "container");
         return false;
     }
-    int image = json_object_get(v->doc, v->worker, "image");
+    v->pull_secrets = json_object_get(v->doc, v->pod_spec, "imagePullSecrets");
+    int image = find_worker_members(v);
     v->worker_image = json_string_dup(v->doc, image);
     if (!v->worker_image || !image_reference_is_valid(v->worker_image)) {
         buffer_append_str(&m->message, "spec.template.spec.containers[0].image ");
@@ -137,7 +167,8 @@ void job_mutate(job_mutation *m, const json_document *doc, int job, const char *
                 const platform_settings *platform)
 {
     job_view v = {.doc = doc, .namespace_name = namespace_name ? namespace_name : "",
-                  .platform = platform, .worker = -1};
+                  .platform = platform, .worker = -1, .worker_env = -1,
+                  .worker_env_from = -1, .worker_resources = -1, .pull_secrets = -1};
     int metadata = json_object_get(doc, job, "metadata");
     int annotations = json_object_get(doc, metadata, "annotations");
     m->outcome = MUTATION_UNCHANGED;
@@ -174,10 +205,11 @@ void job_mutate(job_mutation *m, const json_document *doc, int job, const char *
         deny(m, 400);
     } else if (!read_worker(m, &v) || !read_completions(m, &v)) {
         deny(m, 400);
-    } else if (!secret_exposure_check(doc, v.worker, v.pod_spec, platform->deny_secret_env,
-                                      &m->message, &m->warnings)) {
+    } else if (!secret_exposure_check(doc, v.worker_env, v.worker_env_from, v.pull_secrets,
+                                      platform->deny_secret_env, &m->message, &m->warnings)) {
         deny(m, 403);
-    } else if (!worker_resources_read(doc, v.worker, &v.gpus, &m->message, &m->warnings) ||
+    } else if (!worker_resources_read(doc, v.worker_resources, &v.gpus, &m->message,
+                                      &m->warnings) ||
                !check_gpu_placement(m, &v)) {
         deny(m, 400);
     } else if (!job_policy_check(doc, v.spec, v.annotations.aggregator_image != NULL,

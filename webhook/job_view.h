@@ -24,6 +24,9 @@ typedef struct job_view {
     int template_metadata; /* -1 when absent */
     int pod_spec;
     int worker;            /* the first container */
+    /* Members read by more than one part of the rewrite, looked up once (-1: absent). */
+    int worker_env, worker_env_from, worker_resources;
+    int pull_secrets;      /* the pod spec's imagePullSecrets */
     char *worker_image;
     int64_t completions;
     int64_t gpus;          /* the worker's nvidia.com/gpu; 0: none */

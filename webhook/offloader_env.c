@@ -143,10 +143,9 @@ static void build_worker_spec(const job_view *v, buffer *out)
     }
     json_key(&w, "container");
     job_view_copy_raw(&w, v->doc, v->worker);
-    int pull_secrets = json_object_get(v->doc, v->pod_spec, "imagePullSecrets");
-    if (json_length(v->doc, pull_secrets) > 0) {
+    if (json_length(v->doc, v->pull_secrets) > 0) {
         json_key(&w, "imagePullSecrets");
-        job_view_copy_raw(&w, v->doc, pull_secrets);
+        job_view_copy_raw(&w, v->doc, v->pull_secrets);
     }
     json_object_end(&w);
 }
@@ -158,8 +157,7 @@ static void build_worker_spec(const job_view *v, buffer *out)
  * not have; the offloader resolves it from the worker spec instead. */
 static void write_worker_value_from(json_writer *w, const job_view *v)
 {
-    int env = json_object_get(v->doc, v->worker, "env");
-    json_iterator it = json_iterate(v->doc, env);
+    json_iterator it = json_iterate(v->doc, v->worker_env);
     int entry;
     for (int index = 0; json_iterator_next(&it, &entry); index++) {
         int value_from = json_object_get(v->doc, entry, "valueFrom");
@@ -199,8 +197,7 @@ static void write_credentials_ref(json_writer *w, const platform_settings *p)
  * which variables are the worker's: BATCH_OFFLOAD_WORKER_ENVFROM_<index>_. */
 static void write_worker_env_from(json_writer *w, const job_view *v)
 {
-    int env_from = json_object_get(v->doc, v->worker, "envFrom");
-    json_iterator it = json_iterate(v->doc, env_from);
+    json_iterator it = json_iterate(v->doc, v->worker_env_from);
     int source;
     for (int index = 0; json_iterator_next(&it, &source); index++) {
         char *user_prefix = json_string_dup(v->doc, json_object_get(v->doc, source, "prefix"));
@@ -228,8 +225,7 @@ static void write_worker_env_from(json_writer *w, const job_view *v)
  * imagePullSecrets, read by the offloader pod, never copied. */
 static void write_pull_secret_refs(json_writer *w, const job_view *v)
 {
-    int pull_secrets = json_object_get(v->doc, v->pod_spec, "imagePullSecrets");
-    json_iterator it = json_iterate(v->doc, pull_secrets);
+    json_iterator it = json_iterate(v->doc, v->pull_secrets);
     int ref;
     for (int index = 0; json_iterator_next(&it, &ref); index++) {
         char *secret = json_string_dup(v->doc, json_object_get(v->doc, ref, "name"));

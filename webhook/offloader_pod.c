@@ -154,10 +154,9 @@ static void write_pod_spec(json_writer *w, const job_view *v)
     json_member_bool(w, "enableServiceLinks", false);
     /* Time to terminate the Batch job after SIGTERM. */
     json_member_int(w, "terminationGracePeriodSeconds", 60);
-    int pull_secrets = json_object_get(v->doc, v->pod_spec, "imagePullSecrets");
-    if (json_length(v->doc, pull_secrets) > 0) {
+    if (json_length(v->doc, v->pull_secrets) > 0) {
         json_key(w, "imagePullSecrets");
-        job_view_copy_raw(w, v->doc, pull_secrets);
+        job_view_copy_raw(w, v->doc, v->pull_secrets);
     }
     json_object_end(w);
 }

@@ -25,9 +25,9 @@ static void note(secret_refs *refs, const json_document *doc, int ref)
         refs->first_secret = json_string_dup(doc, json_object_get(doc, ref, "name"));
 }
 
-static void find_secret_refs(const json_document *doc, int worker, secret_refs *refs)
+static void find_secret_refs(const json_document *doc, int env, int env_from, secret_refs *refs)
 {
-    json_iterator entries = json_iterate(doc, json_object_get(doc, worker, "env"));
+    json_iterator entries = json_iterate(doc, env);
     int entry;
     for (int i = 0; json_iterator_next(&entries, &entry); i++) {
         int ref = json_lookup(doc, entry, "valueFrom", "secretKeyRef", NULL);
@@ -41,7 +41,7 @@ static void find_secret_refs(const json_document *doc, int worker, secret_refs *
         }
         note(refs, doc, ref);
     }
-    json_iterator sources = json_iterate(doc, json_object_get(doc, worker, "envFrom"));
+    json_iterator sources = json_iterate(doc, env_from);
     int source;
     for (int i = 0; json_iterator_next(&sources, &source); i++) {
         int ref = json_object_get(doc, source, "secretRef");
@@ -53,10 +53,9 @@ static void find_secret_refs(const json_document *doc, int worker, secret_refs *
     }
 }
 
-static void warn_pull_secrets(const json_document *doc, int pod_spec,
+static void warn_pull_secrets(const json_document *doc, int pull_secrets,
                               admission_warnings *warnings)
 {
-    int pull_secrets = json_object_get(doc, pod_spec, "imagePullSecrets");
     int count = json_length(doc, pull_secrets);
     if (json_type_of(doc, pull_secrets) != JSON_ARRAY || count == 0)
         return;
@@ -73,11 +72,11 @@ static void warn_pull_secrets(const json_document *doc, int pod_spec,
     free(first);
 }
 
-bool secret_exposure_check(const json_document *doc, int worker, int pod_spec, bool deny,
-                           buffer *message, admission_warnings *warnings)
+bool secret_exposure_check(const json_document *doc, int env, int env_from, int pull_secrets,
+                           bool deny, buffer *message, admission_warnings *warnings)
 {
     secret_refs refs = {0};
-    find_secret_refs(doc, worker, &refs);
+    find_secret_refs(doc, env, env_from, &refs);
     const char *secret = refs.first_secret ? refs.first_secret : "";
     bool allowed = true;
     if (refs.count > 0 && deny) {
@@ -97,6 +96,6 @@ bool secret_exposure_check(const json_document *doc, int worker, int pod_spec, b
     }
     free(refs.first_secret);
     if (allowed)
-        warn_pull_secrets(doc, pod_spec, warnings);
+        warn_pull_secrets(doc, pull_secrets, warnings);
     return allowed;
 }

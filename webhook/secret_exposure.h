@@ -12,10 +12,11 @@
 #include "buffer.h"
 #include "json_reader.h"
 
-/* Warns about both; with deny (the platform's --secret-env=deny) a worker
- * env from Secrets returns false instead, the reason in message, naming the
- * first such entry. */
-bool secret_exposure_check(const json_document *doc, int worker, int pod_spec, bool deny,
-                           buffer *message, admission_warnings *warnings);
+/* Warns about both, given the worker's env and envFrom and the pod spec's
+ * imagePullSecrets (tokens, -1 when absent); with deny (the platform's
+ * --secret-env=deny) a worker env from Secrets returns false instead, the
+ * reason in message, naming the first such entry. */
+bool secret_exposure_check(const json_document *doc, int env, int env_from, int pull_secrets,
+                           bool deny, buffer *message, admission_warnings *warnings);
 
 #endif

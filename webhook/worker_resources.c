@@ -96,12 +96,11 @@ static bool read_gpus(const json_document *doc, int limits, int requests, int64_
     return true;
 }
 
-bool worker_resources_read(const json_document *doc, int worker, int64_t *gpus, buffer *message,
-                           admission_warnings *warnings)
+bool worker_resources_read(const json_document *doc, int resources, int64_t *gpus,
+                           buffer *message, admission_warnings *warnings)
 {
     *gpus = 0;
-    int resources = json_object_get(doc, worker, "resources");
-    if (json_length(doc, resources) == 0) /* the usual "resources": {} costs one lookup */
+    if (json_length(doc, resources) == 0) /* the usual "resources": {} */
         return true;
     int limits = json_object_get(doc, resources, "limits");
     int requests = json_object_get(doc, resources, "requests");

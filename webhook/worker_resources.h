@@ -11,12 +11,13 @@
 #include "buffer.h"
 #include "json_reader.h"
 
-/* Reads the resources of the container at token `worker`: *gpus is its GPU
+/* Reads the worker's resources (the token of its "resources", -1 when
+ * absent): *gpus is its GPU
  * count (0: none). Every limit or request other than cpu, memory and
  * nvidia.com/gpu gets a warning naming it. A GPU count Kubernetes would
  * refuse (not a whole number, a request without its limit, a request that
  * differs from it) returns false with the reason in message. */
-bool worker_resources_read(const json_document *doc, int worker, int64_t *gpus, buffer *message,
-                           admission_warnings *warnings);
+bool worker_resources_read(const json_document *doc, int resources, int64_t *gpus,
+                           buffer *message, admission_warnings *warnings);
 
 #endif

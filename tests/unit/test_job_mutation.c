@@ -795,6 +795,12 @@ static void test_env_from_secrets_is_warned_about(void **state)
     assert_string_equal(r.mutation.warnings.items[0], SECRETS_WARNING);
     assert_true(strlen(SECRETS_WARNING) <= 256);
     run_free(&r);
+    /* A member name written with escapes is the same name. */
+    run_edited(&r, "env-value-from", "\"env\": [", "\"\\u0065nv\": [", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_string_equal(r.mutation.warnings.items[0], SECRETS_WARNING);
+    assert_true(env_entry(&r, "BATCH_OFFLOAD_WORKER_ENV_1") >= 0);
+    run_free(&r);
     run_edited(&r, "kubectl-job", "\"resources\": {}",
                "\"env\": [{\"name\": \"MODE\", \"valueFrom\": {\"configMapKeyRef\": {\"name\": "
                "\"c\", \"key\": \"k\"}}}], \"envFrom\": [{\"configMapRef\": {\"name\": \"c\"}}], "
