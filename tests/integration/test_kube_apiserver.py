@@ -168,6 +168,30 @@ def test_the_jobs_failure_and_success_policy_reach_the_offloader(control_plane, 
     assert carried["podFailurePolicy"]["rules"][1]["onPodConditions"] == [{"type": "DisruptionTarget", "status": "True"}]
 
 
+def test_kubectl_shows_where_secrets_go_and_what_resources_are_lost(control_plane, registered_webhook, namespace):
+    """The API server passes on the webhook's warnings as written (each under its 256 characters)."""
+    sent = example_job("with-secrets")
+    worker = only_container(sent)
+    worker["env"] = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "app-secrets", "key": "token"}}}]
+    worker["resources"] = {"limits": {"cpu": "1", "ephemeral-storage": "1Gi"}}
+    applied = control_plane.apply(sent, namespace)
+    assert ('Warning: spec.template.spec.containers[0] takes env values from Secrets (1 reference, the first to '
+            '"app-secrets"): on Azure Batch they are the Batch job\'s commonEnvironmentSettings, readable by anyone '
+            'with read access to the Batch account') in applied.stderr
+    assert ("Warning: spec.template.spec.containers[0].resources.limits.ephemeral-storage is not carried to Azure "
+            "Batch") in applied.stderr
+
+
+def test_a_gpu_job_where_the_platform_has_no_gpus_is_refused(control_plane, registered_webhook, namespace):
+    sent = example_job("with-gpus")
+    only_container(sent)["resources"] = {"limits": {"nvidia.com/gpu": "1"}}
+    refused = control_plane.apply(sent, namespace, check=False)
+    assert refused.returncode != 0
+    assert ("spec.template.spec.containers[0] asks for 1 nvidia.com/gpu, but this cluster has no GPUs for "
+            "offloaded Jobs") in refused.stderr
+    assert control_plane.kubectl("get", "job", "with-gpus", "-n", namespace, check=False).returncode != 0
+
+
 def test_a_wrong_assets_directory_is_an_error_not_a_skip(monkeypatch, tmp_path):
     (tmp_path / "kube-apiserver").write_text("")  # there, but not a program
     monkeypatch.setenv(ASSETS_VARIABLE, str(tmp_path))
