@@ -26,6 +26,8 @@ static bool is_carried(const json_document *doc, int key)
 static void warn_not_carried(const json_document *doc, int list, const char *section,
                              admission_warnings *warnings)
 {
+    if (json_type_of(doc, list) != JSON_OBJECT) /* a map or nothing; WORKERSPEC's check names it */
+        return;
     json_iterator it = json_iterate(doc, list);
     int key;
     while (json_iterator_next(&it, &key)) {
