@@ -651,16 +651,39 @@ bool batch_list_failed_tasks(batch_client *b, failed_task *out, size_t max, size
     return finished;
 }
 
+static void task_file_path(batch_client *b, buffer *path, const char *task_id, const char *file)
+{
+    job_path(b, path, "/tasks/");
+    url_encode_into(path, task_id, false);
+    buffer_append_str(path, "/files/");
+    url_encode_into(path, file, true);
+}
+
+/* GET of a task's file, of the bytes from..to (inclusive) when from >= 0. */
+static bool get_task_file(batch_client *b, const char *path, int64_t from, int64_t to,
+                          buffer *out, batch_result *r)
+{
+    http_exchange x;
+    batch_exchange_init(b, &x, "GET", path, NULL);
+    if (from >= 0) {
+        char range[64];
+        snprintf(range, sizeof(range), "bytes=%lld-%lld", (long long)from, (long long)to);
+        http_exchange_set_header(&x, "ocp-range", range);
+    }
+    bool finished = run(b, &x, r);
+    if (finished && batch_result_ok(r))
+        buffer_append(out, x.response.data, x.response.len);
+    http_exchange_free(&x);
+    return finished;
+}
+
 bool batch_task_file_tail(batch_client *b, const char *task_id, const char *file,
                           size_t max_bytes, buffer *out, bool *cut, batch_result *r)
 {
     *cut = false;
     buffer path;
     buffer_init(&path, 0);
-    job_path(b, &path, "/tasks/");
-    url_encode_into(&path, task_id, false);
-    buffer_append_str(&path, "/files/");
-    url_encode_into(&path, file, true);
+    task_file_path(b, &path, task_id, file);
     http_exchange head;
     batch_exchange_init(b, &head, "HEAD", buffer_cstr(&path), NULL);
     bool finished = run(b, &head, r);
@@ -670,19 +693,21 @@ bool batch_task_file_tail(batch_client *b, const char *task_id, const char *file
         buffer_free(&path);
         return finished;
     }
-    http_exchange x;
-    batch_exchange_init(b, &x, "GET", buffer_cstr(&path), NULL);
-    if (length > (int64_t)max_bytes) {
-        char range[64];
-        snprintf(range, sizeof(range), "bytes=%lld-%lld", (long long)(length - (int64_t)max_bytes),
-                 (long long)(length - 1));
-        http_exchange_set_header(&x, "ocp-range", range);
-        *cut = true;
-    }
-    finished = run(b, &x, r);
-    if (finished && batch_result_ok(r))
-        buffer_append(out, x.response.data, x.response.len);
-    http_exchange_free(&x);
+    *cut = length > (int64_t)max_bytes;
+    finished = *cut ? get_task_file(b, buffer_cstr(&path), length - (int64_t)max_bytes,
+                                    length - 1, out, r)
+                    : get_task_file(b, buffer_cstr(&path), -1, -1, out, r);
+    buffer_free(&path);
+    return finished;
+}
+
+bool batch_task_file_head(batch_client *b, const char *task_id, const char *file,
+                          size_t max_bytes, buffer *out, batch_result *r)
+{
+    buffer path;
+    buffer_init(&path, 0);
+    task_file_path(b, &path, task_id, file);
+    bool finished = get_task_file(b, buffer_cstr(&path), 0, (int64_t)max_bytes - 1, out, r);
     buffer_free(&path);
     return finished;
 }

@@ -140,5 +140,9 @@ bool batch_list_failed_tasks(batch_client *b, failed_task *out, size_t max, size
  * file was longer, so the tail starts mid-file. */
 bool batch_task_file_tail(batch_client *b, const char *task_id, const char *file,
                           size_t max_bytes, buffer *out, bool *cut, batch_result *r);
+/* The first max_bytes of a task's file (all of it when shorter). The file
+ * must not be empty: Batch refuses a range that starts past its end. */
+bool batch_task_file_head(batch_client *b, const char *task_id, const char *file,
+                          size_t max_bytes, buffer *out, batch_result *r);
 
 #endif

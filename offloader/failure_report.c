@@ -11,6 +11,7 @@
 /* The last 2 KiB of each stderr.txt, for at most 5 tasks out of the first
  * 100 listed; an Event for the first 3. */
 #define STDERR_TAIL_BYTES 2048
+#define STDERR_HEAD_BYTES 512 /* where the Event's first line of stderr is read */
 #define FAILED_TASKS_SHOWN 5
 #define FAILED_TASKS_LISTED 100
 #define FAILED_TASK_EVENTS 3
@@ -47,16 +48,31 @@ static void print_tail(const char *task_id, const char *text, bool cut)
     }
 }
 
-/* The first line of the tail that says something (the last whole line
- * would often be a stack's bottom; the first is usually the error). */
-static void first_line(const char *text, bool cut, char *out, size_t size)
+/* The first line of stderr that says something (the error a program
+ * prints first, which the Event quotes), from its head when the tail is
+ * not the whole file. */
+static void first_line(const char *text, char *out, size_t size)
 {
-    if (cut && strchr(text, '\n'))
-        text = strchr(text, '\n') + 1;
     while (*text == '\n' || *text == '\r')
         text++;
     size_t len = strcspn(text, "\r\n");
     snprintf(out, size, "%.*s", (int)(len < 200 ? len : 200), text);
+}
+
+static void first_stderr_line(batch_client *b, const char *task_id, const buffer *tail, bool cut,
+                              char *out, size_t size)
+{
+    if (!cut) {
+        first_line(buffer_cstr(tail), out, size);
+        return;
+    }
+    buffer head;
+    buffer_init(&head, STDERR_HEAD_BYTES);
+    batch_result r;
+    if (batch_task_file_head(b, task_id, "stderr.txt", STDERR_HEAD_BYTES, &head, &r) &&
+        batch_result_ok(&r))
+        first_line(buffer_cstr(&head), out, size);
+    buffer_free(&head);
 }
 
 static void report_failed_task(batch_client *b, const failed_task *t, job_reporter *reporter)
@@ -78,7 +94,7 @@ static void report_failed_task(batch_client *b, const failed_task *t, job_report
     if (reporter) {
         char line[256] = "";
         if (have_tail)
-            first_line(buffer_cstr(&tail), cut, line, sizeof(line));
+            first_stderr_line(b, t->id, &tail, cut, line, sizeof(line));
         char message[512];
         snprintf(message, sizeof(message), "task %.64s failed after %lld retr%s, exit code %s%s%s",
                  t->id, (long long)t->retries, t->retries == 1 ? "y" : "ies", exit_code,
