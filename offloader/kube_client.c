@@ -159,6 +159,11 @@ static void say_unavailable_once(kube_client *k, const kube_answer *a)
     log_warn(message, LOG_STR("reason", reason));
 }
 
+bool kube_client_said_unavailable(const kube_client *k)
+{
+    return k && k->said_unavailable;
+}
+
 static void send_request(kube_client *k, const char *method, const char *path,
                          const char *accept, const char *content_type, const buffer *body,
                          kube_answer *a)

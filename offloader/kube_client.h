@@ -44,6 +44,9 @@ void kube_request(kube_client *k, const char *method, const char *path, const ch
 void kube_request_accepting(kube_client *k, const char *method, const char *path,
                             const char *accept, kube_answer *answer);
 
+/* Whether that one warning was given: what fails after it needs no word of its own. */
+bool kube_client_said_unavailable(const kube_client *k);
+
 /* Appends a path segment (a namespace or a name), percent-encoded. */
 void kube_path_append(buffer *path, const char *segment);
 

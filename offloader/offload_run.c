@@ -621,9 +621,10 @@ static void record_result(run *r, int code, const progress_report *report)
     long tasks = r->plan->completions + (r->plan->has_aggregator ? 1 : 0);
     job_reporter_progress(r->reporter, report->counts.succeeded, report->counts.failed,
                           report->counts.running, report->counts.active, tasks, true);
+    /* Without access the one warning said it already (docs/KUBERNETES.md). */
     if (!job_reporter_result(r->reporter, outcome, code, r->config->job_id, tasks,
                              report->counts.succeeded, report->counts.failed, report->reason) &&
-        r->kube)
+        r->kube && !kube_client_said_unavailable(r->kube))
         log_warn("could not record the result on the Kubernetes Job");
     job_reporter_event(r->reporter, code == OFFLOAD_EXIT_SUCCEEDED ? EVENT_NORMAL : EVENT_WARNING,
                        code == OFFLOAD_EXIT_SUCCEEDED ? "Completed" : "Failed", report->reason);
