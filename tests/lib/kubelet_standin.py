@@ -602,6 +602,22 @@ class KubeletStandIn:
         log = found[0].log_path
         return log.read_text(errors="replace") if log.exists() else ""
 
+    def pod_names(self, namespace: str) -> list:
+        """The pods of `namespace` the stand-in has run or runs, in the order it took them up."""
+        with self._lock:
+            return [w.name for w in self._pods.values() if w.namespace == namespace]
+
+    def exit_code(self, namespace: str, pod: str, container: str = None):
+        """The container's exit code (a signal's as 128 + its number), None while it runs or has not
+        started: what the pod's last status says, also after the pod is gone from the API."""
+        workers = self._workers(namespace, pod)
+        if not workers:
+            return None
+        found = [c for c in workers[-1].containers if container in (None, c.name)]
+        if not found:
+            raise KeyError(f"pod {namespace}/{pod} has no container {container}")
+        return found[0].exit_code
+
     def kill(self, namespace: str, pod: str, reason: str = "OOMKilled"):
         """SIGKILL to the pod's processes, the pod left in place (the OOM killer, a crash): they end
         with exit code 137 and `reason` ("OOMKilled" or "Error"), reported as usual."""
