@@ -28,6 +28,9 @@ struct http_exchange {
     size_t header_capacity;
     bool header_failed; /* a header could not be kept: the exchange fails */
     const char *ca_file; /* trust this CA bundle (NULL: the system's, or $BATCH_OFFLOAD_CA_FILE) */
+    /* Each attempt's limit, connection and TLS handshake included (0: 10 s to
+     * connect, 60 s in all), for callers with a short budget of their own. */
+    uint32_t attempt_timeout_ms;
     http_prepare_fn prepare;
     void *prepare_context;
     void *user; /* the caller's own data */

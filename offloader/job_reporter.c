@@ -174,10 +174,16 @@ static void count_event(job_reporter *r, sent_event *e)
     buffer_free(&body);
 }
 
+/* Events and progress can wait: not while the API server does not answer. */
+static bool can_tell(const job_reporter *r)
+{
+    return r && r->k && kube_client_worth_asking(r->k);
+}
+
 void job_reporter_event(job_reporter *r, event_type type, const char *reason,
                         const char *message)
 {
-    if (!r || !r->k || !take_token(r))
+    if (!can_tell(r) || !take_token(r))
         return;
     sent_event *e = NULL;
     for (size_t i = 0; i < r->known_count && !e; i++)
@@ -213,7 +219,7 @@ static void annotate(job_reporter *r, const char *key, const char *value)
 void job_reporter_progress(job_reporter *r, int64_t succeeded, int64_t failed, int64_t running,
                            int64_t waiting, long total, bool final)
 {
-    if (!r || !r->k)
+    if (!can_tell(r))
         return;
     snprintf(r->progress_pending, sizeof(r->progress_pending),
              "%lld succeeded, %lld failed, %lld running, %lld waiting of %ld",
@@ -231,7 +237,7 @@ void job_reporter_progress(job_reporter *r, int64_t succeeded, int64_t failed, i
 
 void job_reporter_batch_job(job_reporter *r, const char *job_id, const char *account_url)
 {
-    if (!r || !r->k)
+    if (!can_tell(r))
         return;
     char value[512];
     snprintf(value, sizeof(value), "%s at %s", job_id, account_url);

@@ -18,6 +18,13 @@
 #include "url.h"
 
 #define TOKEN_REREAD_MS 60000
+/* The budget of one request: attempts of at most 2 s (connection and TLS
+ * included) for at most 4 s, so the two a SIGTERM asks fit its 10 s. */
+#define ATTEMPT_TIMEOUT_MS 2000
+#define REQUEST_BUDGET_MS 4000
+/* After a request got no answer, what can wait is not sent for this long:
+ * an unreachable API server would otherwise cost a budget per Event. */
+#define QUIET_AFTER_NO_ANSWER_MS 60000
 #define TOKEN_LIMIT 16384
 #define ANSWER_LIMIT (4 * 1024 * 1024)
 
@@ -31,6 +38,7 @@ struct kube_client {
     http_client *http;
     const char *without_access; /* what the program does without it, for the warning */
     bool said_unavailable;      /* the one warning was given */
+    uint64_t unanswered_at_ms;  /* when a request last got no answer (0: never) */
 };
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -90,7 +98,7 @@ kube_client *kube_client_in_cluster(const char *serviceaccount_dir, const char *
     snprintf(k->ca_path, sizeof(k->ca_path), "%s/ca.crt", dir);
     /* A few quick attempts: an answer that takes longer is one the run does without. */
     retry_policy quick = {.max_attempts = 3, .base_delay_ms = 200, .max_delay_ms = 1000,
-                          .budget_ms = 4000};
+                          .budget_ms = REQUEST_BUDGET_MS};
     k->http = http_client_new(&quick, NULL);
     if (!k->http) {
         free(k);
@@ -164,6 +172,12 @@ bool kube_client_said_unavailable(const kube_client *k)
     return k && k->said_unavailable;
 }
 
+bool kube_client_worth_asking(const kube_client *k)
+{
+    return k && (!k->unanswered_at_ms ||
+                 clock_monotonic_ms() - k->unanswered_at_ms >= QUIET_AFTER_NO_ANSWER_MS);
+}
+
 static void send_request(kube_client *k, const char *method, const char *path,
                          const char *accept, const char *content_type, const buffer *body,
                          kube_answer *a)
@@ -181,6 +195,7 @@ static void send_request(kube_client *k, const char *method, const char *path,
     http_exchange x;
     http_exchange_init(&x, method, url);
     x.ca_file = k->ca_path;
+    x.attempt_timeout_ms = ATTEMPT_TIMEOUT_MS;
     char authorization[TOKEN_LIMIT + 16];
     snprintf(authorization, sizeof(authorization), "Bearer %s", token);
     http_exchange_set_header(&x, "Authorization", authorization);
@@ -193,9 +208,10 @@ static void send_request(kube_client *k, const char *method, const char *path,
     http_client_run_one(k->http, &x);
     a->status = x.status;
     buffer_append(&a->body, x.response.data, x.response.len);
-    if (x.status == 0)
+    if (x.status == 0) {
         snprintf(a->error, sizeof(a->error), "%s", x.error[0] ? x.error : "no answer");
-    else if (x.status >= 400)
+        k->unanswered_at_ms = clock_monotonic_ms();
+    } else if (x.status >= 400)
         read_status_message(a);
     if (x.status == 0 || x.status == 401 || x.status == 403)
         say_unavailable_once(k, a);

@@ -47,6 +47,11 @@ void kube_request_accepting(kube_client *k, const char *method, const char *path
 /* Whether that one warning was given: what fails after it needs no word of its own. */
 bool kube_client_said_unavailable(const kube_client *k);
 
+/* False for a minute after a request got no answer: what can wait (Events,
+ * progress) is then left out, so an unreachable API server holds nothing up;
+ * what matters (the Job's result, why a SIGTERM came) is asked all the same. */
+bool kube_client_worth_asking(const kube_client *k);
+
 /* Appends a path segment (a namespace or a name), percent-encoded. */
 void kube_path_append(buffer *path, const char *segment);
 

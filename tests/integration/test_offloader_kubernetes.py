@@ -274,6 +274,28 @@ def image_env(kubelet, kubelet_images):
     kubelet.images[image] = argv
 
 
+@pytest.fixture
+def unanswering_port():
+    """A loopback port that takes connections and never says a word: what a pod sees of a server its
+    traffic to is dropped by a NetworkPolicy, or of one that hangs."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held, stopping = [], threading.Event()
+
+    def accept():
+        while not stopping.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+    thread = threading.Thread(target=accept, name="unanswering port", daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stopping.set()
+    listener.close()
+    for connection in held:
+        connection.close()
+
+
 class JobWatch:
     """Watches one Job from before it exists: every version the API server stores, with when it
     arrived, so that a test can count the offloader's annotation writes (a poll could miss some)."""
@@ -520,6 +542,25 @@ def test_a_kill_during_the_final_delete_leaves_the_replacement_nothing_to_do(off
     assert offload.result("killed") == recorded
     assert offload.task_starts(job) == {"0": 1, "1": 1}
     assert done["status"]["failed"] == 1 and done["status"]["succeeded"] == 1
+
+
+def test_an_unreachable_api_server_holds_up_nothing(offload, image_env, unanswering_port):
+    image_env(KUBERNETES_SERVICE_PORT=unanswering_port)  # over what the kubelet set
+    job = offload.submit(offloaded_job("cut-off", 2, offload.probe_env(PROBE_SLEEP_SECONDS=2)))
+    submitted = time.monotonic()
+
+    done = offload.wait_for_condition("cut-off", "Complete", timeout=90)
+    took = time.monotonic() - submitted
+    [pod] = offload.pods("cut-off")
+    assert offload.wait_for_exit(pod["metadata"]["name"]) == 0
+    log = offload.logs(pod["metadata"]["name"])
+    warnings = [line for line in log.splitlines() if line.startswith("batch-offloader: warn: ")]
+    assert len(warnings) == 1 and "kubernetes API not available" in warnings[0], log
+    # The tasks' 2 s, the pod's start and a few seconds for each request that must be tried (is
+    # there a result already? record it): nothing waits on the API server beyond that.
+    assert took < 20, (took, log)
+    assert not {RESULT, PROGRESS, BATCH_JOB} & set(done["metadata"].get("annotations", {}))
+    assert offload.task_starts(job) == {"0": 1, "1": 1}
 
 
 # ---- what the Job shows ----
