@@ -1,6 +1,7 @@
 /* The offloader's Job and pod through the API; see kube_job.h. */
 #include "kube_job.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,30 @@ static bool is_not_found_status(const buffer *body)
     return not_found;
 }
 
+/* Whether the Job has a condition that ends it, and which reason it gives. */
+static void read_end(const json_document *doc, kube_job_state *state)
+{
+    static const char *const ending[] = {"Failed", "FailureTarget", "Complete",
+                                         "SuccessCriteriaMet"};
+    json_iterator it = json_iterate(doc, json_lookup(doc, 0, "status", "conditions", NULL));
+    int condition;
+    while (!state->ended && json_iterator_next(&it, &condition)) {
+        if (!json_string_equals(doc, json_object_get(doc, condition, "status"), "True"))
+            continue;
+        int type = json_object_get(doc, condition, "type");
+        for (size_t i = 0; i < sizeof(ending) / sizeof(ending[0]) && !state->ended; i++)
+            state->ended = json_string_equals(doc, type, ending[i]);
+        if (!state->ended)
+            continue;
+        char *reason = json_string_dup(doc, json_object_get(doc, condition, "reason"));
+        char *kind = json_string_dup(doc, type);
+        snprintf(state->ended_reason, sizeof(state->ended_reason), "%s",
+                 reason && reason[0] ? reason : kind ? kind : "");
+        free(reason);
+        free(kind);
+    }
+}
+
 bool kube_job_read(kube_client *k, const kube_job_ref *ref, kube_job_state *state)
 {
     memset(state, 0, sizeof(*state));
@@ -62,6 +87,7 @@ bool kube_job_read(kube_client *k, const kube_job_ref *ref, kube_job_state *stat
         state->deleting = json_type_of(&doc, json_object_get(&doc, metadata,
                                                             "deletionTimestamp")) == JSON_STRING;
         state->suspended = json_is_true(&doc, json_lookup(&doc, 0, "spec", "suspend", NULL));
+        read_end(&doc, state);
         if (state->exists)
             state->result = json_string_dup(
                 &doc, json_lookup(&doc, metadata, "annotations", OFFLOAD_ANNOTATION_RESULT, NULL));

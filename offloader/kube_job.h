@@ -22,6 +22,10 @@ typedef struct kube_job_state {
     bool exists;     /* false: 404, or a Job of that name with another UID */
     bool deleting;   /* it has a deletionTimestamp */
     bool suspended;  /* spec.suspend */
+    /* The Job controller ended it (a Failed, FailureTarget, Complete or
+     * SuccessCriteriaMet condition): no pod comes after this one. */
+    bool ended;
+    char ended_reason[64]; /* that condition's reason, e.g. DeadlineExceeded */
     char *result;    /* the batch-offload.io/result annotation (malloc'd), or NULL */
 } kube_job_state;
 

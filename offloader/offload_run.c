@@ -518,21 +518,24 @@ static bool after_stop_client(run *r, batch_client *b, http_client **http)
     return true;
 }
 
-/* The Kubernetes Job is gone: the Batch job must not run on unattended. */
-static int cancel(run *r, const char *why)
+/* The Kubernetes Job is gone, or ended without this pod: the Batch job must
+ * not run on unattended. reason goes on the Batch job, message on the Job. */
+static int cancel(run *r, const char *why, const char *reason, const char *message)
 {
     batch_client b;
     http_client *http;
     log_info("stop requested: terminating the Batch job", LOG_STR("job", r->config->job_id),
              LOG_STR("why", why));
     if (after_stop_client(r, &b, &http)) {
-        end_job(&b, r->plan, "batch-offload: the Kubernetes Job was deleted");
-        job_reporter_event(r->reporter, EVENT_NORMAL, "Cancelled",
-                           "the Job was deleted: the Batch job was terminated");
+        end_job(&b, r->plan, reason);
+        job_reporter_event(r->reporter, EVENT_NORMAL, "Cancelled", message);
     }
     http_client_free(http);
     return OFFLOAD_EXIT_TERMINATED;
 }
+
+#define DELETED_REASON "batch-offload: the Kubernetes Job was deleted"
+#define DELETED_MESSAGE "the Job was deleted: the Batch job was terminated"
 
 /* The Kubernetes Job is suspended: nothing new starts, running tasks go back
  * to the queue; the pod of the resumed Job enables it again. */
@@ -555,29 +558,71 @@ static int suspend(run *r)
     return OFFLOAD_EXIT_TERMINATED;
 }
 
+/* What the API server says of the Job and the pod when a stop came. */
+typedef enum { STOP_UNEXPLAINED, STOP_NO_ANSWER, STOP_DELETED, STOP_ENDED, STOP_SUSPENDED,
+               STOP_DISRUPTED } stop_cause;
+
+static stop_cause ask_why(run *r, char *ended_reason, size_t size)
+{
+    kube_job_state job;
+    stop_cause cause = STOP_UNEXPLAINED;
+    if (!kube_job_read(r->kube, &r->job_ref, &job))
+        cause = STOP_NO_ANSWER;
+    else if (!job.exists || job.deleting)
+        cause = STOP_DELETED;
+    else if (job.ended)
+        cause = STOP_ENDED;
+    else if (job.suspended)
+        cause = STOP_SUSPENDED;
+    else if (kube_pod_disrupted(r->kube, &r->job_ref))
+        cause = STOP_DISRUPTED;
+    snprintf(ended_reason, size, "%s", job.ended_reason);
+    kube_job_state_free(&job);
+    return cause;
+}
+
+/* The Job controller stops the pods of a Job it ends (its deadline passed)
+ * before it writes the condition that says so: an unexplained stop is
+ * looked at again for this long before it counts as one. */
+#define STOP_LOOKS 4
+#define STOP_LOOK_INTERVAL_MS 1000
+
 /* SIGTERM: why? Outside a cluster a stop is a stop. In one, the API server
- * tells: the Job deleted (or another Job of that name) -> terminate;
- * suspended -> disable; anything else (an eviction, a drain, a preemption,
- * or no answer) -> leave the Batch job running for the replacement pod. */
+ * tells: the Job deleted (or another Job of that name), or ended by its
+ * controller (its deadline) -> terminate; suspended -> disable; anything
+ * else (an eviction, a drain, a preemption, or no answer) -> leave the Batch
+ * job running for the replacement pod. */
 static int stopped(run *r)
 {
     if (!r->active)
         return OFFLOAD_EXIT_TERMINATED; /* nothing was created */
     if (!r->kube)
-        return cancel(r, "not running in a cluster: a stop is a stop");
-    kube_job_state job;
-    bool answered = kube_job_read(r->kube, &r->job_ref, &job);
-    bool gone = answered && (!job.exists || job.deleting);
-    bool suspended = answered && job.exists && job.suspended;
-    kube_job_state_free(&job);
-    if (gone)
-        return cancel(r, "the Kubernetes Job was deleted");
-    if (suspended)
+        return cancel(r, "not running in a cluster: a stop is a stop", DELETED_REASON,
+                      DELETED_MESSAGE);
+    char ended_reason[64];
+    stop_cause cause = ask_why(r, ended_reason, sizeof(ended_reason));
+    for (int look = 1; cause == STOP_UNEXPLAINED && look < STOP_LOOKS; look++) {
+        clock_sleep_ms(STOP_LOOK_INTERVAL_MS, NULL);
+        cause = ask_why(r, ended_reason, sizeof(ended_reason));
+    }
+    if (cause == STOP_DELETED)
+        return cancel(r, "the Kubernetes Job was deleted", DELETED_REASON, DELETED_MESSAGE);
+    if (cause == STOP_ENDED) { /* e.g. activeDeadlineSeconds passed: no pod will re-attach */
+        char why[128], reason[160], message[160];
+        snprintf(why, sizeof(why), "the Kubernetes Job ended (%s): no pod comes after this one",
+                 ended_reason);
+        snprintf(reason, sizeof(reason), "batch-offload: the Kubernetes Job was ended (%s)",
+                 ended_reason);
+        snprintf(message, sizeof(message), "the Job ended (%s): the Batch job was terminated",
+                 ended_reason);
+        return cancel(r, why, reason, message);
+    }
+    if (cause == STOP_SUSPENDED)
         return suspend(r);
-    bool disrupted = answered && kube_pod_disrupted(r->kube, &r->job_ref);
-    const char *why = !answered  ? "the API server did not say why"
-                      : disrupted ? "the pod was disrupted (eviction, drain or preemption)"
-                                  : "the Job is neither deleted nor suspended";
+    const char *why = cause == STOP_NO_ANSWER ? "the API server did not say why"
+                      : cause == STOP_DISRUPTED
+                          ? "the pod was disrupted (eviction, drain or preemption)"
+                          : "the Job is neither deleted, ended nor suspended";
     log_info("stop requested: the Batch job runs on, and the next pod re-attaches to it",
              LOG_STR("job", r->config->job_id), LOG_STR("why", why));
     char message[256];

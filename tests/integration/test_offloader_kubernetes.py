@@ -9,12 +9,14 @@ RoleBinding are the chart's.
 Covered: a Job that succeeds (Complete, the result, progress and batch-job annotations, Events); a
 worker that fails (the Job Failed by the podFailurePolicy, a TaskFailed Event with the exit code
 and the first stderr line); a Batch outage (exit 3: a new pod re-attaches, no task runs twice);
-`kubectl delete job` in the foreground and the background (the Batch job terminated); an eviction
-(the Batch job left running, the replacement re-attaches, the Job completes); suspend and resume
-(the Batch job disabled, then enabled); a kill during the final delete (the replacement obeys the
-recorded result and creates nothing); a 10,000-task Job, whose Events and progress annotation stay
-within their rate limits; and the Role not bound (one warning, and the Job completes all the same).
-Needs BATCH_OFFLOAD_KUBE_ASSETS: skipped, saying so, without it."""
+an eviction while the tasks are being added (the Batch job left running, the replacement
+re-attaches and adds nothing twice, the Job completes); `kubectl delete job` in the foreground and
+the background, and a Job past its activeDeadlineSeconds (the Batch job terminated); suspend and
+resume (the Batch job disabled, then enabled); a kill during the final delete (the replacement obeys
+the recorded result and creates nothing); a 10,000-task Job, whose Events and progress annotation
+stay within their rate limits; the Role not bound and the API server unreachable (one warning,
+nothing held up, the Job completes all the same). Needs BATCH_OFFLOAD_KUBE_ASSETS: skipped, saying
+so, without it."""
 import base64
 import collections
 import http.client
@@ -490,6 +492,24 @@ def test_kubectl_delete_job_terminates_the_batch_job(offload, cascade):
     assert made_by.items() <= {item["name"]: item["value"] for item in batch_job["metadata"]}.items()
     assert offload.event("deleted", "Cancelled")["message"] == "the Job was deleted: the Batch job was terminated"
     assert offload.job("deleted") is None
+
+
+def test_a_job_that_runs_out_of_time_terminates_the_batch_job(offload):
+    job = offload.submit(offloaded_job("overdue", 2, offload.probe_env(PROBE_SLEEP_SECONDS=120)))
+    pod = offload.pod("overdue")
+    wait_until(lambda: sum(offload.task_starts(job).values()) == 2, timeout=TIMEOUT, what="the tasks to start")
+
+    # The Job controller fails the Job and stops its pod; no pod comes after it to re-attach.
+    offload.patch_job("overdue", {"spec": {"activeDeadlineSeconds": 1}})
+    failed = offload.wait_for_condition("overdue", "Failed")
+    assert condition(failed, "Failed")["reason"] == "DeadlineExceeded"
+    assert offload.wait_for_exit(pod, timeout=15) == 143
+    log = offload.logs(pod)
+    assert "stop requested: terminating the Batch job" in log and "DeadlineExceeded" in log, log
+    assert offload.operations().get("Jobs_TerminateJob") == 1, offload.operations()
+    wait_until(lambda: offload.batch_job(job) is None, timeout=TIMEOUT, what="the Batch job to be deleted")
+    assert "DeadlineExceeded" in offload.event("overdue", "Cancelled")["message"]
+    assert [p["metadata"]["name"] for p in offload.pods("overdue")] in ([], [pod])  # no replacement
 
 
 def test_suspend_disables_the_batch_job_and_resume_enables_it(offload):
