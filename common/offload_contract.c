@@ -30,3 +30,8 @@ bool offload_spot_fallback_is_valid(const char *value)
 {
     return strcmp(value, "wait") == 0 || strcmp(value, "dedicated") == 0;
 }
+
+bool offload_inputs_is_valid(const char *value)
+{
+    return strcmp(value, "required") == 0 || strcmp(value, "optional") == 0;
+}

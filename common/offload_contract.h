@@ -28,7 +28,13 @@ enum {
 #define OFFLOAD_ENV_COMPLETIONS "COMPLETIONS"
 #define OFFLOAD_ENV_AGGREGATOR_IMAGE "AGGREGATORIMAGENAME"
 #define OFFLOAD_ENV_AGGREGATOR_ARGS "AGGREGATORARGS"
+/* Where outputs and logs go: <prefix>/output/<task>/, <prefix>/logs/<task>/. */
 #define OFFLOAD_ENV_BLOB_PREFIX "BLOBPREFIX"
+/* Where inputs are read: <prefix>/input/; unset, BLOBPREFIX. Apart so that a
+ * CronJob's runs read inputs staged once and keep their outputs apart. */
+#define OFFLOAD_ENV_INPUT_PREFIX "INPUTPREFIX"
+/* Whether a Job without input blobs is bad configuration (exit 2). */
+#define OFFLOAD_ENV_INPUTS "INPUTS"
 #define OFFLOAD_ENV_CONTAINER "CONTAINER"
 #define OFFLOAD_ENV_PRIORITY "PRIORITY"
 #define OFFLOAD_ENV_VM_SIZE "VMSIZE"
@@ -89,6 +95,9 @@ bool offload_priority_is_valid(const char *value);
 /* What an auto pool without Spot nodes does (OFFLOAD_ENV_SPOT_FALLBACK). */
 #define OFFLOAD_SPOT_FALLBACK_NAMES "\"wait\" or \"dedicated\""
 bool offload_spot_fallback_is_valid(const char *value);
+/* Whether inputs must be there (OFFLOAD_ENV_INPUTS; the inputs annotation). */
+#define OFFLOAD_INPUTS_NAMES "\"required\" or \"optional\""
+bool offload_inputs_is_valid(const char *value);
 
 /* ---- what the offloader writes back (docs/KUBERNETES.md) ------------------- */
 
@@ -102,6 +111,10 @@ bool offload_spot_fallback_is_valid(const char *value);
 #define OFFLOAD_METADATA_NAMESPACE "batch-offload.io/namespace"
 #define OFFLOAD_METADATA_JOB_NAME "batch-offload.io/job-name"
 #define OFFLOAD_METADATA_JOB_UID "batch-offload.io/job-uid"
+/* "none" on a job created without input blobs: a later offloader adding the
+ * rest of its tasks gives them no inputs either, as the first did. */
+#define OFFLOAD_METADATA_INPUTS "batch-offload.io/inputs"
+#define OFFLOAD_METADATA_NO_INPUTS "none"
 
 /* ---- limits both programs hold -------------------------------------------- */
 
@@ -127,6 +140,7 @@ bool offload_spot_fallback_is_valid(const char *value);
 
 #define OFFLOAD_DEFAULT_PRIORITY "spot"
 #define OFFLOAD_DEFAULT_KEEP_BATCH_JOB "false"
+#define OFFLOAD_DEFAULT_INPUTS "optional"
 #define OFFLOAD_DEFAULT_VM_SIZE "Standard_D2s_v3"
 #define OFFLOAD_DEFAULT_POOL_IMAGE "microsoft-dsvm:ubuntu-hpc:2204:latest"
 #define OFFLOAD_DEFAULT_NODE_AGENT_SKU "batch.node.ubuntu 22.04"

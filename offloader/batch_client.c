@@ -185,13 +185,32 @@ static void read_scheduling_error(const json_document *doc, int error, job_info 
     free(message);
 }
 
+/* One metadata value, or empty when it is absent or longer than out holds
+ * (a value cut short would name another object). */
+static void metadata_value(const json_document *doc, int items, const char *name, char *out,
+                           size_t size)
+{
+    out[0] = '\0';
+    json_iterator it = json_iterate(doc, items);
+    int item;
+    while (json_iterator_next(&it, &item)) {
+        if (!json_string_equals(doc, json_object_get(doc, item, "name"), name))
+            continue;
+        char *value = json_string_dup(doc, json_object_get(doc, item, "value"));
+        if (value && strlen(value) < size)
+            memcpy(out, value, strlen(value) + 1);
+        free(value);
+        return;
+    }
+}
+
 bool batch_get_job(batch_client *b, job_info *job, batch_result *r)
 {
     http_exchange x;
     memset(job, 0, sizeof(*job));
     bool finished = job_operation(b, "GET", "",
-                                  "%24select=id,state,onAllTasksComplete,executionInfo", NULL,
-                                  &x, r);
+                                  "%24select=id,state,onAllTasksComplete,executionInfo,metadata",
+                                  NULL, &x, r);
     json_document doc;
     char error[64];
     if (finished && batch_result_ok(r) &&
@@ -200,6 +219,10 @@ bool batch_get_job(batch_client *b, job_info *job, batch_result *r)
         job->state = parse_state(&doc, json_object_get(&doc, 0, "state"));
         job->finishes_when_done = json_string_equals(
             &doc, json_object_get(&doc, 0, "onAllTasksComplete"), "terminatejob");
+        char inputs[8];
+        metadata_value(&doc, json_object_get(&doc, 0, "metadata"), OFFLOAD_METADATA_INPUTS,
+                       inputs, sizeof(inputs));
+        job->without_inputs = strcmp(inputs, OFFLOAD_METADATA_NO_INPUTS) == 0;
         int execution = json_object_get(&doc, 0, "executionInfo");
         char *reason = json_string_dup(&doc, json_object_get(&doc, execution, "terminateReason"));
         char *pool = json_string_dup(&doc, json_object_get(&doc, execution, "poolId"));
@@ -545,25 +568,6 @@ typedef struct job_visitor {
     void (*visit)(void *context, const batch_job_summary *job);
     void *context;
 } job_visitor;
-
-/* One metadata value, or empty when it is absent or longer than out holds
- * (a value cut short would name another object). */
-static void metadata_value(const json_document *doc, int items, const char *name, char *out,
-                           size_t size)
-{
-    out[0] = '\0';
-    json_iterator it = json_iterate(doc, items);
-    int item;
-    while (json_iterator_next(&it, &item)) {
-        if (!json_string_equals(doc, json_object_get(doc, item, "name"), name))
-            continue;
-        char *value = json_string_dup(doc, json_object_get(doc, item, "value"));
-        if (value && strlen(value) < size)
-            memcpy(out, value, strlen(value) + 1);
-        free(value);
-        return;
-    }
-}
 
 static void visit_jobs(void *context, const json_document *doc, int value)
 {

@@ -45,6 +45,7 @@ typedef struct job_info {
     /* executionInfo.schedulingError: why it cannot run, as "code: message (name: value; ...)" */
     char scheduling_error[640];
     bool scheduling_user_error; /* its category is usererror: the request, not the service */
+    bool without_inputs;       /* created without input blobs (its metadata says so) */
 } job_info;
 
 /* Prepares x for method and path (percent-encoded, under the account URL)

@@ -52,6 +52,12 @@ static void write_metadata(json_writer *w, const job_plan *plan)
         json_member_string(w, "value", items[i][1]);
         json_object_end(w);
     }
+    if (plan->storage.enabled && !plan->storage.has_inputs) {
+        json_object_begin(w);
+        json_member_string(w, "name", OFFLOAD_METADATA_INPUTS);
+        json_member_string(w, "value", OFFLOAD_METADATA_NO_INPUTS);
+        json_object_end(w);
+    }
     json_array_end(w);
 }
 
@@ -241,27 +247,33 @@ static void write_upload(json_writer *w, const storage_plan *s, const char *patt
     buffer_free(&url);
 }
 
-/* Inputs downloaded before the task runs; results uploaded when it succeeded;
+/* Inputs (the blobs under inputs, a "<prefix>/<part>" path; NULL: none)
+ * downloaded before the task runs; results uploaded when it succeeded;
  * stdout.txt and stderr.txt (in the task directory, one above the working
- * directory) uploaded however it ended. */
+ * directory) uploaded however it ended. With no inputs there is no
+ * resourceFiles entry at all: the spec does not say that a blobPrefix
+ * matching nothing is harmless, so none is sent. */
 static void write_task_files(json_writer *w, const job_plan *plan, const char *task_id,
-                             const char *input_part, const char *output_part)
+                             const char *inputs, const char *output_part)
 {
     const storage_plan *s = &plan->storage;
     const char *prefix = buffer_cstr(&s->prefix);
     buffer text;
     buffer_init(&text, 0);
-    json_key(w, "resourceFiles");
-    json_array_begin(w);
-    json_object_begin(w);
-    buffer_appendf(&text, "%s?%s", buffer_cstr(&s->container_url), buffer_cstr(&s->read_sas));
-    json_member_string(w, "storageContainerUrl", buffer_cstr(&text));
-    buffer_reset(&text);
-    buffer_appendf(&text, "%s/%s/", prefix, input_part);
-    json_member_string(w, "blobPrefix", buffer_cstr(&text));
-    json_member_string(w, "filePath", TASK_INPUT_DIR);
-    json_object_end(w);
-    json_array_end(w);
+    if (inputs) {
+        json_key(w, "resourceFiles");
+        json_array_begin(w);
+        json_object_begin(w);
+        buffer_appendf(&text, "%s?%s", buffer_cstr(&s->container_url),
+                       buffer_cstr(&s->read_sas));
+        json_member_string(w, "storageContainerUrl", buffer_cstr(&text));
+        buffer_reset(&text);
+        buffer_appendf(&text, "%s/", inputs);
+        json_member_string(w, "blobPrefix", buffer_cstr(&text));
+        json_member_string(w, "filePath", TASK_INPUT_DIR);
+        json_object_end(w);
+        json_array_end(w);
+    }
     json_key(w, "outputFiles");
     json_array_begin(w);
     buffer_reset(&text);
@@ -282,9 +294,10 @@ static void write_task_files(json_writer *w, const job_plan *plan, const char *t
 }
 
 /* Task environment, on top of the job's: name=value (if name is not NULL)
- * and, with storage, where the inputs are and where results go. */
+ * and, with storage, where the inputs are (inputs, as for write_task_files;
+ * the directory is absent when there are none) and where results go. */
 static void write_task_env(json_writer *w, const job_plan *plan, const char *name,
-                           const char *value, const char *input_part)
+                           const char *value, const char *inputs)
 {
     if (!name && !plan->storage.enabled)
         return;
@@ -299,8 +312,7 @@ static void write_task_env(json_writer *w, const job_plan *plan, const char *nam
     if (plan->storage.enabled) {
         buffer dir;
         buffer_init(&dir, 0);
-        buffer_appendf(&dir, TASK_INPUT_DIR "/%s/%s", buffer_cstr(&plan->storage.prefix),
-                       input_part);
+        buffer_appendf(&dir, TASK_INPUT_DIR "/%s", inputs);
         json_object_begin(w);
         json_member_string(w, "name", "BATCH_OFFLOAD_INPUT_DIR");
         json_member_string(w, "value", buffer_cstr(&dir));
@@ -401,12 +413,18 @@ void batch_worker_task_write(const job_plan *plan, long index, json_writer *w)
     /* A container that sets JOB_COMPLETION_INDEX itself keeps its own value,
      * as on Kubernetes. */
     bool own_index = env_list_get(&plan->job_env, COMPLETION_INDEX_VARIABLE) != NULL;
-    write_task_env(w, plan, own_index ? NULL : COMPLETION_INDEX_VARIABLE, id, "input");
+    buffer inputs;
+    buffer_init(&inputs, 0);
+    buffer_appendf(&inputs, "%s/input", buffer_cstr(&plan->storage.input_prefix));
+    write_task_env(w, plan, own_index ? NULL : COMPLETION_INDEX_VARIABLE, id,
+                   buffer_cstr(&inputs));
     if (plan->storage.enabled) {
         char output_part[40];
         snprintf(output_part, sizeof(output_part), "output/%s", id);
-        write_task_files(w, plan, id, "input", output_part);
+        write_task_files(w, plan, id, plan->storage.has_inputs ? buffer_cstr(&inputs) : NULL,
+                         output_part);
     }
+    buffer_free(&inputs);
     write_constraints(w, plan);
     write_worker_exit_conditions(w, &plan->policy);
     json_object_end(w);
@@ -418,9 +436,15 @@ void batch_aggregator_task_write(const job_plan *plan, json_writer *w)
     json_member_string(w, "id", AGGREGATOR_TASK_ID);
     json_member_string(w, "commandLine", buffer_cstr(&plan->aggregator.command_line));
     write_container_settings(w, &plan->aggregator);
-    write_task_env(w, plan, NULL, NULL, "output");
+    /* Its inputs are this run's workers' outputs, under BLOBPREFIX alone: a
+     * CronJob's earlier runs keep theirs under prefixes of their own. */
+    buffer inputs;
+    buffer_init(&inputs, 0);
+    buffer_appendf(&inputs, "%s/output", buffer_cstr(&plan->storage.prefix));
+    write_task_env(w, plan, NULL, NULL, buffer_cstr(&inputs));
     if (plan->storage.enabled)
-        write_task_files(w, plan, AGGREGATOR_TASK_ID, "output", "output/aggregate");
+        write_task_files(w, plan, AGGREGATOR_TASK_ID, buffer_cstr(&inputs), "output/aggregate");
+    buffer_free(&inputs);
     /* Runs once every worker succeeded: ids are plain integers so one range
      * covers them all (a list of ids breaks the 64 KB limit at large N). */
     json_key(w, "dependsOn");

@@ -43,6 +43,7 @@ typedef struct run {
     batch_client secondary;      /* .account NULL when there is none */
     batch_client *active;        /* where the job is */
     bool primary_unreachable;    /* the job may be there unseen: checked again at the end */
+    bool found_without_inputs;   /* the job found was created without input blobs */
     kube_client *kube;           /* NULL outside a cluster */
     kube_job_ref job_ref;        /* the Kubernetes Job this run works for */
     job_reporter *reporter;      /* Events and annotations on it */
@@ -109,13 +110,14 @@ static void resume(run *r, batch_client *b)
 
 /* Asks one account for the job: 1 found, 0 not there, -1 could not tell
  * (unreachable), or an exit code >= 2 for a refusal. */
-static int ask_for_job(run *r, batch_client *b, job_start *start)
+static int ask_for_job(run *r, batch_client *b, job_start *start, bool *without_inputs)
 {
     job_info job;
     batch_result res;
     if (!batch_get_job(b, &job, &res))
         return OFFLOAD_EXIT_TERMINATED;
     if (batch_result_ok(&res)) {
+        *without_inputs = job.without_inputs;
         if (job.state == JOB_STATE_COMPLETED || job.state == JOB_STATE_TERMINATING ||
             job.state == JOB_STATE_DELETING) {
             bool cancelled = strncmp(job.terminate_reason, CANCELLATION_PREFIX,
@@ -156,7 +158,7 @@ static void remove_copy(batch_client *b, const char *why)
 static int locate_job(run *r, job_start *start)
 {
     r->active = NULL;
-    int in_primary = ask_for_job(r, &r->primary, start);
+    int in_primary = ask_for_job(r, &r->primary, start, &r->found_without_inputs);
     if (in_primary >= 2)
         return in_primary;
     r->primary_unreachable = in_primary < 0;
@@ -164,7 +166,9 @@ static int locate_job(run *r, job_start *start)
         r->active = &r->primary;
     if (r->secondary.account) {
         job_start secondary_start;
-        int in_secondary = ask_for_job(r, &r->secondary, &secondary_start);
+        bool secondary_without_inputs = false;
+        int in_secondary = ask_for_job(r, &r->secondary, &secondary_start,
+                                       &secondary_without_inputs);
         if (in_secondary == OFFLOAD_EXIT_TERMINATED)
             return OFFLOAD_EXIT_TERMINATED;
         if (in_secondary == 1 && r->active)
@@ -172,6 +176,7 @@ static int locate_job(run *r, job_start *start)
         else if (in_secondary == 1) {
             r->active = &r->secondary;
             *start = secondary_start;
+            r->found_without_inputs = secondary_without_inputs;
         }
     }
     if (r->active) {
@@ -208,18 +213,37 @@ static int prepare_storage(run *r, batch_client *b)
     return ok ? -1 : (*r->stop ? OFFLOAD_EXIT_TERMINATED : OFFLOAD_EXIT_BAD_CONFIGURATION);
 }
 
-/* Inputs must be there before a job exists, or its workers all fail. */
+/* Before a job exists: a SAS the nodes could not use fails here, not on
+ * every worker; no input blobs is a Job without inputs unless INPUTS says
+ * they are required. */
 static int check_inputs(run *r)
 {
-    if (!r->plan->storage.enabled)
+    storage_plan *storage = &r->plan->storage;
+    if (!storage->enabled)
         return -1;
     buffer why;
     buffer_init(&why, 0);
     int code = -1;
-    switch (storage_check_inputs(&r->plan->storage, r->http, &why)) {
+    switch (storage_check_inputs(storage, r->http, &why)) {
     case INPUTS_PRESENT:
         break;
     case INPUTS_MISSING:
+        if (r->config->inputs_required) {
+            buffer_append_str(&why, ": upload the inputs there first (" OFFLOAD_ENV_INPUTS
+                                    "=required)");
+            log_error(buffer_cstr(&why));
+            code = OFFLOAD_EXIT_BAD_CONFIGURATION;
+        } else {
+            buffer where;
+            buffer_init(&where, 0);
+            storage_input_location(storage, &where);
+            log_info("no input blobs: the tasks run without input files",
+                     LOG_STR("under", buffer_cstr(&where)));
+            buffer_free(&where);
+            storage->has_inputs = false;
+        }
+        break;
+    case INPUTS_NO_CONTAINER:
     case INPUTS_REFUSED:
         log_error(buffer_cstr(&why));
         code = OFFLOAD_EXIT_BAD_CONFIGURATION;
@@ -786,6 +810,8 @@ int offload_run(job_plan *plan, volatile sig_atomic_t *stop)
         storage_plan_layout(&plan->storage, r.config, r.active->account);
     if (code < 0 && r.active && (start == JOB_ADOPTED)) /* tasks may still be added: sign */
         code = prepare_storage(&r, r.active);
+    if (code < 0 && r.active) /* the tasks still to add get the inputs the first ones got */
+        plan->storage.has_inputs = !r.found_without_inputs;
     if (code < 0 && !r.active)
         code = place_job(&r);
     bool ended = start == JOB_FINISHED;

@@ -179,6 +179,11 @@ static const variable_spec variables[] = {
      azure_container_name_is_valid, "a Blob container name"},
     {OFFLOAD_ENV_BLOB_PREFIX, TEXT, FIELD(blob_prefix), false, false, NULL, 0, 0,
      azure_blob_prefix_is_valid, "a blob path prefix such as team/job-1"},
+    {OFFLOAD_ENV_INPUT_PREFIX, TEXT, FIELD(input_prefix), false, false, NULL, 0, 0,
+     azure_blob_prefix_is_valid,
+     "a blob path prefix such as team/nightly (unset: the inputs are under BLOBPREFIX)"},
+    {OFFLOAD_ENV_INPUTS, TEXT, FIELD(inputs), false, false, OFFLOAD_DEFAULT_INPUTS, 0, 0,
+     offload_inputs_is_valid, "required or optional"},
     {OFFLOAD_ENV_PRIORITY, TEXT, FIELD(priority), false, false, OFFLOAD_DEFAULT_PRIORITY, 0, 0,
      offload_priority_is_valid, OFFLOAD_PRIORITY_NAMES},
     {OFFLOAD_ENV_VM_SIZE, TEXT, FIELD(vm_size), false, false, OFFLOAD_DEFAULT_VM_SIZE, 0, 0,
@@ -410,6 +415,7 @@ static bool check_together(offloader_config *c, config_purpose purpose, buffer *
                                   "together: set all three or none\n");
     if (c->aggregator_args && !c->aggregator_image)
         buffer_append_str(errors, "AGGREGATORARGS is set but AGGREGATORIMAGENAME is not\n");
+    c->inputs_required = c->inputs && strcmp(c->inputs, "required") == 0;
     if (c->primary.storage_account && (!c->container || !c->blob_prefix))
         buffer_append_str(errors, "STORAGEACCOUNT is set: CONTAINER and BLOBPREFIX must be "
                                   "set too\n");

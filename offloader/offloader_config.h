@@ -59,7 +59,10 @@ typedef struct offloader_config {
     char *registry_username;
     char *registry_password;
     char *container;           /* CONTAINER */
-    char *blob_prefix;         /* BLOBPREFIX */
+    char *blob_prefix;         /* BLOBPREFIX: outputs and logs */
+    char *input_prefix;        /* INPUTPREFIX; NULL: inputs under BLOBPREFIX */
+    char *inputs;              /* INPUTS: "required" or "optional" */
+    bool inputs_required;      /* INPUTS=required: no input blobs is bad configuration */
     /* auto pools */
     char *pool_image;          /* BATCH_OFFLOAD_POOL_IMAGE publisher:offer:sku:version */
     char *node_agent_sku;      /* BATCH_OFFLOAD_NODE_AGENT_SKU */

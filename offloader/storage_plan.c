@@ -31,6 +31,7 @@ void storage_plan_init(storage_plan *s)
     buffer_init(&s->read_sas, 0);
     buffer_init(&s->write_sas, 0);
     buffer_init(&s->prefix, 0);
+    buffer_init(&s->input_prefix, 0);
 }
 
 void storage_plan_free(storage_plan *s)
@@ -40,6 +41,7 @@ void storage_plan_free(storage_plan *s)
     buffer_free(&s->read_sas);
     buffer_free(&s->write_sas);
     buffer_free(&s->prefix);
+    buffer_free(&s->input_prefix);
 }
 
 void storage_plan_layout(storage_plan *s, const offloader_config *c, const azure_account *a)
@@ -57,6 +59,8 @@ void storage_plan_layout(storage_plan *s, const offloader_config *c, const azure
         s->service_url.data[--s->service_url.len] = '\0';
     buffer_appendf(&s->container_url, "%s/%s", buffer_cstr(&s->service_url), c->container);
     buffer_append_str(&s->prefix, c->blob_prefix);
+    buffer_append_str(&s->input_prefix, c->input_prefix ? c->input_prefix : c->blob_prefix);
+    s->has_inputs = true; /* until a listing finds none */
 }
 
 /* The two grants every job needs, differing only in permissions. */
@@ -149,12 +153,18 @@ void storage_location(const storage_plan *s, const char *part, buffer *out)
                    part);
 }
 
+void storage_input_location(const storage_plan *s, buffer *out)
+{
+    buffer_appendf(out, "%s/%s/input/", buffer_cstr(&s->container_url),
+                   buffer_cstr(&s->input_prefix));
+}
+
 input_check storage_check_inputs(const storage_plan *s, http_client *http, buffer *why)
 {
     buffer url, prefix;
     buffer_init(&url, 0);
     buffer_init(&prefix, 0);
-    buffer_appendf(&prefix, "%s/input/", buffer_cstr(&s->prefix));
+    buffer_appendf(&prefix, "%s/input/", buffer_cstr(&s->input_prefix));
     buffer_appendf(&url, "%s?restype=container&comp=list&maxresults=1&prefix=",
                    buffer_cstr(&s->container_url));
     url_encode_into(&url, buffer_cstr(&prefix), false);
@@ -165,7 +175,7 @@ input_check storage_check_inputs(const storage_plan *s, http_client *http, buffe
     input_check result;
     buffer where;
     buffer_init(&where, 0);
-    storage_location(s, "input/", &where);
+    storage_input_location(s, &where);
     if (!http_client_run_one(http, &x)) {
         result = INPUTS_CANCELLED;
     } else if (x.status == 200) {
@@ -173,10 +183,9 @@ input_check storage_check_inputs(const storage_plan *s, http_client *http, buffe
         bool found = x.response.len && strstr(buffer_cstr(&x.response), "<Blob>") != NULL;
         result = found ? INPUTS_PRESENT : INPUTS_MISSING;
         if (!found)
-            buffer_appendf(why, "no input blobs under %s: upload the inputs there first",
-                           buffer_cstr(&where));
+            buffer_appendf(why, "no input blobs under %s", buffer_cstr(&where));
     } else if (x.status == 404) {
-        result = INPUTS_MISSING;
+        result = INPUTS_NO_CONTAINER;
         buffer_appendf(why, "the container %s does not exist", buffer_cstr(&s->container_url));
     } else if (x.status == 403 || x.status == 401) {
         result = INPUTS_REFUSED;

@@ -1,8 +1,10 @@
 /* Where a job's data lives in Blob storage and the SAS URLs its tasks use:
- *   <container>/<prefix>/input/            inputs (read + list)
+ *   <container>/<input prefix>/input/      inputs (read + list), may be empty
  *   <container>/<prefix>/output/<task id>/ each worker's results (create + write)
  *   <container>/<prefix>/output/aggregate/ the aggregator's result
  *   <container>/<prefix>/logs/<task id>/   stdout.txt and stderr.txt of every task
+ * The input prefix is INPUTPREFIX, or BLOBPREFIX when unset: a CronJob's runs
+ * share their inputs and each keeps its outputs and logs under its own prefix.
  * Each SAS carries only the permissions of its use, HTTPS only (plain HTTP
  * only to a loopback emulator), and expires with the job plus a margin. With
  * a key they are service SAS; with Entra ID, user delegation SAS. */
@@ -23,7 +25,9 @@ typedef struct storage_plan {
     buffer service_url;   /* the account's Blob service */
     buffer read_sas;      /* query string: read + list */
     buffer write_sas;     /* query string: create + write */
-    buffer prefix;        /* BLOBPREFIX */
+    buffer prefix;        /* BLOBPREFIX: outputs and logs */
+    buffer input_prefix;  /* INPUTPREFIX, else BLOBPREFIX */
+    bool has_inputs;      /* false: the workers get no input resource files */
 } storage_plan;
 
 /* An empty plan (storage disabled), safe to free. */
@@ -44,17 +48,20 @@ void storage_plan_sign_placeholder(storage_plan *s);
 
 typedef enum {
     INPUTS_PRESENT,
-    INPUTS_MISSING,     /* no blob under <prefix>/input/, or no container */
+    INPUTS_MISSING,     /* no blob under <input prefix>/input/ */
+    INPUTS_NO_CONTAINER, /* outputs and logs could not be written either */
     INPUTS_REFUSED,     /* the SAS or the account key is wrong */
     INPUTS_UNREACHABLE, /* no usable answer within the retry policy */
     INPUTS_CANCELLED,
 } input_check;
 
-/* Lists <prefix>/input/ with the tasks' own read SAS, so a SAS that would
- * fail on the nodes fails here first. why says what was found. */
+/* Lists <input prefix>/input/ with the tasks' own read SAS, so a SAS that
+ * would fail on the nodes fails here first. why says what was found. */
 input_check storage_check_inputs(const storage_plan *s, http_client *http, buffer *why);
 
 /* "<container url>/<prefix>/<part>" without a signature, for people. */
 void storage_location(const storage_plan *s, const char *part, buffer *out);
+/* "<container url>/<input prefix>/input/", likewise. */
+void storage_input_location(const storage_plan *s, buffer *out);
 
 #endif

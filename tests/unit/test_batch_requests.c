@@ -8,6 +8,7 @@
 #include "job_plan.h"
 #include "offloader_config.h"
 #include "redact.h"
+#include "storage_plan.h"
 #include "worker_spec.h"
 
 typedef struct built {
@@ -343,6 +344,124 @@ static void test_aggregator_waits_for_every_worker(void **state)
     release(&b);
 }
 
+/* The value of the name=value entry called name in the array at token, or -1. */
+static int named_value(const json_document *d, int array, const char *name)
+{
+    json_iterator it = json_iterate(d, array);
+    int item;
+    while (json_iterator_next(&it, &item))
+        if (json_string_equals(d, json_object_get(d, item, "name"), name))
+            return json_object_get(d, item, "value");
+    return -1;
+}
+
+static void write_aggregator(built *b)
+{
+    buffer_reset(&b->body);
+    json_writer w;
+    json_writer_init(&w, &b->body);
+    batch_aggregator_task_write(&b->plan, &w);
+    assert_true(json_writer_finish(&w));
+    parse_body(b);
+}
+
+/* A CronJob's run: workers read the CronJob's inputs, and write outputs and
+ * logs under the run's own prefix, where its aggregator reads them. */
+static void storage_environment(void)
+{
+    setenv("STORAGEACCOUNT", "devstoreaccount1", 1);
+    setenv("STORAGEKEY", TEST_BATCH_KEY, 1);
+    setenv("BLOBENDPOINT", "http://127.0.0.1:10000/devstoreaccount1", 1);
+    setenv("CONTAINER", "data", 1);
+    setenv("BLOBPREFIX", "reports/nightly/runs/nightly-1", 1);
+    setenv("INPUTPREFIX", "reports/nightly", 1);
+    setenv("AGGREGATORIMAGENAME", "registry.example.com/team/sum:2", 1);
+}
+
+static void lay_out_storage(built *b)
+{
+    buffer errors;
+    buffer_init(&errors, 0);
+    storage_plan_layout(&b->plan.storage, &b->config, &b->config.primary);
+    assert_true(storage_plan_sign_with_key(&b->plan.storage, &b->config, &b->config.primary, -1,
+                                           &errors));
+    buffer_free(&errors);
+}
+
+static void test_inputs_and_outputs_have_prefixes_of_their_own(void **state)
+{
+    (void)state;
+    storage_environment();
+    built b;
+    build(&b);
+    lay_out_storage(&b);
+    write_worker(&b, 3);
+    const json_document *d = &b.doc;
+    int files = json_object_get(d, 0, "resourceFiles");
+    assert_int_equal(json_length(d, files), 1);
+    assert_string_at(d, json_object_get(d, files + 1, "blobPrefix"), "reports/nightly/input/");
+    assert_string_at(d, named_value(d, json_object_get(d, 0, "environmentSettings"),
+                                    "BATCH_OFFLOAD_INPUT_DIR"),
+                     "input/reports/nightly/input");
+    int uploads = json_object_get(d, 0, "outputFiles");
+    assert_string_at(d, json_lookup(d, uploads + 1, "destination", "container", "path", NULL),
+                     "reports/nightly/runs/nightly-1/output/3");
+    int log = json_next(d, uploads + 1);
+    assert_string_at(d, json_lookup(d, log, "destination", "container", "path", NULL),
+                     "reports/nightly/runs/nightly-1/logs/3/stdout.txt");
+    json_document_free(&b.doc);
+
+    /* The aggregator reads this run's outputs only. */
+    write_aggregator(&b);
+    d = &b.doc;
+    files = json_object_get(d, 0, "resourceFiles");
+    assert_string_at(d, json_object_get(d, files + 1, "blobPrefix"),
+                     "reports/nightly/runs/nightly-1/output/");
+    assert_string_at(d, named_value(d, json_object_get(d, 0, "environmentSettings"),
+                                    "BATCH_OFFLOAD_INPUT_DIR"),
+                     "input/reports/nightly/runs/nightly-1/output");
+    json_document_free(&b.doc);
+
+    /* Inputs there: the job says nothing about them. */
+    buffer_reset(&b.body);
+    batch_job_create_body(&b.plan, &b.body);
+    parse_body(&b);
+    assert_int_equal(named_value(&b.doc, json_object_get(&b.doc, 0, "metadata"),
+                                 "batch-offload.io/inputs"), -1);
+    release(&b);
+}
+
+/* No input blobs: the workers get no resource files at all (nothing to
+ * download), the rest as before, and the job records it for a later
+ * offloader adding the remaining tasks. */
+static void test_no_inputs_means_no_resource_files(void **state)
+{
+    (void)state;
+    storage_environment();
+    built b;
+    build(&b);
+    lay_out_storage(&b);
+    b.plan.storage.has_inputs = false;
+    write_worker(&b, 0);
+    const json_document *d = &b.doc;
+    assert_int_equal(json_object_get(d, 0, "resourceFiles"), -1);
+    assert_int_equal(json_length(d, json_object_get(d, 0, "outputFiles")), 3);
+    assert_string_at(d, named_value(d, json_object_get(d, 0, "environmentSettings"),
+                                    "BATCH_OFFLOAD_INPUT_DIR"),
+                     "input/reports/nightly/input");
+    json_document_free(&b.doc);
+    write_aggregator(&b); /* its inputs are the workers' outputs, there either way */
+    assert_int_equal(json_length(&b.doc, json_object_get(&b.doc, 0, "resourceFiles")), 1);
+    json_document_free(&b.doc);
+    buffer_reset(&b.body);
+    batch_job_create_body(&b.plan, &b.body);
+    parse_body(&b);
+    assert_string_at(&b.doc, named_value(&b.doc, json_object_get(&b.doc, 0, "metadata"),
+                                         "batch-offload.io/inputs"),
+                     "none");
+    release(&b);
+}
+
 static void test_job_updates(void **state)
 {
     (void)state;
@@ -373,6 +492,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gpu_auto_pools_run_one_task_per_node,
                                         clean_environment, forget),
         cmocka_unit_test_setup_teardown(test_aggregator_waits_for_every_worker,
+                                        clean_environment, forget),
+        cmocka_unit_test_setup_teardown(test_inputs_and_outputs_have_prefixes_of_their_own,
+                                        clean_environment, forget),
+        cmocka_unit_test_setup_teardown(test_no_inputs_means_no_resource_files,
                                         clean_environment, forget),
         cmocka_unit_test(test_job_updates),
     };

@@ -75,6 +75,9 @@ static void test_minimal_configuration_and_defaults(void **state)
     assert_string_equal(config.priority, "spot");
     assert_string_equal(config.spot_fallback, "wait");
     assert_int_equal(config.spot_fallback_seconds, 1800);
+    assert_string_equal(config.inputs, "optional");
+    assert_false(config.inputs_required);
+    assert_null(config.input_prefix);
     assert_int_equal(config.retry_budget_seconds, 300);
     assert_int_equal(config.poll_max_seconds, 30);
     assert_non_null(config.api_version);
@@ -124,6 +127,10 @@ static void test_malformed_values_name_the_variable(void **state)
         {"BATCH_OFFLOAD_SPOT_FALLBACK", "low-priority", true},
         {"BATCH_OFFLOAD_SPOT_FALLBACK_SECONDS", "86401", true},
         {"BATCH_OFFLOAD_SPOT_FALLBACK_SECONDS", "-1", true},
+        {"INPUTS", "yes", true},
+        {"INPUTS", "Required", true},
+        {"INPUTPREFIX", "/abs", true},
+        {"INPUTPREFIX", "a/../b", true},
         {"BATCH_OFFLOAD_RETRY_BUDGET_SECONDS", "0", true},
         {"BATCH_OFFLOAD_RETRY_BUDGET_SECONDS", "86401", true},
         {"BATCH_OFFLOAD_POLL_MAX_SECONDS", "0", true},
