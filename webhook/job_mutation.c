@@ -199,11 +199,13 @@ void job_mutate(job_mutation *m, const json_document *doc, int job, const char *
     }
     v.pod_spec = json_object_get(doc, template, "spec");
     v.job_name = json_string_dup(doc, json_object_get(doc, metadata, "name"));
+    blob_prefixes_init(&v.prefixes);
     if (v.namespace_name[0] == '\0' || json_type_of(doc, v.spec) != JSON_OBJECT ||
         json_type_of(doc, v.pod_spec) != JSON_OBJECT) {
         buffer_append_str(&m->message, "not a namespaced Job with spec.template.spec");
         deny(m, 400);
-    } else if (!read_worker(m, &v) || !read_completions(m, &v)) {
+    } else if (!read_worker(m, &v) || !read_completions(m, &v) ||
+               !blob_prefixes_make(&v.prefixes, &v, metadata, &m->warnings, &m->message)) {
         deny(m, 400);
     } else if (!secret_exposure_check(doc, v.worker_env, v.worker_env_from, v.pull_secrets,
                                       platform->deny_secret_env, &m->message, &m->warnings)) {
@@ -230,6 +232,7 @@ void job_mutate(job_mutation *m, const json_document *doc, int job, const char *
         }
     }
     offload_annotations_free(&v.annotations);
+    blob_prefixes_free(&v.prefixes);
     free(v.job_name);
     free(v.worker_image);
 }

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "blob_prefixes.h"
 #include "json_reader.h"
 #include "json_writer.h"
 #include "offload_annotations.h"
@@ -30,6 +31,7 @@ typedef struct job_view {
     char *worker_image;
     int64_t completions;
     int64_t gpus;          /* the worker's nvidia.com/gpu; 0: none */
+    blob_prefixes prefixes;
 } job_view;
 
 /* Copies the JSON value at token into w as it was written. */

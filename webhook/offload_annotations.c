@@ -83,6 +83,13 @@ static bool check_blob_prefix(const char *value, const platform_settings *platfo
     return azure_blob_prefix_is_valid(value);
 }
 
+static bool check_inputs(const char *value, const platform_settings *platform, buffer *allowed)
+{
+    (void)platform;
+    buffer_append_str(allowed, OFFLOAD_INPUTS_NAMES);
+    return offload_inputs_is_valid(value);
+}
+
 static bool check_boolean(const char *value, const platform_settings *platform, buffer *allowed)
 {
     (void)platform;
@@ -109,6 +116,9 @@ static const struct annotation_rule {
      check_container},
     {ANNOTATION_PREFIX "blob-prefix", offsetof(offload_annotations, blob_prefix),
      check_blob_prefix},
+    {ANNOTATION_PREFIX "input-prefix", offsetof(offload_annotations, input_prefix),
+     check_blob_prefix},
+    {ANNOTATION_PREFIX "inputs", offsetof(offload_annotations, inputs), check_inputs},
     {ANNOTATION_PREFIX "keep-batch-job", offsetof(offload_annotations, keep_batch_job),
      check_boolean},
 };

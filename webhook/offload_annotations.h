@@ -19,7 +19,9 @@ typedef struct offload_annotations {
     char *priority;          /* "spot" or "dedicated"; NULL: spot */
     char *vm_size;
     char *storage_container;
-    char *blob_prefix;
+    char *blob_prefix;       /* outputs and logs; NULL: see blob_prefixes.h */
+    char *input_prefix;      /* inputs; NULL: see blob_prefixes.h */
+    char *inputs;            /* "required" or "optional"; NULL: optional */
     char *keep_batch_job;    /* "true" or "false"; NULL: false */
 } offload_annotations;
 

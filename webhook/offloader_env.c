@@ -299,25 +299,15 @@ void offloader_env_write(json_writer *w, const job_view *v)
     if (a->aggregator_args)
         write_env_literal(w, OFFLOAD_ENV_AGGREGATOR_ARGS, a->aggregator_args);
 
-    if (a->blob_prefix) {
-        write_env_literal(w, OFFLOAD_ENV_BLOB_PREFIX, a->blob_prefix);
-    } else if (v->job_name) {
-        buffer prefix;
-        buffer_init(&prefix, 1024);
-        buffer_append_str(&prefix, v->namespace_name);
-        buffer_append_char(&prefix, '/');
-        buffer_append_str(&prefix, v->job_name);
-        write_env_literal(w, OFFLOAD_ENV_BLOB_PREFIX, buffer_cstr(&prefix));
-        buffer_free(&prefix);
-    } else { /* generateName: the name exists only once the Job is stored */
-        buffer prefix;
-        buffer_init(&prefix, 1024);
-        for (const char *c = v->namespace_name; *c; c++) /* a DNS label: no '$' to escape */
-            buffer_append_char(&prefix, *c);
-        buffer_append_str(&prefix, "/$(" OFFLOAD_ENV_JOB_NAME ")");
-        write_env_expanded(w, OFFLOAD_ENV_BLOB_PREFIX, buffer_cstr(&prefix));
-        buffer_free(&prefix);
-    }
+    const blob_prefixes *prefixes = &v->prefixes;
+    if (prefixes->outputs_expanded)
+        write_env_expanded(w, OFFLOAD_ENV_BLOB_PREFIX, buffer_cstr(&prefixes->outputs));
+    else
+        write_env_literal(w, OFFLOAD_ENV_BLOB_PREFIX, buffer_cstr(&prefixes->outputs));
+    if (prefixes->inputs.len)
+        write_env_literal(w, OFFLOAD_ENV_INPUT_PREFIX, buffer_cstr(&prefixes->inputs));
+    if (a->inputs) /* unset: the offloader's default, as for a Job made before it existed */
+        write_env_literal(w, OFFLOAD_ENV_INPUTS, a->inputs);
     write_env_literal(w, OFFLOAD_ENV_CONTAINER,
                       a->storage_container ? a->storage_container : p->default_storage_container);
     write_env_literal(w, OFFLOAD_ENV_PRIORITY,

@@ -163,6 +163,9 @@ static void test_kubectl_job_becomes_offloader_pod(void **state)
     assert_env(&r, "PRIORITY", "spot");
     assert_env(&r, "KEEPBATCHJOB", "false");
     assert_int_equal(env_entry(&r, "POOLID"), -1); /* no pool: an auto pool */
+    /* Inputs under BLOBPREFIX and optional: the offloader's defaults, nothing written. */
+    assert_int_equal(env_entry(&r, "INPUTPREFIX"), -1);
+    assert_int_equal(env_entry(&r, "INPUTS"), -1);
     assert_int_equal(env_entry(&r, "AGGREGATORIMAGENAME"), -1);
     /* The UID the job id derives from comes in before JOBID uses it. */
     assert_true(env_entry(&r, "BATCH_OFFLOAD_JOB_UID") < env_entry(&r, "JOBID"));
@@ -300,6 +303,27 @@ static void test_image_pull_secrets_are_referenced_not_copied(void **state)
     run_free(&r);
 }
 
+/* The fixture with one piece of its text replaced. */
+static void run_edited_fixture(run *r, const char *name, const char *old, const char *new_text)
+{
+    char path[256];
+    size_t len;
+    snprintf(path, sizeof(path), "tests/fixtures/admission/%s.json", name);
+    char *text = read_fixture(path, &len);
+    char *at = strstr(text, old);
+    if (!at)
+        fail_msg("%s has no \"%s\"", name, old);
+    buffer edited;
+    buffer_init(&edited, 0);
+    buffer_append(&edited, text, (size_t)(at - text));
+    buffer_append_str(&edited, new_text);
+    buffer_append_str(&edited, at + strlen(old));
+    free(text);
+    run_document(r, edited.data, edited.len, &default_platform);
+}
+
+/* A fixed blob-prefix is kept (inputs under it, as before), but every run of
+ * the CronJob writes there: said at admission. */
 static void test_cronjob_stamped_job_keeps_its_prefix(void **state)
 {
     (void)state;
@@ -307,8 +331,85 @@ static void test_cronjob_stamped_job_keeps_its_prefix(void **state)
     run_fixture(&r, "cronjob-stamped", &default_platform);
     assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
     assert_env(&r, "BLOBPREFIX", "reports/nightly");
+    assert_int_equal(env_entry(&r, "INPUTPREFIX"), -1);
     assert_env(&r, "COMPLETIONS", "1");
+    assert_true(warned(&r, "batch-offload.io/blob-prefix is the same for every run of CronJob "
+                           "nightly"));
+    assert_true(warned(&r, "reports/nightly/runs/<job name>"));
     run_free(&r);
+}
+
+/* A CronJob's Job without prefixes: inputs read from the CronJob's own
+ * prefix, staged once for every run; outputs and logs under the run's. */
+static void test_cronjob_runs_share_inputs_and_keep_outputs_apart(void **state)
+{
+    (void)state;
+    run r;
+    run_fixture(&r, "cronjob-run", &default_platform);
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_env(&r, "BLOBPREFIX", "reports/nightly/runs/nightly-29395320");
+    assert_env(&r, "INPUTPREFIX", "reports/nightly");
+    assert_int_equal(env_entry(&r, "INPUTS"), -1);
+    assert_int_equal(r.mutation.warnings.count, 0);
+    run_free(&r);
+
+    /* With generateName the run's name is the one the Job gets when stored. */
+    run_edited_fixture(&r, "cronjob-run", "\"name\": \"nightly-29395320\",\n        \"namespace\"",
+                       "\"generateName\": \"nightly-\",\n        \"namespace\"");
+    assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+    assert_env(&r, "BLOBPREFIX", "reports/nightly/runs/$(BATCH_OFFLOAD_JOB_NAME)");
+    assert_true(env_entry(&r, "BATCH_OFFLOAD_JOB_NAME") < env_entry(&r, "BLOBPREFIX"));
+    assert_env(&r, "INPUTPREFIX", "reports/nightly");
+    run_free(&r);
+
+    /* input-prefix wins over the CronJob's default; blob-prefix stays the run's. */
+    run_edited_fixture(&r, "cronjob-run", "\"batch-offload.io/enabled\": \"true\"",
+                       "\"batch-offload.io/enabled\": \"true\", "
+                       "\"batch-offload.io/input-prefix\": \"shared/corpus\"");
+    assert_env(&r, "BLOBPREFIX", "reports/nightly/runs/nightly-29395320");
+    assert_env(&r, "INPUTPREFIX", "shared/corpus");
+    run_free(&r);
+}
+
+/* Only the CronJob controller's ownerReference makes a CronJob's Job: another
+ * owner, or a CronJob that is not the controller, leaves the Job's layout. */
+static void test_other_owners_keep_the_plain_layout(void **state)
+{
+    (void)state;
+    static const char *const edits[][2] = {
+        {"\"controller\": true", "\"controller\": false"},
+        {"\"kind\": \"CronJob\"", "\"kind\": \"Workflow\""},
+        {"\"apiVersion\": \"batch/v1\",\n            \"blockOwnerDeletion\"",
+         "\"apiVersion\": \"example.com/v1\",\n            \"blockOwnerDeletion\""},
+    };
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        run r;
+        run_edited_fixture(&r, "cronjob-run", edits[i][0], edits[i][1]);
+        assert_int_equal(r.mutation.outcome, MUTATION_PATCHED);
+        assert_env(&r, "BLOBPREFIX", "reports/nightly-29395320");
+        assert_int_equal(env_entry(&r, "INPUTPREFIX"), -1);
+        run_free(&r);
+    }
+}
+
+/* A CronJob name that cannot be one segment of a blob path is refused, named. */
+static void test_cronjob_name_that_is_no_path_segment_is_denied(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"\"name\": \"../up\",", "\"name\": \"a/b\",",
+                                        "\"name\": \"..\",", "\"name\": \"\",",
+                                        "\"name\": \"Nightly\","};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        run r;
+        run_edited_fixture(&r, "cronjob-run", "\"name\": \"nightly\",", names[i]);
+        assert_int_equal(r.mutation.outcome, MUTATION_DENIED);
+        assert_int_equal(r.mutation.status_code, 400);
+        assert_non_null(strstr(buffer_cstr(&r.mutation.message),
+                               "metadata.ownerReferences names CronJob"));
+        assert_non_null(strstr(buffer_cstr(&r.mutation.message), "allowed is a Kubernetes "
+                                                                 "object name"));
+        run_free(&r);
+    }
 }
 
 static void test_every_annotation_reaches_the_offloader(void **state)
@@ -322,6 +423,8 @@ static void test_every_annotation_reaches_the_offloader(void **state)
     assert_env(&r, "VMSIZE", "Standard_D4s_v3");
     assert_env(&r, "CONTAINER", "mapreduce-data");
     assert_env(&r, "BLOBPREFIX", "teams/search/mapreduce");
+    assert_env(&r, "INPUTPREFIX", "teams/search/corpus");
+    assert_env(&r, "INPUTS", "required");
     assert_env(&r, "KEEPBATCHJOB", "true");
     assert_env(&r, "AGGREGATORIMAGENAME", "registry.example.com/team/reduce:1.0");
     assert_env(&r, "AGGREGATORARGS", "[\"--top\",\"10\"]");
@@ -443,6 +546,14 @@ static void test_bad_annotation_values_are_denied_with_what_is_allowed(void **st
                   "a Blob container name");
     assert_denied("batch-offload.io/blob-prefix", "\"/abs/../x\"", &default_platform, 400,
                   "batch-offload.io/blob-prefix");
+    assert_denied("batch-offload.io/input-prefix", "\"team//x\"", &default_platform, 400,
+                  "annotation batch-offload.io/input-prefix has value \"team//x\": allowed is "
+                  "a path");
+    assert_denied("batch-offload.io/inputs", "\"sometimes\"", &default_platform, 400,
+                  "annotation batch-offload.io/inputs has value \"sometimes\": allowed is "
+                  "\"required\" or \"optional\"");
+    assert_denied("batch-offload.io/inputs", "\"Required\"", &default_platform, 400,
+                  "\"required\" or \"optional\"");
     assert_denied("batch-offload.io/keep-batch-job", "\"yes\"", &default_platform, 400,
                   "\"true\" or \"false\"");
     assert_denied("batch-offload.io/prority", "\"spot\"", &default_platform, 400,
@@ -964,6 +1075,9 @@ int main(void)
         cmocka_unit_test(test_env_sources_are_forwarded_by_index_and_dollars_escaped),
         cmocka_unit_test(test_image_pull_secrets_are_referenced_not_copied),
         cmocka_unit_test(test_cronjob_stamped_job_keeps_its_prefix),
+        cmocka_unit_test(test_cronjob_runs_share_inputs_and_keep_outputs_apart),
+        cmocka_unit_test(test_other_owners_keep_the_plain_layout),
+        cmocka_unit_test(test_cronjob_name_that_is_no_path_segment_is_denied),
         cmocka_unit_test(test_every_annotation_reaches_the_offloader),
         cmocka_unit_test(test_fields_without_batch_counterpart_are_warned),
         cmocka_unit_test(test_captured_samples_are_rewritten),

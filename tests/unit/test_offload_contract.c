@@ -167,6 +167,9 @@ static void test_what_the_webhook_writes_the_offloader_reads(void **state)
     assert_true(c.keep_batch_job);
     assert_string_equal(c.container, "mapreduce-data");
     assert_string_equal(c.blob_prefix, "teams/search/mapreduce");
+    assert_string_equal(c.input_prefix, "teams/search/corpus");
+    assert_string_equal(c.inputs, "required");
+    assert_true(c.inputs_required);
     assert_string_equal(c.aggregator_image, "registry.example.com/team/reduce:1.0");
     assert_string_equal(c.aggregator_args, "[\"--top\",\"10\"]");
     assert_int_equal(c.auth, OFFLOAD_AUTH_SHARED_KEY);
@@ -208,6 +211,23 @@ static void test_what_neither_sets_is_the_shared_default(void **state)
     assert_int_equal(c.spot_fallback_seconds, OFFLOAD_DEFAULT_SPOT_FALLBACK_SECONDS);
     assert_null(c.pool_id); /* an auto pool */
     assert_string_equal(c.blob_prefix, "default/wordcount");
+    assert_null(c.input_prefix); /* the inputs are under BLOBPREFIX */
+    assert_string_equal(c.inputs, OFFLOAD_DEFAULT_INPUTS);
+    assert_false(c.inputs_required);
+    offloader_config_free(&c);
+}
+
+/* A CronJob's run: the offloader reads the run's own BLOBPREFIX and the
+ * CronJob's INPUTPREFIX as the webhook wrote them. */
+static void test_a_cronjob_run_reaches_the_offloader_with_both_prefixes(void **state)
+{
+    (void)state;
+    offloader_environment_for("tests/fixtures/admission/cronjob-run.json", &no_override);
+    offloader_config c;
+    load_config(&c);
+    assert_string_equal(c.blob_prefix, "reports/nightly/runs/nightly-29395320");
+    assert_string_equal(c.input_prefix, "reports/nightly");
+    assert_false(c.inputs_required);
     offloader_config_free(&c);
 }
 
@@ -217,6 +237,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_what_the_webhook_writes_the_offloader_reads),
         cmocka_unit_test(test_what_neither_sets_is_the_shared_default),
+        cmocka_unit_test(test_a_cronjob_run_reaches_the_offloader_with_both_prefixes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
