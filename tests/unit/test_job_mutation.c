@@ -365,9 +365,9 @@ static void test_cronjob_runs_share_inputs_and_keep_outputs_apart(void **state)
     /* input-prefix wins over the CronJob's default; blob-prefix stays the run's. */
     run_edited_fixture(&r, "cronjob-run", "\"batch-offload.io/enabled\": \"true\"",
                        "\"batch-offload.io/enabled\": \"true\", "
-                       "\"batch-offload.io/input-prefix\": \"shared/corpus\"");
+                       "\"batch-offload.io/input-prefix\": \"datasets/corpus\"");
     assert_env(&r, "BLOBPREFIX", "reports/nightly/runs/nightly-29395320");
-    assert_env(&r, "INPUTPREFIX", "shared/corpus");
+    assert_env(&r, "INPUTPREFIX", "datasets/corpus");
     run_free(&r);
 }
 
