@@ -2,7 +2,7 @@
 code (kubectl patch --local) and the result validated against the official
 batch/v1 schemas of the oldest (1.30) and newest (1.35) releases we target,
 unknown fields rejected; plus the cross-field rules the API server checks
-outside the schema, and idempotence."""
+outside the schema, idempotence, and where each Job's data goes in Blob storage."""
 import base64
 import copy
 import json
@@ -14,7 +14,7 @@ from k8s_schema import validate
 from kubectl_patch import apply_json_patch
 
 OPTED_IN = ["kubectl-job", "generate-name", "indexed", "env-value-from", "image-pull-secrets",
-            "cronjob-stamped", "all-annotations", "dropped-fields",
+            "cronjob-stamped", "cronjob-run", "all-annotations", "dropped-fields",
             "sample-job-create-root-user", "sample-job-create-no-securitycontext", "v1beta1",
             "dry-run"]
 LEFT_ALONE = ["no-annotations", "pod"]
@@ -181,3 +181,42 @@ def test_the_hard_completions_limit_itself_is_offloaded(start_webhook):
     job = apply_json_patch(review["request"]["object"], json.loads(base64.b64decode(response["patch"])))
     env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["COMPLETIONS"] == "100000"
+
+
+def offloader_env(job):
+    return {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+@pytest.mark.parametrize("name, outputs, inputs", [
+    ("kubectl-job", "default/wordcount", None),                             # as before: one prefix
+    ("generate-name", "default/$(BATCH_OFFLOAD_JOB_NAME)", None),
+    ("cronjob-run", "reports/nightly/runs/nightly-29395320", "reports/nightly"),  # each run its own
+    ("cronjob-stamped", "reports/nightly", None),                           # a fixed blob-prefix
+    ("all-annotations", "teams/search/mapreduce", "teams/search/corpus"),
+])
+def test_outputs_and_inputs_prefixes(webhook, name, outputs, inputs):
+    _, job, response = patched(webhook, name)
+    env = offloader_env(job)
+    assert env["BLOBPREFIX"] == outputs
+    assert env.get("INPUTPREFIX") == inputs
+    assert env.get("INPUTS") == ("required" if name == "all-annotations" else None)
+
+
+def test_a_fixed_blob_prefix_on_a_cronjob_run_is_warned(webhook):
+    _, _, response = patched(webhook, "cronjob-stamped")
+    assert response["warnings"] == [
+        "batch-offload.io/blob-prefix is the same for every run of CronJob nightly: each run "
+        "overwrites the last one's outputs and logs; without it each run gets "
+        "reports/nightly/runs/<job name>"]
+    _, _, response = patched(webhook, "cronjob-run")
+    assert "warnings" not in response
+
+
+def test_inputs_other_than_required_or_optional_are_denied(webhook):
+    review = load_fixture("kubectl-job")
+    review["request"]["object"]["metadata"]["annotations"]["batch-offload.io/inputs"] = "maybe"
+    response = webhook.review(review)["response"]
+    assert response["allowed"] is False and response["status"]["code"] == 400
+    assert response["status"]["message"] == (
+        'annotation batch-offload.io/inputs has value "maybe": allowed is "required" or '
+        '"optional"')
