@@ -94,11 +94,34 @@ static void say_cancelled(run *r, batch_client *b, const job_info *job)
     job_reporter_event(r->reporter, EVENT_WARNING, "Cancelled", message);
 }
 
+/* How long a job still disabling (its Job suspended and resumed at once) is
+ * waited for: Batch refuses to enable it (409) until it is disabled. */
+#define DISABLING_WAIT_MS 30000
+#define DISABLING_POLL_MS 1000
+
+/* Whether a 409 to enable means it is enabled already (active, enabling),
+ * not that it is still on its way to disabled. */
+static bool enabled_already(batch_client *b)
+{
+    job_info job;
+    batch_result res;
+    return batch_get_job(b, &job, &res) && batch_result_ok(&res) &&
+           job.state != JOB_STATE_DISABLING && job.state != JOB_STATE_DISABLED;
+}
+
 /* A disabled job (its Job was suspended) whose Job runs again: enabled. */
 static void resume(run *r, batch_client *b)
 {
     batch_result res;
-    if (batch_enable_job(b, &res) && (batch_result_ok(&res) || res.status == 409)) {
+    bool sent = batch_enable_job(b, &res);
+    volatile const int *stop = http_client_cancel_flag(b->http);
+    for (uint64_t waited = 0; sent && res.status == 409 && !enabled_already(b) &&
+                              waited < DISABLING_WAIT_MS && !(stop && *stop);
+         waited += DISABLING_POLL_MS) {
+        clock_sleep_ms(DISABLING_POLL_MS, stop);
+        sent = batch_enable_job(b, &res);
+    }
+    if (sent && (batch_result_ok(&res) || (res.status == 409 && enabled_already(b)))) {
         log_info("the Kubernetes Job was resumed: enabled the Batch job",
                  LOG_STR("job", r->config->job_id));
         job_reporter_event(r->reporter, EVENT_NORMAL, "Resumed",

@@ -93,6 +93,22 @@ def test_killed_while_following_the_run(offloader, batch):
     wait_job_gone(batch, job_id)
 
 
+def test_a_replacement_waits_for_a_job_still_disabling_then_enables_it(offloader, batch):
+    """A Job suspended and resumed at once: the replacement meets the Batch job still disabling (its
+    running tasks finishing, disableTasks wait), where Batch refuses to enable it (409). It waits
+    until the job is disabled, enables it, and the work completes."""
+    spec = json.dumps({"container": {"env": [{"name": "PROBE_SLEEP_SECONDS", "value": "4"}]}})
+    first = offloader.start(2, KEEPBATCHJOB="true", WORKERSPEC=spec)
+    job_id = first.env["JOBID"]
+    first.wait_for_output(r"[1-9]\d* running", timeout=60)
+    first.kill()
+    batch.ok(202, "POST", f"/jobs/{job_id}/disable", {"disableTasks": "wait"})
+    assert job_status(batch, job_id) == "disabling"
+    second = offloader.start(2, job_id=job_id, KEEPBATCHJOB="true", WORKERSPEC=spec).expect(0, 90)
+    assert second.lines("enabled the Batch job"), second.stdout
+    assert job_status(batch, job_id) == "completed"
+
+
 def test_killed_twice_during_submission(offloader, batch):
     faults(batch, {"partial": 30, "count": 100000})
     first = offloader.start(400, WORKERIMAGENAME="true:1", AGGREGATORIMAGENAME="true:1")
