@@ -177,9 +177,19 @@ test: deps
 	$(MAKE) --no-print-directory test-fuzz
 
 # pytest over pytest.ini's testpaths (K=expr: only the tests `pytest -k` selects) on the
-# sanitizer builds, which must be built: `make integration` builds them first.
+# sanitizer builds, which must be built: `make integration` builds them first. The integration
+# and emulator tests mostly wait (on processes, the control plane, timers), so PYTEST_WORKERS
+# processes (pytest-xdist) share them, a test file each at a time (its module fixtures stay in one
+# process); the attack suite measures response times and memory, so it runs alone, after them.
+# A part that -k leaves empty (pytest's exit 5) is no failure; both empty is.
+PYTEST_WORKERS ?= 4
+PYTEST_RUN = BATCH_OFFLOAD_BUILDS="$(SANITIZER_BUILDS)" $(PYTHON) -m pytest -q $(if $(K),-k '$(K)')
 test-integration:
-	BATCH_OFFLOAD_BUILDS="$(SANITIZER_BUILDS)" $(PYTHON) -m pytest -q $(if $(K),-k '$(K)')
+	@rc1=0; rc2=0; \
+	$(PYTEST_RUN) -n $(PYTEST_WORKERS) --dist loadfile tests/integration tests/batch_emulator/tests || rc1=$$?; \
+	$(PYTEST_RUN) tests/attack || rc2=$$?; \
+	if [ $$rc1 -eq 5 ] && [ $$rc2 -eq 5 ]; then echo "K='$(K)' selects no test"; exit 5; fi; \
+	for rc in $$rc1 $$rc2; do [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc; done
 
 integration:
 	@set -e; for tls in $(TLS_BACKENDS); do \

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 packages=(
     build-essential pkg-config clang libclang-rt-14-dev
     libjsmn-dev libssl-dev libwolfssl-dev libcurl4-openssl-dev libcmocka-dev
-    python3 python3-pytest python3-jsonschema python3-yaml python3-cryptography
+    python3 python3-pytest python3-pytest-xdist python3-jsonschema python3-yaml python3-cryptography
     nodejs openssl ca-certificates curl procps
     nginx wrk buildah etcd-server
 )
