@@ -6,7 +6,6 @@ namespace. Then the chart's objects on a real kube-apiserver: the account may re
 nothing else, and the CronJob's pod, run by the kubelet stand-in with the real offloader, deletes
 what a gone Job left on the Batch emulator (needs BATCH_OFFLOAD_KUBE_ASSETS)."""
 import base64
-import re
 import uuid
 
 import pytest
@@ -16,6 +15,7 @@ from fake_kube_api import FakeKubeApi
 from helm_chart import find, find_all, install_notes, render, render_error
 from k8s_schema import validate_many
 from offloader_process import SANITIZER_MARKERS, batch, job_status, offload_emulator, offloader_binary  # noqa: F401
+from documented_rbac import documented_rules
 from repo_paths import REPO_ROOT, deps_binary_or_skip
 
 CLIENT_ID = "00000000-0000-0000-0000-000000000001"
@@ -182,14 +182,7 @@ def test_the_cluster_role_allows_exactly_get_and_list_on_jobs():
 
 
 def documented_cluster_role_rules():
-    """gc's ClusterRole as docs/KUBERNETES.md lists it: "- `batch` `jobs`: `get`, `list` (...)"."""
-    text = (REPO_ROOT / "docs" / "KUBERNETES.md").read_text()
-    section = text.split("whose ClusterRole of the same name allows exactly", 1)[1].split("and a ClusterRoleBinding", 1)[0]
-    rules = []
-    for group, resource, verbs in re.findall(r"^\s*- `([^`]*)` `([^`]+)`: ((?:`[a-z]+`(?:, )?)+)", section, re.M):
-        rules.append({"apiGroups": ["" if group == '""' else group], "resources": [resource],
-                      "verbs": re.findall(r"`([a-z]+)`", verbs)})
-    return rules
+    return documented_rules("whose ClusterRole of the same name allows exactly", "and a ClusterRoleBinding")
 
 
 def test_the_cluster_role_is_the_one_docs_kubernetes_md_specifies():

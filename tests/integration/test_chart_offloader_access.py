@@ -4,7 +4,6 @@ the webhook is told to use that account (--offloader-service-account, --offloade
 real webhook, run with the chart's command line, puts exactly that account into the pod it makes."""
 import base64
 import json
-import re
 
 import pytest
 
@@ -12,7 +11,8 @@ from admission_fixtures import load_fixture
 from helm_chart import find, find_all, install_notes, render, render_error
 from k8s_schema import validate_many
 from kubectl_patch import apply_json_patch
-from repo_paths import REPO_ROOT, deps_binary_or_skip
+from documented_rbac import documented_rules
+from repo_paths import deps_binary_or_skip
 
 CLIENT_ID = "00000000-0000-0000-0000-000000000001"
 TENANT_ID = "00000000-0000-0000-0000-000000000002"
@@ -77,21 +77,14 @@ def test_the_role_allows_exactly_what_the_offloader_uses():
         assert set(role) == {"apiVersion", "kind", "metadata", "rules"}  # no aggregationRule, nothing else
 
 
-def documented_rules():
-    """The Role's rules as docs/KUBERNETES.md lists them: "- `batch` `jobs`: `get`, `patch` (...)"."""
-    text = (REPO_ROOT / "docs" / "KUBERNETES.md").read_text()
-    section = text.split("Role `batch-offload-offloader` with exactly", 1)[1].split("and a RoleBinding", 1)[0]
-    rules = []
-    for group, resource, verbs in re.findall(r"^\s*- `([^`]*)` `([^`]+)`: ((?:`[a-z]+`(?:, )?)+)", section, re.M):
-        rules.append({"apiGroups": ["" if group == '""' else group], "resources": [resource],
-                      "verbs": re.findall(r"`([a-z]+)`", verbs)})
-    return rules
+def documented_role_rules():
+    return documented_rules("Role `batch-offload-offloader` with exactly", "and a RoleBinding")
 
 
 def test_the_role_is_the_one_docs_kubernetes_md_specifies():
-    assert documented_rules() == ROLE_RULES
+    assert documented_role_rules() == ROLE_RULES
     [role, *_] = find_all(render({"offload": {"namespaces": TEAMS}}), "Role")
-    assert role["rules"] == documented_rules()
+    assert role["rules"] == documented_role_rules()
 
 
 def test_service_account_name_from_values():
