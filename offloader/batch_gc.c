@@ -35,11 +35,18 @@ static bool recorded_at(const char *result, time_t *when)
     return ok;
 }
 
+/* Whether the job's metadata names a Job gc can ask about (and it is not
+ * already on its way out). */
+static bool names_a_job(const batch_job_summary *job)
+{
+    return job->namespace_name[0] && job->job_name[0] && job->job_uid[0] &&
+           job->state != JOB_STATE_DELETING;
+}
+
 gc_verdict gc_judge(const batch_job_summary *job, const kube_job_state *state, time_t now,
                     long retention_seconds)
 {
-    if (!job->made_by_offloader || !job->namespace_name[0] || !job->job_name[0] ||
-        !job->job_uid[0] || job->state == JOB_STATE_DELETING || !state || !state->answered)
+    if (!job->made_by_offloader || !names_a_job(job) || !state || !state->answered)
         return GC_LEAVE;
     if (!state->exists)
         return GC_ORPHANED;
@@ -124,13 +131,6 @@ static int by_namespace_and_name(const void *a, const void *b)
     return c ? c : strcmp(x->job_name, y->job_name);
 }
 
-/* Whether gc can ask about the job's Job at all. */
-static bool names_a_job(const batch_job_summary *job)
-{
-    return job->namespace_name[0] && job->job_name[0] && job->job_uid[0] &&
-           job->state != JOB_STATE_DELETING;
-}
-
 /* The entries of one namespace, sorted by name, and the Job listed now. */
 typedef struct namespace_jobs {
     gc_entry *first;
@@ -180,7 +180,7 @@ static void collect_job(gc_pass *pass, batch_client *b, gc_entry *e)
 {
     const batch_job_summary *job = &e->job;
     pass->ours++;
-    gc_verdict verdict = gc_judge(job, names_a_job(job) ? &e->state : NULL, time(NULL),
+    gc_verdict verdict = gc_judge(job, &e->state, time(NULL),
                                   pass->options->retention_hours * 3600);
     if (verdict == GC_LEAVE) {
         pass->left++;

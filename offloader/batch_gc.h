@@ -15,6 +15,7 @@
 #include "offloader_config.h"
 
 #define GC_DEFAULT_RETENTION_HOURS 24
+#define GC_MAX_RETENTION_HOURS 87600 /* ten years: the chart schema's bound too */
 
 typedef struct gc_options {
     long retention_hours; /* how long a finished Job's Batch job is kept */

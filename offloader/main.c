@@ -83,7 +83,8 @@ static bool parse_hours(const char *text, long *hours)
     char *end;
     errno = 0;
     long n = text ? strtol(text, &end, 10) : -1;
-    if (!text || !(text[0] >= '0' && text[0] <= '9') || errno || *end || n < 1 || n > 87600)
+    if (!text || !(text[0] >= '0' && text[0] <= '9') || errno || *end || n < 1 ||
+        n > GC_MAX_RETENTION_HOURS)
         return false;
     *hours = n;
     return true;
@@ -102,7 +103,7 @@ static int parse_gc_options(int argc, char **argv, gc_options *options)
         } else if (strcmp(argv[i], "--retention-hours") == 0) {
             if (!parse_hours(i + 1 < argc ? argv[++i] : NULL, &options->retention_hours)) {
                 fprintf(stderr, "batch-offloader: --retention-hours takes whole hours from 1 "
-                                "to 87600\n");
+                                "to " OFFLOAD_STRINGIFY(GC_MAX_RETENTION_HOURS) "\n");
                 return OFFLOAD_EXIT_BAD_CONFIGURATION;
             }
         } else {
