@@ -547,9 +547,8 @@ typedef struct index_marker {
 static void mark_index(void *context, const char *id)
 {
     index_marker *m = context;
-    char *end;
-    long index = strtol(id, &end, 10);
-    if (*id >= '0' && *id <= '9' && *end == '\0' && index < m->completions)
+    long index = job_plan_worker_index(id, m->completions);
+    if (index >= 0)
         m->bitmap[index / 8] |= (unsigned char)(1u << (index % 8));
 }
 

@@ -8,6 +8,7 @@
  * Both are expanded with $(VAR) as the kubelet would, then quoted. */
 #include "job_plan.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,16 @@ bool job_plan_build(job_plan *plan, const offloader_config *config, const worker
     }
     job_plan_free(plan); /* a failed build leaves nothing to free */
     return false;
+}
+
+long job_plan_worker_index(const char *task_id, long workers)
+{
+    if (task_id[0] < '0' || task_id[0] > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    long index = strtol(task_id, &end, 10);
+    return *end || errno || index >= workers ? -1 : index;
 }
 
 void job_plan_free(job_plan *plan)

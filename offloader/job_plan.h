@@ -59,6 +59,10 @@ void job_plan_free(job_plan *plan);
 /* The worker task for completion `index`: &plan->worker, or, when the
  * command line varies by index, `scratch` filled in for this index (free
  * it with task_plan_free). NULL when out of memory. */
+/* The worker index a task id names (the plain decimal "0".."workers-1" the
+ * tasks are created with), or -1 for any other id. */
+long job_plan_worker_index(const char *task_id, long workers);
+
 const task_plan *job_plan_worker_task(const job_plan *plan, long index, task_plan *scratch);
 void task_plan_free(task_plan *task);
 

@@ -342,6 +342,16 @@ const char *job_policy_terminate_reason(policy_verdict v)
     return NULL;
 }
 
+bool job_policy_failed_it(const char *terminate_reason)
+{
+    static const policy_verdict failures[] = {POLICY_FAILED_BACKOFF, POLICY_FAILED_MAX_INDEXES,
+                                              POLICY_FAILED_INDEXES};
+    for (size_t i = 0; i < sizeof(failures) / sizeof(failures[0]); i++)
+        if (strcmp(terminate_reason, job_policy_terminate_reason(failures[i])) == 0)
+            return true;
+    return false;
+}
+
 void job_policy_describe(const job_policy *p, policy_verdict v, const worker_tally *t,
                          char *out, size_t size)
 {

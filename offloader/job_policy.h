@@ -76,6 +76,9 @@ policy_verdict job_policy_judge(const job_policy *p, const worker_tally *t);
  * condition reasons of the Job controller, for the same ends). */
 const char *job_policy_terminate_reason(policy_verdict v);
 
+/* Whether a Batch job's terminateReason is one a failure verdict gave it. */
+bool job_policy_failed_it(const char *terminate_reason);
+
 /* One line for the log and the Job, e.g. "7 failed attempts: more than
  * backoffLimit 6". */
 void job_policy_describe(const job_policy *p, policy_verdict v, const worker_tally *t,

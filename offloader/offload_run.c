@@ -109,19 +109,37 @@ static bool enabled_already(batch_client *b)
            job.state != JOB_STATE_DISABLING && job.state != JOB_STATE_DISABLED;
 }
 
+/* One enable: true when the job is enabled; *still_disabling when Batch
+ * refused it only because the job is not disabled yet. */
+static bool enable(batch_client *b, batch_result *res, bool *still_disabling)
+{
+    *still_disabling = false;
+    if (!batch_enable_job(b, res))
+        return false;
+    if (batch_result_ok(res))
+        return true;
+    if (res->status != 409)
+        return false;
+    if (enabled_already(b))
+        return true;
+    *still_disabling = true;
+    return false;
+}
+
 /* A disabled job (its Job was suspended) whose Job runs again: enabled. */
 static void resume(run *r, batch_client *b)
 {
     batch_result res;
-    bool sent = batch_enable_job(b, &res);
+    bool still_disabling;
+    bool enabled = enable(b, &res, &still_disabling);
     volatile const int *stop = http_client_cancel_flag(b->http);
-    for (uint64_t waited = 0; sent && res.status == 409 && !enabled_already(b) &&
-                              waited < DISABLING_WAIT_MS && !(stop && *stop);
+    for (uint64_t waited = 0; !enabled && still_disabling && waited < DISABLING_WAIT_MS &&
+                              !(stop && *stop);
          waited += DISABLING_POLL_MS) {
         clock_sleep_ms(DISABLING_POLL_MS, stop);
-        sent = batch_enable_job(b, &res);
+        enabled = enable(b, &res, &still_disabling);
     }
-    if (sent && (batch_result_ok(&res) || (res.status == 409 && enabled_already(b)))) {
+    if (enabled) {
         log_info("the Kubernetes Job was resumed: enabled the Batch job",
                  LOG_STR("job", r->config->job_id));
         job_reporter_event(r->reporter, EVENT_NORMAL, "Resumed",

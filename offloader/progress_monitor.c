@@ -58,9 +58,7 @@ static void explain_end(const job_info *job, char *out, size_t size)
                             "maxWallClockTime expired and its tasks were stopped)");
     else if (strcmp(job->terminate_reason, "TaskFailed") == 0)
         snprintf(out, size, "a task failed after its retries, which ends the Batch job");
-    else if (strcmp(job->terminate_reason, "BackoffLimitExceeded") == 0 ||
-             strcmp(job->terminate_reason, "MaxFailedIndexesExceeded") == 0 ||
-             strcmp(job->terminate_reason, "FailedIndexes") == 0)
+    else if (job_policy_failed_it(job->terminate_reason))
         snprintf(out, size, "the Job's failure policy ended the Batch job (%s)",
                  job->terminate_reason);
     else
@@ -183,11 +181,17 @@ static void read_for_policy(batch_client *b, const job_plan *plan, const task_co
 
 /* The Job's policy decided: the Batch job is ended with the Job controller's
  * reason (tasks still running are stopped; one already ended answers 409). */
-static work_outcome end_by_policy(batch_client *b, const job_plan *plan, policy_verdict v,
-                                  const worker_tally *t, progress_report *report)
+static void say_verdict(const job_plan *plan, policy_verdict v, const worker_tally *t,
+                        progress_report *report)
 {
     job_policy_describe(&plan->policy, v, t, report->reason, sizeof(report->reason));
     log_info("the Job's policy decided", LOG_STR("reason", report->reason));
+}
+
+static work_outcome end_by_policy(batch_client *b, const job_plan *plan, policy_verdict v,
+                                  const worker_tally *t, progress_report *report)
+{
+    say_verdict(plan, v, t, report);
     batch_result r;
     if (!batch_terminate_job(b, job_policy_terminate_reason(v), &r))
         return WORK_CANCELLED;
@@ -210,8 +214,7 @@ static bool backoff_exceeded_at_the_end(batch_client *b, const job_plan *plan,
         attempts <= p->backoff_limit)
         return false;
     tally->failed_attempts = attempts;
-    job_policy_describe(p, POLICY_FAILED_BACKOFF, tally, report->reason, sizeof(report->reason));
-    log_info("the Job's policy decided", LOG_STR("reason", report->reason));
+    say_verdict(plan, POLICY_FAILED_BACKOFF, tally, report);
     return true;
 }
 
@@ -282,9 +285,8 @@ static work_outcome follow_until_over(batch_client *b, const job_plan *plan, boo
             print_progress(&counts, total, plan->has_aggregator, now - started);
             last_print = now;
         }
-        if (verdict != POLICY_GO_ON && counts.succeeded < total) {
+        if (verdict != POLICY_GO_ON && counts.succeeded < total)
             return end_by_policy(b, plan, verdict, &tally, report);
-        }
         if (task_failure_ends) {
             bool cancelled;
             explain_failed_tasks(b, &counts, report, &cancelled);

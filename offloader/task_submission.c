@@ -152,9 +152,7 @@ static long id_of(const submitter *s, const char *text)
 {
     if (strcmp(text, AGGREGATOR_TASK_ID) == 0)
         return s->total > s->workers ? s->workers : -1;
-    char *end;
-    long id = strtol(text, &end, 10);
-    return *end || end == text || id < 0 || id >= s->workers ? -1 : id;
+    return job_plan_worker_index(text, s->workers);
 }
 
 /* Reads the per-task results of an answered chunk; returns how many were
