@@ -91,35 +91,6 @@ static bool read_completions(job_mutation *m, job_view *v)
     return false;
 }
 
-/* One pass over the worker's members for the ones several parts read (the
- * first of a name wins, as in json_object_get); returns its image. Their
- * lengths differ, so a name is told by its length and one memcmp; a name
- * written with escapes is decoded to compare. */
-static int find_worker_members(job_view *v)
-{
-    int image = -1;
-    int *const by_length[10] = {[3] = &v->worker_env, [5] = &image, [7] = &v->worker_env_from,
-                                [9] = &v->worker_resources};
-    static const char *const names[10] = {[3] = "env", [5] = "image", [7] = "envFrom",
-                                          [9] = "resources"};
-    json_iterator it = json_iterate(v->doc, v->worker);
-    int key;
-    while (json_iterator_next(&it, &key)) {
-        const char *text;
-        size_t len;
-        json_raw(v->doc, key, &text, &len);
-        text++; /* inside the quotes */
-        len -= 2;
-        size_t n = len < 10 && names[len] && memcmp(text, names[len], len) == 0 ? len : 0;
-        for (size_t i = 0; !n && i < 10 && memchr(text, '\\', len); i++)
-            if (names[i] && json_string_equals(v->doc, key, names[i]))
-                n = i;
-        if (n && *by_length[n] < 0)
-            *by_length[n] = key + 1;
-    }
-    return image;
-}
-
 /* Finds the worker and checks its image; false (with the message) if unusable. */
 static bool read_worker(job_mutation *m, job_view *v)
 {
@@ -131,7 +102,10 @@ static bool read_worker(job_mutation *m, job_view *v)
         return false;
     }
     v->pull_secrets = json_object_get(v->doc, v->pod_spec, "imagePullSecrets");
-    int image = find_worker_members(v);
+    v->worker_env = json_object_get(v->doc, v->worker, "env");
+    v->worker_env_from = json_object_get(v->doc, v->worker, "envFrom");
+    v->worker_resources = json_object_get(v->doc, v->worker, "resources");
+    int image = json_object_get(v->doc, v->worker, "image");
     v->worker_image = json_string_dup(v->doc, image);
     if (!v->worker_image || !image_reference_is_valid(v->worker_image)) {
         buffer_append_str(&m->message, "spec.template.spec.containers[0].image ");
