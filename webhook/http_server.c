@@ -512,6 +512,11 @@ static void *worker_main(void *arg)
     uint64_t next_scan = now_ms() + TIMER_SCAN_MS;
     while (!(wk->draining && wk->connection_count == 0) && !atomic_load(&s->stopping)) {
         int n = epoll_wait(wk->epoll_fd, events, MAX_EVENTS, TIMER_SCAN_MS);
+        /* The wake event may come in the same batch as a request's last
+         * bytes, in any order: drain first, so an answer written after the
+         * server began draining says Connection: close. */
+        if (!wk->draining && atomic_load(&s->draining))
+            start_draining(wk);
         for (int i = 0; i < n; i++) {
             void *p = events[i].data.ptr;
             if (p == &s->listen_marker) {
