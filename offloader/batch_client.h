@@ -37,6 +37,13 @@ typedef enum {
     JOB_STATE_ENABLING,
 } batch_job_state;
 
+/* Active, or on its way to or from disabled: its tasks may still run. */
+static inline bool batch_job_is_live(batch_job_state state)
+{
+    return state == JOB_STATE_ACTIVE || state == JOB_STATE_DISABLING ||
+           state == JOB_STATE_DISABLED || state == JOB_STATE_ENABLING;
+}
+
 typedef struct job_info {
     batch_job_state state;
     bool finishes_when_done; /* onAllTasksComplete is terminatejob */

@@ -78,10 +78,8 @@ static bool remove_job(batch_client *b, const batch_job_summary *job, gc_verdict
 {
     batch_result r;
     b->job_id = job->id;
-    bool running = job->state == JOB_STATE_ACTIVE || job->state == JOB_STATE_DISABLING ||
-                   job->state == JOB_STATE_DISABLED || job->state == JOB_STATE_ENABLING;
-    if (verdict == GC_ORPHANED && running && batch_terminate_job(b, ORPHAN_REASON, &r) &&
-        !batch_result_ok(&r) && r.status != 404 && r.status != 409) {
+    if (verdict == GC_ORPHANED && batch_job_is_live(job->state) &&
+        batch_terminate_job(b, ORPHAN_REASON, &r) && !batch_result_ok(&r) && r.status != 404 && r.status != 409) {
         log_failure("could not terminate the Batch job", job, &r);
         return false;
     }

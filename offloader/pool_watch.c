@@ -40,12 +40,6 @@ static void tell_waiting(pool_watch *w, const char *reason)
 
 /* ---- a pool that is gone ------------------------------------------------------ */
 
-static bool live(batch_job_state state)
-{
-    return state == JOB_STATE_ACTIVE || state == JOB_STATE_DISABLING ||
-           state == JOB_STATE_DISABLED || state == JOB_STATE_ENABLING;
-}
-
 /* The pool answered 404 or is being deleted. An auto pool also goes when its job
  * ends, so the job is asked again: gone under a live job, nothing will run its tasks. */
 static pool_verdict pool_gone(pool_watch *w, batch_client *b, const job_info *job, bool deleting,
@@ -55,7 +49,8 @@ static pool_verdict pool_gone(pool_watch *w, batch_client *b, const job_info *jo
     batch_result r;
     if (!batch_get_job(b, &again, &r))
         return POOL_CANCELLED;
-    if (!batch_result_ok(&r) || !live(again.state) || strcmp(again.pool_id, job->pool_id) != 0)
+    if (!batch_result_ok(&r) || !batch_job_is_live(again.state) ||
+        strcmp(again.pool_id, job->pool_id) != 0)
         return POOL_WAIT; /* the job ended (or cannot be read): the caller sees to it */
     snprintf(why, why_size,
              "%s %s of Batch account %s %s while the job's tasks waited: nothing can run them "

@@ -97,8 +97,7 @@ static work_outcome job_ended_early(batch_client *b, pool_watch *watch, job_repo
     }
     if (!batch_result_ok(&r))
         return WORK_SUCCEEDED;
-    if (job.state == JOB_STATE_ACTIVE || job.state == JOB_STATE_DISABLING ||
-        job.state == JOB_STATE_DISABLED || job.state == JOB_STATE_ENABLING) {
+    if (batch_job_is_live(job.state)) {
         switch (pool_watch_check(watch, b, &job, report->reason, sizeof(report->reason))) {
         case POOL_WAIT:
             return WORK_SUCCEEDED;
