@@ -8,7 +8,14 @@
  *                run the tasks (gone, a VM size refused) ends the job, exit 2
  *   finish       the result recorded on the Job; the Batch job deleted unless kept
  * and stopped() whenever a stop was requested: it asks the API server why
- * (docs/KUBERNETES.md) and terminates, disables or leaves the Batch job. */
+ * (docs/KUBERNETES.md) and terminates, disables or leaves the Batch job.
+ *
+ * Longer than most files here (about 900 lines) on purpose: every phase reads
+ * and sets the same run (the job's account, whether the primary was seen, the
+ * Kubernetes Job), and a stop can come in any of them; split, that state would
+ * travel through a header every phase writes to. What a phase asks of Batch or
+ * Kubernetes is in the modules it calls (preflight, task_submission,
+ * progress_monitor, kube_job, job_reporter). */
 #include "offload_run.h"
 
 #include <stdio.h>
