@@ -1,8 +1,9 @@
 """The C sources' layers hold: each folder includes only its own headers and those of the
 folders below it (common/ at the bottom, then azure/, then each program), no include names a
-path, and the libraries sit behind their seams: libcurl only in azure/http_client.c, OpenSSL and
-wolfSSL only in common/tls_openssl.c and common/tls_wolfssl.c. The Makefile's include paths
-enforce the first rule at compile time; this test also catches a relative path past them."""
+path, no headers include each other round a cycle, and the libraries sit behind their seams:
+libcurl only in azure/http_client.c, OpenSSL and wolfSSL only in common/tls_openssl.c and
+common/tls_wolfssl.c. The Makefile's include paths enforce the first rule at compile time; this
+test also catches a relative path past them."""
 import re
 
 import pytest
@@ -48,3 +49,55 @@ def test_every_layer_has_sources():
     """The scan above reads files, so an empty or renamed folder would make it pass vacuously."""
     for folder in LAYERS:
         assert len(list((REPO_ROOT / folder).glob("*.c"))) >= 5, folder
+
+
+def header_graph() -> dict:
+    """Each header to the headers it includes, each resolved as the Makefile's include paths
+    do: in its own folder first, then in the folders below it."""
+    def resolve(folder, header):
+        return next((f"{f}/{header}" for f in LAYERS[folder] if (REPO_ROOT / f / header).exists()),
+                    None)
+
+    graph = {}
+    for folder, path in sources():
+        if path.suffix == ".h":
+            included = (resolve(folder, header) for kind, header in INCLUDE.findall(path.read_text())
+                        if kind == '"')
+            graph[f"{folder}/{path.name}"] = [h for h in included if h]
+    return graph
+
+
+def include_cycle(graph: dict) -> list:
+    """The first cycle found, as the path round it, or [] when there is none."""
+    state = {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == "open":
+                return path[path.index(nxt):] + [node, nxt] if nxt in path else [node, nxt]
+            if nxt not in state:
+                found = visit(nxt, path + [node])
+                if found:
+                    return found
+        state[node] = "done"
+        return []
+
+    for start in sorted(graph):
+        if start not in state:
+            found = visit(start, [])
+            if found:
+                return found
+    return []
+
+
+def test_headers_include_each_other_without_a_cycle():
+    graph = header_graph()
+    assert len(graph) >= 40, "the scan found too few headers to mean anything"
+    assert include_cycle(graph) == [], " -> ".join(include_cycle(graph))
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert include_cycle({"a.h": ["b.h"], "b.h": ["c.h"], "c.h": ["a.h"]}) == \
+        ["a.h", "b.h", "c.h", "a.h"]
+    assert include_cycle({"a.h": ["b.h"], "b.h": [], "c.h": ["a.h", "b.h"]}) == []
